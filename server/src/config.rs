@@ -1,0 +1,72 @@
+//! Server configuration: command-line flags with environment-variable fallbacks, so the
+//! same binary runs with no configuration at all on a laptop and from env in a container.
+//! A `.env` file in the working directory is read first when present (see `main`).
+//!
+//! Leptos' own settings (`LEPTOS_SITE_ADDR`, `LEPTOS_SITE_ROOT`, …) are read by
+//! `leptos::config::get_configuration`, as cargo-leptos expects.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "repowiki",
+    about = "Chat with a repository and watch its wiki being written."
+)]
+pub struct Config {
+    /// Folder for the SQLite database and indexes; created on first start.
+    #[arg(long, env = "REPOWIKI_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// Database URL (`sqlite://…` or `postgres://…`); default: SQLite in the data folder.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Pace of the built-in offline provider, so a streamed answer looks and tests like one.
+    #[arg(long, env = "REPOWIKI_OFFLINE_TOKENS_PER_SEC", default_value_t = 30.0)]
+    pub offline_tokens_per_sec: f64,
+
+    /// Largest WebSocket frame accepted from a client; larger ones close the socket (1009).
+    #[arg(long, env = "REPOWIKI_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
+    pub max_frame_bytes: usize,
+
+    /// Longest question accepted, in characters.
+    #[arg(long, env = "REPOWIKI_MAX_MESSAGE_CHARS", default_value_t = 32 * 1024)]
+    pub max_message_chars: usize,
+
+    /// Frames queued for one connection before it counts as a slow consumer and is closed.
+    #[arg(long, env = "REPOWIKI_OUTGOING_QUEUE", default_value_t = 1024)]
+    pub outgoing_queue: usize,
+
+    /// Events each room keeps for clients that resume with `since_seq`.
+    #[arg(long, env = "REPOWIKI_REPLAY_BUFFER", default_value_t = 2048)]
+    pub replay_buffer: usize,
+
+    /// Seconds between server pings; a socket silent for two intervals is closed.
+    #[arg(long, env = "REPOWIKI_PING_INTERVAL_SECS", default_value_t = 30)]
+    pub ping_interval_secs: u64,
+}
+
+impl Config {
+    /// The configuration a test or benchmark starts from: every default, data in `data_dir`.
+    pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        let mut config = Self::parse_from(["repowiki"]);
+        config.data_dir = data_dir.into();
+        config
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("repowiki.db").display()
+            )
+        })
+    }
+
+    pub fn ping_interval(&self) -> Duration {
+        Duration::from_secs(self.ping_interval_secs.max(1))
+    }
+}

@@ -1,0 +1,82 @@
+//! The RepoWiki server as a library, so integration tests and benchmarks start exactly
+//! what the binary starts, on a port of their choosing.
+
+pub mod chat;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod providers;
+pub mod realtime;
+pub mod state;
+pub mod storage;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use leptos::config::LeptosOptions;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::chat::ChatService;
+use crate::config::Config;
+use crate::providers::{OfflineProvider, Providers};
+use crate::realtime::Hub;
+use crate::state::AppState;
+use crate::storage::{StorageError, Store};
+
+/// Connects storage and builds every service. `shutdown` stops them all when cancelled.
+pub async fn build_state(
+    config: Config,
+    leptos_options: LeptosOptions,
+    shutdown: CancellationToken,
+) -> Result<AppState, StorageError> {
+    let store = Store::connect(&config.database_url()).await?;
+    let hub = Arc::new(Hub::new(config.replay_buffer));
+    let providers = Providers::new(Arc::new(OfflineProvider::new(
+        config.offline_tokens_per_sec,
+    )));
+    let chat = ChatService::new(
+        store.clone(),
+        Arc::clone(&hub),
+        providers,
+        shutdown.clone(),
+        config.max_message_chars,
+    );
+    Ok(AppState {
+        leptos_options,
+        config: Arc::new(config),
+        store,
+        hub,
+        chat,
+        shutdown,
+        tasks: TaskTracker::new(),
+    })
+}
+
+/// Serves until `state.shutdown` is cancelled, then shuts down gracefully: sockets get a
+/// 1001 close frame, running answers are stored as stopped, the database is closed.
+pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()> {
+    let shutdown = state.shutdown.clone();
+    let tasks = state.tasks.clone();
+    let store = state.store.clone();
+    let chat = Arc::clone(&state.chat);
+    let app = http::router(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await?;
+    tasks.close();
+    if tokio::time::timeout(Duration::from_secs(5), tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some sockets did not close within 5 s");
+    }
+    // Stopped answers store their partial text; give them a moment to do so.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while chat.running_turns() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    store.close().await;
+    Ok(())
+}

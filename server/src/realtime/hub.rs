@@ -1,0 +1,382 @@
+//! Rooms: sets of connections that receive the same events, in order, each event with the
+//! room's next sequence number.
+//!
+//! Unlike a `tokio::sync::broadcast` channel, a lagging member never silently loses
+//! events: every member has its own bounded queue, and one that is full is closed so the
+//! client reconnects and resumes from its last sequence number out of the room's replay
+//! buffer. Each event is serialised once, however many members receive it.
+//!
+//! A room exists while it has members or holds (a running chat turn holds its
+//! conversation's room, so a reload that briefly leaves it empty loses nothing), and is
+//! removed after that, so idle rooms cost nothing.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use app::protocol::{ServerFrame, ServerMsg};
+
+use super::peer::{ConnectionId, Peer, WireFrame};
+
+pub struct Hub {
+    rooms: Mutex<HashMap<String, Room>>,
+    replay_capacity: usize,
+}
+
+struct Room {
+    last_seq: u64,
+    members: HashMap<ConnectionId, Peer>,
+    replay: VecDeque<(u64, WireFrame)>,
+    holds: usize,
+}
+
+impl Room {
+    fn new() -> Self {
+        Self {
+            // A recreated room continues above any sequence number an older incarnation
+            // handed out (a client may still hold one), so resume never mistakes new events
+            // for old ones: it sees a gap and gets a snapshot. Millisecond-based values stay
+            // below 2^53, exact in JavaScript.
+            last_seq: crate::clock::now_ms().saturating_mul(1000),
+            members: HashMap::new(),
+            replay: VecDeque::new(),
+            holds: 0,
+        }
+    }
+
+    fn is_unused(&self) -> bool {
+        self.members.is_empty() && self.holds == 0
+    }
+}
+
+/// How a join caught the connection up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatchUp {
+    /// No `since_seq`: live events only.
+    LiveOnly,
+    /// Every event after `since_seq` was replayed from the buffer.
+    Replayed,
+    /// The buffer no longer reaches back to `since_seq`: the caller's snapshot was sent.
+    Snapshot,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JoinOutcome {
+    pub last_seq: u64,
+    pub catch_up: CatchUp,
+    pub members: usize,
+}
+
+impl Hub {
+    pub fn new(replay_capacity: usize) -> Self {
+        Self {
+            rooms: Mutex::new(HashMap::new()),
+            replay_capacity: replay_capacity.max(1),
+        }
+    }
+
+    fn rooms(&self) -> MutexGuard<'_, HashMap<String, Room>> {
+        // A panic while holding the lock leaves plain data behind, still consistent enough
+        // to serve; refusing every later request would be worse.
+        self.rooms
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Adds `peer` to `room` and catches it up, all before any later event can reach it:
+    /// `joined`, then either the missed events or `snapshot(last_seq)`, then live events.
+    pub fn join(
+        &self,
+        room: &str,
+        peer: &Peer,
+        since_seq: Option<u64>,
+        snapshot: impl FnOnce(u64) -> Option<ServerMsg>,
+    ) -> JoinOutcome {
+        let mut rooms = self.rooms();
+        let entry = rooms.entry(room.to_owned()).or_insert_with(Room::new);
+        entry.members.insert(peer.id, peer.clone());
+        let last_seq = entry.last_seq;
+        peer.send(&frame_in(room, ServerMsg::Joined { last_seq }, None));
+
+        let catch_up = match since_seq {
+            None => CatchUp::LiveOnly,
+            Some(since) if since >= last_seq => CatchUp::Replayed,
+            Some(since)
+                if entry
+                    .replay
+                    .front()
+                    .is_some_and(|(first, _)| *first <= since + 1) =>
+            {
+                for (_, frame) in entry.replay.iter().filter(|(seq, _)| *seq > since) {
+                    if !peer.deliver(frame.clone()) {
+                        break;
+                    }
+                }
+                CatchUp::Replayed
+            }
+            Some(_) => {
+                if let Some(msg) = snapshot(last_seq) {
+                    peer.send(&frame_in(room, msg, None));
+                }
+                CatchUp::Snapshot
+            }
+        };
+        JoinOutcome {
+            last_seq,
+            catch_up,
+            members: entry.members.len(),
+        }
+    }
+
+    /// Removes the connection from the room; returns how many members remain, or None if
+    /// it was not a member.
+    pub fn leave(&self, room: &str, id: ConnectionId) -> Option<usize> {
+        let mut rooms = self.rooms();
+        let entry = rooms.get_mut(room)?;
+        entry.members.remove(&id)?;
+        let remaining = entry.members.len();
+        if entry.is_unused() {
+            rooms.remove(room);
+        }
+        Some(remaining)
+    }
+
+    /// Removes the connection from every room; returns the rooms it left and who remains.
+    pub fn leave_all(&self, id: ConnectionId) -> Vec<(String, usize)> {
+        let mut rooms = self.rooms();
+        let mut left = Vec::new();
+        rooms.retain(|name, room| {
+            if room.members.remove(&id).is_some() {
+                left.push((name.clone(), room.members.len()));
+            }
+            !room.is_unused()
+        });
+        left
+    }
+
+    /// Publishes an event to every member with the room's next sequence number and keeps
+    /// it for replay. Returns the sequence number, or None if the room does not exist
+    /// (nobody is in it and nobody holds it, so nobody could ever ask for the event).
+    pub fn publish(&self, room: &str, msg: ServerMsg) -> Option<u64> {
+        let mut rooms = self.rooms();
+        let entry = rooms.get_mut(room)?;
+        entry.last_seq += 1;
+        let seq = entry.last_seq;
+        let text: WireFrame = match serde_json::to_string(&frame_in(room, msg, Some(seq))) {
+            Ok(text) => text.into(),
+            Err(e) => {
+                tracing::error!(error = %e, room, "could not serialise an event");
+                return Some(seq);
+            }
+        };
+        if entry.replay.len() == self.replay_capacity {
+            entry.replay.pop_front();
+        }
+        entry.replay.push_back((seq, text.clone()));
+        // A member whose queue is full is being closed; it stops receiving at once.
+        entry.members.retain(|_, peer| peer.deliver(text.clone()));
+        Some(seq)
+    }
+
+    /// Sends an event that is not worth replaying (typing, presence) to the room's
+    /// members, optionally all but one; it takes no sequence number.
+    pub fn send_ephemeral(&self, room: &str, msg: ServerMsg, except: Option<ConnectionId>) {
+        let rooms = self.rooms();
+        let Some(entry) = rooms.get(room) else {
+            return;
+        };
+        let frame = frame_in(room, msg, None);
+        let Ok(text) = serde_json::to_string(&frame) else {
+            return;
+        };
+        let text: WireFrame = text.into();
+        for (id, peer) in &entry.members {
+            if Some(*id) != except {
+                peer.deliver(text.clone());
+            }
+        }
+    }
+
+    /// Keeps the room (its sequence and replay buffer) alive until the hold is dropped,
+    /// even with no members.
+    pub fn hold(self: &Arc<Self>, room: &str) -> RoomHold {
+        self.rooms()
+            .entry(room.to_owned())
+            .or_insert_with(Room::new)
+            .holds += 1;
+        RoomHold {
+            hub: Arc::clone(self),
+            room: room.to_owned(),
+        }
+    }
+
+    pub fn is_member(&self, room: &str, id: ConnectionId) -> bool {
+        self.rooms()
+            .get(room)
+            .is_some_and(|r| r.members.contains_key(&id))
+    }
+
+    /// Live member counts per room.
+    pub fn room_sizes(&self) -> Vec<(String, usize)> {
+        let mut sizes: Vec<_> = self
+            .rooms()
+            .iter()
+            .map(|(name, room)| (name.clone(), room.members.len()))
+            .collect();
+        sizes.sort();
+        sizes
+    }
+}
+
+/// Dropping it releases the room; see [`Hub::hold`].
+pub struct RoomHold {
+    hub: Arc<Hub>,
+    room: String,
+}
+
+impl Drop for RoomHold {
+    fn drop(&mut self) {
+        let mut rooms = self.hub.rooms();
+        if let Some(entry) = rooms.get_mut(&self.room) {
+            entry.holds = entry.holds.saturating_sub(1);
+            if entry.is_unused() {
+                rooms.remove(&self.room);
+            }
+        }
+    }
+}
+
+fn frame_in(room: &str, msg: ServerMsg, seq: Option<u64>) -> ServerFrame {
+    ServerFrame {
+        msg,
+        room: Some(room.to_owned()),
+        seq,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::mpsc::Receiver;
+
+    fn parse(frame: WireFrame) -> ServerFrame {
+        serde_json::from_str(&frame).expect("valid frame")
+    }
+
+    fn drain(rx: &mut Receiver<WireFrame>) -> Vec<ServerFrame> {
+        let mut frames = Vec::new();
+        while let Ok(f) = rx.try_recv() {
+            frames.push(parse(f));
+        }
+        frames
+    }
+
+    fn presence(n: usize) -> ServerMsg {
+        ServerMsg::Presence { connections: n }
+    }
+
+    #[test]
+    fn events_fan_out_with_consecutive_sequence_numbers() {
+        let hub = Hub::new(16);
+        let (a, mut rx_a) = Peer::new(16);
+        let (b, mut rx_b) = Peer::new(16);
+        let first = hub.join("r", &a, None, |_| None).last_seq;
+        hub.join("r", &b, None, |_| None);
+        let s1 = hub.publish("r", presence(1)).expect("room exists");
+        let s2 = hub.publish("r", presence(2)).expect("room exists");
+        assert_eq!((s1, s2), (first + 1, first + 2));
+        for rx in [&mut rx_a, &mut rx_b] {
+            let seqs: Vec<_> = drain(rx).iter().filter_map(|f| f.seq).collect();
+            assert_eq!(seqs, vec![s1, s2]);
+        }
+    }
+
+    #[test]
+    fn resume_replays_exactly_what_was_missed() {
+        let hub = Hub::new(16);
+        let (a, mut rx_a) = Peer::new(16);
+        hub.join("r", &a, None, |_| None);
+        let s1 = hub.publish("r", presence(1)).expect("room");
+        let s2 = hub.publish("r", presence(2)).expect("room");
+        drain(&mut rx_a);
+
+        let (b, mut rx_b) = Peer::new(16);
+        let outcome = hub.join("r", &b, Some(s1), |_| panic!("no snapshot needed"));
+        assert_eq!(outcome.catch_up, CatchUp::Replayed);
+        let frames = drain(&mut rx_b);
+        assert!(matches!(frames[0].msg, ServerMsg::Joined { last_seq } if last_seq == s2));
+        assert_eq!(frames[1].seq, Some(s2));
+        assert_eq!(frames.len(), 2);
+    }
+
+    #[test]
+    fn a_resume_older_than_the_buffer_gets_a_snapshot() {
+        let hub = Hub::new(2);
+        let (a, _rx_a) = Peer::new(16);
+        let start = hub.join("r", &a, None, |_| None).last_seq;
+        for n in 0..5 {
+            hub.publish("r", presence(n));
+        }
+        let (b, mut rx_b) = Peer::new(16);
+        let outcome = hub.join("r", &b, Some(start), |last| {
+            Some(ServerMsg::Joined {
+                last_seq: last + 1000,
+            })
+        });
+        assert_eq!(outcome.catch_up, CatchUp::Snapshot);
+        let frames = drain(&mut rx_b);
+        assert_eq!(frames.len(), 2);
+        assert!(
+            matches!(frames[1].msg, ServerMsg::Joined { last_seq } if last_seq == start + 5 + 1000)
+        );
+    }
+
+    #[test]
+    fn a_slow_member_is_closed_and_others_keep_receiving() {
+        let hub = Hub::new(64);
+        let (slow, _rx_slow) = Peer::new(2);
+        let (fast, mut rx_fast) = Peer::new(64);
+        hub.join("r", &slow, None, |_| None);
+        hub.join("r", &fast, None, |_| None);
+        for n in 0..10 {
+            hub.publish("r", presence(n));
+        }
+        assert!(slow.is_closing());
+        assert!(!hub.is_member("r", slow.id));
+        assert_eq!(drain(&mut rx_fast).len(), 11);
+        assert!(!fast.is_closing());
+    }
+
+    #[test]
+    fn rooms_disappear_when_empty_unless_held() {
+        let hub = Arc::new(Hub::new(4));
+        let (a, _rx) = Peer::new(4);
+        hub.join("r", &a, None, |_| None);
+        assert_eq!(hub.leave("r", a.id), Some(0));
+        assert!(hub.room_sizes().is_empty());
+        assert_eq!(hub.publish("r", presence(0)), None);
+
+        let hold = hub.hold("r");
+        assert!(hub.publish("r", presence(0)).is_some());
+        hub.join("r", &a, None, |_| None);
+        assert_eq!(hub.leave_all(a.id), vec![("r".to_owned(), 0)]);
+        assert_eq!(hub.room_sizes(), vec![("r".to_owned(), 0)]);
+        drop(hold);
+        assert!(hub.room_sizes().is_empty());
+    }
+
+    #[test]
+    fn ephemeral_events_skip_the_sender_and_take_no_sequence() {
+        let hub = Hub::new(4);
+        let (a, mut rx_a) = Peer::new(8);
+        let (b, mut rx_b) = Peer::new(8);
+        hub.join("r", &a, None, |_| None);
+        hub.join("r", &b, None, |_| None);
+        drain(&mut rx_a);
+        drain(&mut rx_b);
+        hub.send_ephemeral("r", presence(2), Some(a.id));
+        assert!(drain(&mut rx_a).is_empty());
+        let got = drain(&mut rx_b);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].seq, None);
+    }
+}

@@ -1,0 +1,432 @@
+//! The application socket `GET /ws`: one multiplexed connection per browser tab.
+//!
+//! Each connection runs a reader (this task: parses frames and acts on them) and a writer
+//! (a spawned task: drains the bounded outgoing queue and sends WebSocket pings), so a
+//! client that stops reading can be detected and closed without blocking the reader.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use app::protocol::{ClientMsg, ErrorCode, ServerMsg, rooms};
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use futures::stream::{SplitSink, SplitStream};
+use futures::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::peer::{Peer, WireFrame, close_code};
+use crate::chat::{ChatError, Question};
+use crate::clock::now_ms;
+use crate::state::AppState;
+
+pub async fn ws_handler(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+    // The transport's own ceiling is looser than ours so that an oversized frame reaches
+    // our check and gets a proper 1009 close instead of a dropped connection.
+    let ceiling = state.config.max_frame_bytes.saturating_mul(4);
+    ws.max_message_size(ceiling)
+        .max_frame_size(ceiling)
+        .on_upgrade(move |socket| {
+            let tracker = state.tasks.clone();
+            tracker.track_future(serve(socket, state))
+        })
+}
+
+async fn serve(socket: WebSocket, state: AppState) {
+    let (peer, queue) = Peer::new(state.config.outgoing_queue);
+    let last_heard = Arc::new(AtomicU64::new(now_ms()));
+    peer.send_direct(ServerMsg::Welcome {
+        connection_id: peer.id,
+        server_time: now_ms(),
+    });
+    let (sink, stream) = socket.split();
+    let writer = tokio::spawn(write_frames(
+        sink,
+        queue,
+        peer.clone(),
+        state.clone(),
+        Arc::clone(&last_heard),
+    ));
+    let mut connection = Connection {
+        peer: peer.clone(),
+        state: state.clone(),
+        project_room: None,
+    };
+    connection.read_frames(stream, &last_heard).await;
+
+    // The reader is done: make sure the writer ends too, then leave every room.
+    peer.close(1000, "");
+    for (room, remaining) in state.hub.leave_all(peer.id) {
+        state.hub.send_ephemeral(
+            &room,
+            ServerMsg::Presence {
+                connections: remaining,
+            },
+            None,
+        );
+    }
+    let _ = writer.await;
+}
+
+async fn write_frames(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut queue: mpsc::Receiver<WireFrame>,
+    peer: Peer,
+    state: AppState,
+    last_heard: Arc<AtomicU64>,
+) {
+    let interval = state.config.ping_interval();
+    let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    loop {
+        tokio::select! {
+            biased;
+            _ = peer.closing() => break,
+            _ = state.shutdown.cancelled() => {
+                peer.close(close_code::GOING_AWAY, "server shutting down");
+                break;
+            }
+            frame = queue.recv() => {
+                let Some(frame) = frame else { break };
+                if sink.send(Message::Text(frame.as_ref().into())).await.is_err() {
+                    peer.close(1000, "");
+                    return;
+                }
+            }
+            _ = pings.tick() => {
+                let silent_ms = now_ms().saturating_sub(last_heard.load(Ordering::Relaxed));
+                if silent_ms > 2 * interval.as_millis() as u64 {
+                    peer.close(close_code::GOING_AWAY, "no activity for two ping intervals");
+                    break;
+                }
+                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    peer.close(1000, "");
+                    return;
+                }
+            }
+        }
+    }
+    if let Some(reason) = peer.close_reason().filter(|r| r.code != 1000) {
+        let close = Message::Close(Some(CloseFrame {
+            code: reason.code,
+            reason: reason.reason.into(),
+        }));
+        // A client that stopped reading may never take the close frame; don't wait on it.
+        let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(close)).await;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+}
+
+/// What one connection remembers between frames.
+struct Connection {
+    peer: Peer,
+    state: AppState,
+    /// A connection is in at most one project room; joining another leaves this one.
+    project_room: Option<String>,
+}
+
+impl Connection {
+    async fn read_frames(&mut self, mut stream: SplitStream<WebSocket>, last_heard: &AtomicU64) {
+        let max = self.state.config.max_frame_bytes;
+        loop {
+            let message = tokio::select! {
+                biased;
+                _ = self.peer.closing() => return,
+                message = stream.next() => message,
+            };
+            last_heard.store(now_ms(), Ordering::Relaxed);
+            match message {
+                Some(Ok(Message::Text(text))) if text.len() > max => {
+                    self.peer.close(close_code::TOO_BIG, "frame too large");
+                    return;
+                }
+                Some(Ok(Message::Text(text))) => self.handle_text(text.as_str()).await,
+                Some(Ok(Message::Binary(_))) => self.error(
+                    ErrorCode::InvalidFrame,
+                    "binary frames are not supported; send JSON text".into(),
+                    None,
+                ),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                Some(Ok(Message::Close(_))) | None => return,
+                Some(Err(e)) => {
+                    // The transport rejects frames far beyond our limit before we see them.
+                    if e.to_string().contains("too long") {
+                        self.peer.close(close_code::TOO_BIG, "frame too large");
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn handle_text(&mut self, text: &str) {
+        match parse_client_frame(text) {
+            Ok(msg) => self.handle(msg).await,
+            Err((code, message)) => self.error(code, message, None),
+        }
+    }
+
+    async fn handle(&mut self, msg: ClientMsg) {
+        match msg {
+            ClientMsg::Ping { t } => {
+                self.peer.send_direct(ServerMsg::Pong {
+                    t,
+                    server_time: now_ms(),
+                });
+            }
+            ClientMsg::Join { room, since_seq } => self.join(room, since_seq).await,
+            ClientMsg::Leave { room } => self.leave(&room),
+            ClientMsg::SendMessage {
+                conversation_id,
+                content,
+                client_msg_id,
+                provider,
+                model,
+                temperature,
+                ..
+            } => {
+                // The sender follows its own conversation; joined live, so it never gets
+                // an event twice if it had already joined.
+                let room = rooms::conversation(conversation_id);
+                if !self.state.hub.is_member(&room, self.peer.id)
+                    && let Err(e) = self
+                        .state
+                        .chat
+                        .join(&self.peer, conversation_id, None)
+                        .await
+                {
+                    return self.chat_error(e, Some(client_msg_id));
+                }
+                let question = Question {
+                    conversation_id,
+                    content,
+                    client_msg_id: Some(client_msg_id.clone()),
+                    provider,
+                    model,
+                    temperature,
+                };
+                if let Err(e) = self.state.chat.ask(question).await {
+                    self.chat_error(e, Some(client_msg_id));
+                }
+            }
+            ClientMsg::Stop { conversation_id } => {
+                if !self.state.chat.stop(conversation_id) {
+                    self.error(
+                        ErrorCode::NotFound,
+                        "no answer is being generated in this conversation".into(),
+                        Some(conversation_id.to_string()),
+                    );
+                }
+            }
+            ClientMsg::Regenerate {
+                conversation_id, ..
+            } => self.error(
+                ErrorCode::Unsupported,
+                "regenerate is not available in this version".into(),
+                Some(conversation_id.to_string()),
+            ),
+            ClientMsg::Typing {
+                conversation_id,
+                is_typing,
+            } => {
+                let room = rooms::conversation(conversation_id);
+                if self.state.hub.is_member(&room, self.peer.id) {
+                    self.state.hub.send_ephemeral(
+                        &room,
+                        ServerMsg::Typing {
+                            conversation_id,
+                            connection_id: self.peer.id,
+                            is_typing,
+                        },
+                        Some(self.peer.id),
+                    );
+                }
+            }
+        }
+    }
+
+    async fn join(&mut self, room: String, since_seq: Option<u64>) {
+        let outcome = match RoomName::parse(&room) {
+            Some(RoomName::Conversation(id)) => {
+                match self.state.chat.join(&self.peer, id, since_seq).await {
+                    Ok(outcome) => outcome,
+                    Err(e) => return self.chat_error(e, Some(room)),
+                }
+            }
+            Some(RoomName::Project) => {
+                if let Some(previous) = self.project_room.replace(room.clone())
+                    && previous != room
+                {
+                    self.leave(&previous);
+                }
+                self.state.hub.join(&room, &self.peer, since_seq, |_| None)
+            }
+            Some(RoomName::Job) => self.state.hub.join(&room, &self.peer, since_seq, |_| None),
+            None => {
+                return self.error(
+                    ErrorCode::InvalidField,
+                    "room must be conversation:<uuid>, project:<id> or job:<id>".into(),
+                    Some(room),
+                );
+            }
+        };
+        self.state.hub.send_ephemeral(
+            &room,
+            ServerMsg::Presence {
+                connections: outcome.members,
+            },
+            None,
+        );
+    }
+
+    fn leave(&mut self, room: &str) {
+        if self.project_room.as_deref() == Some(room) {
+            self.project_room = None;
+        }
+        if let Some(remaining) = self.state.hub.leave(room, self.peer.id) {
+            self.peer.send(&app::protocol::ServerFrame {
+                msg: ServerMsg::Left {},
+                room: Some(room.to_owned()),
+                seq: None,
+            });
+            self.state.hub.send_ephemeral(
+                room,
+                ServerMsg::Presence {
+                    connections: remaining,
+                },
+                None,
+            );
+        }
+    }
+
+    fn chat_error(&self, error: ChatError, reference: Option<String>) {
+        let code = match &error {
+            ChatError::EmptyMessage
+            | ChatError::MessageTooLong { .. }
+            | ChatError::UnknownProvider(_) => ErrorCode::InvalidField,
+            ChatError::Busy => ErrorCode::Busy,
+            ChatError::Storage(e) => {
+                tracing::error!(error = %e, "storage failed during a chat request");
+                return self.error(ErrorCode::Internal, "internal error".into(), reference);
+            }
+        };
+        self.error(code, error.to_string(), reference);
+    }
+
+    fn error(&self, code: ErrorCode, message: String, reference: Option<String>) {
+        self.peer.send_direct(ServerMsg::Error {
+            code,
+            message,
+            reference,
+        });
+    }
+}
+
+enum RoomName {
+    Conversation(Uuid),
+    Project,
+    Job,
+}
+
+impl RoomName {
+    fn parse(room: &str) -> Option<Self> {
+        let (kind, id) = room.split_once(':')?;
+        if id.is_empty() || id.len() > 128 {
+            return None;
+        }
+        match kind {
+            "conversation" => Uuid::parse_str(id).ok().map(Self::Conversation),
+            "project" => Some(Self::Project),
+            "job" => Some(Self::Job),
+            _ => None,
+        }
+    }
+}
+
+/// Parses a client frame, telling apart text that is not JSON, an unknown `type`, and a
+/// known type with missing or malformed fields.
+fn parse_client_frame(text: &str) -> Result<ClientMsg, (ErrorCode, String)> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        (
+            ErrorCode::InvalidFrame,
+            format!("frame is not valid JSON: {e}"),
+        )
+    })?;
+    let kind = value
+        .get("type")
+        .and_then(|t| t.as_str())
+        .ok_or((
+            ErrorCode::InvalidFrame,
+            "frame must be a JSON object with a string field \"type\"".to_owned(),
+        ))?
+        .to_owned();
+    if !ClientMsg::TYPES.contains(&kind.as_str()) {
+        return Err((
+            ErrorCode::UnknownType,
+            format!("unknown frame type \"{kind}\""),
+        ));
+    }
+    serde_json::from_value(value).map_err(|e| {
+        (
+            ErrorCode::InvalidField,
+            format!("invalid \"{kind}\" frame: {e}"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_classified_by_what_is_wrong() {
+        assert!(matches!(
+            parse_client_frame("{nope"),
+            Err((ErrorCode::InvalidFrame, _))
+        ));
+        assert!(matches!(
+            parse_client_frame("[1]"),
+            Err((ErrorCode::InvalidFrame, _))
+        ));
+        assert!(matches!(
+            parse_client_frame(r#"{"type":"dance"}"#),
+            Err((ErrorCode::UnknownType, _))
+        ));
+        let missing = parse_client_frame(r#"{"type":"send_message","content":"hi"}"#);
+        assert!(
+            matches!(missing, Err((ErrorCode::InvalidField, ref m)) if m.contains("conversation_id"))
+        );
+        assert_eq!(
+            parse_client_frame(r#"{"type":"ping","t":5}"#),
+            Ok(ClientMsg::Ping { t: 5 })
+        );
+    }
+
+    #[test]
+    fn every_declared_type_is_a_real_variant() {
+        for kind in ClientMsg::TYPES {
+            let err = serde_json::from_str::<ClientMsg>(&format!(r#"{{"type":"{kind}"}}"#))
+                .expect_err("fields are missing");
+            assert!(
+                !err.to_string().contains("unknown variant"),
+                "{kind}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn room_names_are_checked() {
+        assert!(matches!(
+            RoomName::parse(&rooms::conversation(Uuid::nil())),
+            Some(RoomName::Conversation(_))
+        ));
+        assert!(RoomName::parse("conversation:not-a-uuid").is_none());
+        assert!(matches!(
+            RoomName::parse("project:abc"),
+            Some(RoomName::Project)
+        ));
+        assert!(RoomName::parse("job:").is_none());
+        assert!(RoomName::parse("lobby").is_none());
+    }
+}

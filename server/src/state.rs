@@ -1,0 +1,32 @@
+//! What every handler can reach: configuration and the long-lived services.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::chat::ChatService;
+use crate::config::Config;
+use crate::realtime::Hub;
+use crate::storage::Store;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub hub: Arc<Hub>,
+    pub chat: Arc<ChatService>,
+    /// Cancelled when the server begins to shut down.
+    pub shutdown: CancellationToken,
+    /// Socket tasks, so shutdown can wait for their close frames to go out.
+    pub tasks: TaskTracker,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
