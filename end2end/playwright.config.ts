@@ -1,0 +1,32 @@
+import { defineConfig } from "@playwright/test";
+import { chromiumLaunchOptions, serverCommand, MAIN_PORT } from "./tests/server";
+
+/**
+ * Browser tests drive Debian's Chromium against the real server binary, which Playwright
+ * starts with a fresh data folder (after `cargo leptos build`, or under
+ * `cargo leptos end-to-end`).
+ */
+export default defineConfig({
+  testDir: "./tests",
+  timeout: 60_000,
+  expect: { timeout: 10_000 },
+  fullyParallel: false,
+  workers: 1,
+  forbidOnly: !!process.env.CI,
+  retries: 0,
+  reporter: [["list"], ["html", { open: "never" }]],
+  use: {
+    baseURL: `http://127.0.0.1:${MAIN_PORT}`,
+    trace: "retain-on-failure",
+    screenshot: "on",
+    launchOptions: chromiumLaunchOptions,
+  },
+  projects: [{ name: "chromium", use: { browserName: "chromium" } }],
+  webServer: {
+    command: serverCommand(MAIN_PORT),
+    url: `http://127.0.0.1:${MAIN_PORT}/health`,
+    reuseExistingServer: true,
+    timeout: 60_000,
+    stdout: "pipe",
+  },
+});

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what is missing and runs every test: unit and integration tests of the server
+# and the app crate, then the browser tests in Chromium against the real server.
+# With DATABASE_URL pointing at PostgreSQL, the storage tests run there too.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+"$REPO_ROOT/scripts/setup.sh"
+cd "$REPO_ROOT"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "server: unit and integration tests"
+cargo test -p server
+step "app: protocol and UI state tests (cargo leptos test skips this crate)"
+cargo test -p app --features ssr
+
+step "browser tests: build, then Playwright in Chromium"
+cargo leptos build
+# The browser tests check the default, zero-setup configuration: SQLite.
+(cd end2end && env -u DATABASE_URL npx playwright test)
