@@ -30,7 +30,10 @@ if [ ! -x node_modules/.bin/tailwindcss ] || [ ! -x node_modules/.bin/wasm-opt ]
   || [ ! -x node_modules/.bin/playwright ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   step "installing Tailwind CSS, binaryen and Playwright from npm"
   # Playwright's own browser download cannot work offline; Debian's Chromium is used.
-  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+  # `npm install` rather than `npm ci`: npm 11 writes lock files without the other
+  # platforms' optional packages and then refuses them in `npm ci`. The committed lock
+  # still pins every version.
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund
 fi
 
 if [ ! -x /usr/bin/chromium ]; then
