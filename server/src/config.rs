@@ -47,6 +47,51 @@ pub struct Config {
     /// Seconds between server pings; a socket silent for two intervals is closed.
     #[arg(long, env = "REPOWIKI_PING_INTERVAL_SECS", default_value_t = 30)]
     pub ping_interval_secs: u64,
+
+    /// Require an API key on sockets and the REST API. Off by default for local use.
+    #[arg(long, env = "REPOWIKI_AUTH_ENABLED", default_value_t = false, action = clap::ArgAction::Set)]
+    pub auth_enabled: bool,
+
+    /// Accepted API keys, comma-separated.
+    #[arg(
+        long,
+        env = "REPOWIKI_API_KEYS",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub api_keys: Vec<String>,
+
+    /// Origins allowed to open sockets and make CORS requests, comma-separated
+    /// (`*` for any). Empty: only the server's own origin.
+    #[arg(
+        long,
+        env = "REPOWIKI_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub allowed_origins: Vec<String>,
+
+    /// Frames a connection may send per second (with bursts of twice that); beyond it
+    /// the client gets `rate_limited` errors, and a connection that keeps going is closed.
+    #[arg(long, env = "REPOWIKI_MESSAGES_PER_SEC", default_value_t = 20)]
+    pub messages_per_sec: u32,
+
+    /// Open sockets allowed per API key (or per IP address when auth is off).
+    #[arg(
+        long,
+        env = "REPOWIKI_MAX_CONNECTIONS_PER_CLIENT",
+        default_value_t = 64
+    )]
+    pub max_connections_per_client: usize,
+
+    /// Rooms one connection may be in at once.
+    #[arg(long, env = "REPOWIKI_MAX_ROOMS_PER_CONNECTION", default_value_t = 32)]
+    pub max_rooms_per_connection: usize,
+
+    /// Stop generating an answer when the last client leaves its conversation, instead
+    /// of finishing and storing it.
+    #[arg(long, env = "REPOWIKI_STOP_WHEN_ABANDONED", default_value_t = false, action = clap::ArgAction::Set)]
+    pub stop_when_abandoned: bool,
 }
 
 impl Config {
@@ -54,6 +99,7 @@ impl Config {
     pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
         let mut config = Self::parse_from(["repowiki"]);
         config.data_dir = data_dir.into();
+        config.database_url = None;
         config
     }
 

@@ -3,8 +3,10 @@
 
 pub mod chat;
 pub mod clock;
+pub mod compat;
 pub mod config;
 pub mod http;
+pub mod jobs;
 pub mod providers;
 pub mod realtime;
 pub mod state;
@@ -20,8 +22,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::chat::ChatService;
 use crate::config::Config;
-use crate::providers::{OfflineProvider, Providers};
-use crate::realtime::Hub;
+use crate::providers::Providers;
+use crate::realtime::{ConnectionLimiter, Hub};
 use crate::state::AppState;
 use crate::storage::{StorageError, Store};
 
@@ -33,22 +35,26 @@ pub async fn build_state(
 ) -> Result<AppState, StorageError> {
     let store = Store::connect(&config.database_url()).await?;
     let hub = Arc::new(Hub::new(config.replay_buffer));
-    let providers = Providers::new(Arc::new(OfflineProvider::new(
+    let providers = Providers::from_env(
+        |name| std::env::var(name).ok(),
         config.offline_tokens_per_sec,
-    )));
+    );
     let chat = ChatService::new(
         store.clone(),
         Arc::clone(&hub),
-        providers,
+        providers.clone(),
         shutdown.clone(),
         config.max_message_chars,
     );
     Ok(AppState {
         leptos_options,
-        config: Arc::new(config),
+        config: Arc::new(config.clone()),
         store,
         hub,
+        connections: ConnectionLimiter::new(config.max_connections_per_client),
         chat,
+        providers,
+        jobs: Arc::default(),
         shutdown,
         tasks: TaskTracker::new(),
     })
@@ -62,9 +68,12 @@ pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()
     let store = state.store.clone();
     let chat = Arc::clone(&state.chat);
     let app = http::router(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    .await?;
     tasks.close();
     if tokio::time::timeout(Duration::from_secs(5), tasks.wait())
         .await

@@ -9,7 +9,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::chat::ChatService;
 use crate::config::Config;
-use crate::realtime::Hub;
+use crate::jobs::JobBoard;
+use crate::providers::Providers;
+use crate::realtime::{ConnectionLimiter, Hub};
 use crate::storage::Store;
 
 #[derive(Clone)]
@@ -18,7 +20,13 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: Store,
     pub hub: Arc<Hub>,
+    /// Open sockets per client (API key or IP), across every socket endpoint.
+    pub connections: Arc<ConnectionLimiter>,
     pub chat: Arc<ChatService>,
+    /// Every provider, for the model picker (`GET /api/models`).
+    pub providers: Providers,
+    /// The latest progress of each job.
+    pub jobs: Arc<JobBoard>,
     /// Cancelled when the server begins to shut down.
     pub shutdown: CancellationToken,
     /// Socket tasks, so shutdown can wait for their close frames to go out.

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::clock::now_ms;
-use crate::providers::Providers;
+use crate::providers::{PromptMessage, Providers};
 use crate::realtime::{Hub, JoinOutcome, Peer};
 use crate::storage::{StorageError, Store};
 
@@ -49,6 +49,9 @@ pub struct Question {
     pub provider: Option<String>,
     pub model: Option<String>,
     pub temperature: Option<f32>,
+    /// Earlier turns the client supplies itself (seed 002 sends the whole history with
+    /// each request); they precede the stored conversation in the prompt.
+    pub prior: Vec<PromptMessage>,
 }
 
 pub struct ChatService {
@@ -152,7 +155,8 @@ impl ChatService {
             message
         };
 
-        let history = self.store.messages(id).await?;
+        let mut prompt = question.prior;
+        prompt.extend(turn::prompt_from(&self.store.messages(id).await?));
         let service = Arc::clone(self);
         tokio::spawn(async move {
             service
@@ -162,7 +166,7 @@ impl ChatService {
                     provider,
                     model: question.model,
                     temperature: question.temperature,
-                    history,
+                    prompt,
                     _hold: hold,
                 })
                 .await;

@@ -50,7 +50,7 @@ pub(super) struct TurnSpec {
     pub model: Option<String>,
     pub temperature: Option<f32>,
     /// The conversation so far, ending with the question.
-    pub history: Vec<ChatMessage>,
+    pub prompt: Vec<PromptMessage>,
     /// Keeps the room's replay buffer alive while the answer runs.
     pub _hold: RoomHold,
 }
@@ -71,7 +71,7 @@ impl ChatService {
             .clone()
             .unwrap_or_else(|| spec.provider.default_model().to_owned());
         let request = ChatRequest {
-            messages: prompt_from(&spec.history),
+            messages: spec.prompt.clone(),
             model: Some(model.clone()),
             temperature: spec.temperature,
         };
@@ -116,6 +116,17 @@ impl ChatService {
                     prompt_tokens,
                     completion_tokens,
                 })) => usage = Some((prompt_tokens, completion_tokens)),
+                Some(Ok(ProviderEvent::RateLimited { retry_in_ms })) => {
+                    self.hub.publish(
+                        &room,
+                        ServerMsg::MessageWaiting {
+                            conversation_id: id,
+                            message_id,
+                            reason: "rate_limited".into(),
+                            retry_in_ms,
+                        },
+                    );
+                }
                 Some(Err(e)) => break Ending::Failed(e),
                 None => break Ending::Completed,
             }
@@ -184,7 +195,7 @@ impl ChatService {
 }
 
 /// The conversation as the provider sees it.
-fn prompt_from(history: &[ChatMessage]) -> Vec<PromptMessage> {
+pub(super) fn prompt_from(history: &[ChatMessage]) -> Vec<PromptMessage> {
     history
         .iter()
         .map(|m| PromptMessage {

@@ -1,9 +1,15 @@
 //! The HTTP surface: server-rendered pages, the sockets, and the REST endpoints.
 
+pub mod auth;
+mod error;
 mod health;
+mod models;
+
+pub use error::ApiError;
 
 use app::{App, shell};
 use axum::Router;
+use axum::middleware;
 use axum::routing::get;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 
@@ -13,10 +19,17 @@ use crate::state::AppState;
 pub fn router(state: AppState) -> Router {
     let pages = generate_route_list(App);
     let options = state.leptos_options.clone();
+    let api = crate::compat::api_routes().route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        auth::require_api_key,
+    ));
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
+        .route("/api/models", get(models::list))
         .route("/ws", get(ws_handler))
+        .merge(crate::compat::socket_routes())
+        .merge(api)
         .leptos_routes(&state, pages, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state)

@@ -2,20 +2,46 @@
 //! of [`ProviderEvent`]s; dropping the stream cancels the request, which is how a
 //! stopped turn stops its upstream call.
 
+mod config;
+mod embeddings;
+mod framing;
+mod gemini;
+mod http_chat;
+mod http_errors;
 mod offline;
+mod ollama;
+mod openai_compatible;
+mod registry;
+mod transport;
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
+use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 
+pub use config::{
+    ConfigError, HttpSettings, KNOWN_PROVIDERS, ModelSettings, ProviderSettings, ProvidersConfig,
+};
+pub use embeddings::{Embeddings, HttpEmbedder};
+pub use http_chat::HttpChatProvider;
 pub use offline::OfflineProvider;
+pub use openai_compatible::parse_sse_stream;
+pub use registry::{ProviderInfo, Providers};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PromptRole {
     System,
     User,
     Assistant,
+}
+
+impl PromptRole {
+    /// The role's name in OpenAI's and Ollama's messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::System => "system",
+            Self::User => "user",
+            Self::Assistant => "assistant",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +73,11 @@ impl ChatRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProviderEvent {
     Token(String),
+    /// The provider asked us to slow down; the request is retried after this wait.
+    /// Only ever sent before the first token.
+    RateLimited {
+        retry_in_ms: u64,
+    },
     /// Token counts as the provider reports them, at the end of a stream.
     Usage {
         prompt_tokens: u32,
@@ -71,6 +102,12 @@ pub enum ProviderError {
     StreamCut,
     #[error("the provider is unavailable: {0}")]
     Unavailable(String),
+    /// The provider refused the request for a reason of its own (its message says why).
+    #[error("the provider rejected the request: {0}")]
+    Rejected(String),
+    /// The provider answered something we could not understand.
+    #[error("the provider sent an unexpected response: {0}")]
+    BadResponse(String),
 }
 
 impl ProviderError {
@@ -84,6 +121,8 @@ impl ProviderError {
             Self::ContextTooLong => "context_too_long",
             Self::StreamCut => "stream_cut",
             Self::Unavailable(_) => "provider_unavailable",
+            Self::Rejected(_) => "provider_rejected",
+            Self::BadResponse(_) => "bad_provider_response",
         }
     }
 }
@@ -97,24 +136,13 @@ pub trait ChatProvider: Send + Sync {
     fn stream_chat(&self, request: ChatRequest) -> EventStream;
 }
 
-/// The configured providers; the default is the first configured, else the offline one.
-#[derive(Clone)]
-pub struct Providers {
-    by_id: BTreeMap<&'static str, Arc<dyn ChatProvider>>,
-    default_id: &'static str,
-}
-
-impl Providers {
-    pub fn new(default: Arc<dyn ChatProvider>) -> Self {
-        let default_id = default.id();
-        Self {
-            by_id: BTreeMap::from([(default_id, default)]),
-            default_id,
-        }
-    }
-
-    /// The named provider, or the default one for `None`.
-    pub fn get(&self, id: Option<&str>) -> Option<Arc<dyn ChatProvider>> {
-        self.by_id.get(id.unwrap_or(self.default_id)).cloned()
-    }
+/// Turns texts into vectors, in batches the provider accepts.
+pub trait EmbeddingProvider: Send + Sync {
+    fn id(&self) -> &'static str;
+    fn model(&self) -> &str;
+    /// One vector per input, in input order, all of the same dimension.
+    fn embed<'a>(
+        &'a self,
+        inputs: &'a [String],
+    ) -> BoxFuture<'a, Result<Embeddings, ProviderError>>;
 }

@@ -2,9 +2,11 @@
 //! the server talks to ([`peer`]), and the application socket `/ws` ([`socket`]).
 
 mod hub;
+mod limits;
 mod peer;
 mod socket;
 
 pub use hub::{CatchUp, Hub, JoinOutcome, RoomHold};
-pub use peer::{CloseReason, ConnectionId, Peer, close_code};
-pub use socket::ws_handler;
+pub use limits::{ConnectionLimiter, ConnectionSlot, FrameBudget, Verdict};
+pub use peer::{CloseReason, ConnectionId, Peer, WireFrame, close_code};
+pub use socket::{Admission, RoomName, admit, refuse, with_frame_limit, ws_handler};

@@ -4,37 +4,99 @@
 //! (a spawned task: drains the bounded outgoing queue and sends WebSocket pings), so a
 //! client that stops reading can be detected and closed without blocking the reader.
 
+use std::collections::HashSet;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use app::protocol::{ClientMsg, ErrorCode, ServerMsg, rooms};
-use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::response::Response;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
+use super::limits::{ConnectionSlot, FrameBudget, Verdict};
 use super::peer::{Peer, WireFrame, close_code};
 use crate::chat::{ChatError, Question};
 use crate::clock::now_ms;
+use crate::http::auth::{authenticate, origin_allowed};
 use crate::state::AppState;
 
-pub async fn ws_handler(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
-    // The transport's own ceiling is looser than ours so that an oversized frame reaches
-    // our check and gets a proper 1009 close instead of a dropped connection.
-    let ceiling = state.config.max_frame_bytes.saturating_mul(4);
-    ws.max_message_size(ceiling)
-        .max_frame_size(ceiling)
-        .on_upgrade(move |socket| {
-            let tracker = state.tasks.clone();
-            tracker.track_future(serve(socket, state))
-        })
+/// Everything a socket endpoint checks before it speaks: origin (refused before the
+/// upgrade, 403), API key and per-client connection count (after the upgrade, as close
+/// frames a browser can read: 1008 with the seed systems' reasons, or 1013).
+pub enum Admission {
+    Admitted(ConnectionSlot),
+    Refused(u16, String),
 }
 
-async fn serve(socket: WebSocket, state: AppState) {
+pub fn admit(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    addr: SocketAddr,
+) -> Result<Admission, Response> {
+    if !origin_allowed(&state.config, headers) {
+        return Err((StatusCode::FORBIDDEN, "origin not allowed").into_response());
+    }
+    let client = match authenticate(&state.config, headers, uri.query()) {
+        Ok(Some(key)) => format!("key:{key}"),
+        Ok(None) => format!("ip:{}", addr.ip()),
+        Err(e) => return Ok(Admission::Refused(close_code::POLICY, e.to_string())),
+    };
+    Ok(match state.connections.acquire(client) {
+        Some(slot) => Admission::Admitted(slot),
+        None => Admission::Refused(
+            close_code::TRY_AGAIN_LATER,
+            "too many connections".to_owned(),
+        ),
+    })
+}
+
+/// The transport's own ceiling is looser than ours so that an oversized frame reaches
+/// our check and gets a proper 1009 close instead of a dropped connection.
+pub fn with_frame_limit(ws: WebSocketUpgrade, state: &AppState) -> WebSocketUpgrade {
+    let ceiling = state.config.max_frame_bytes.saturating_mul(4);
+    ws.max_message_size(ceiling).max_frame_size(ceiling)
+}
+
+/// Sends a close frame right after the upgrade: how a browser learns why it was refused.
+pub async fn refuse(mut socket: WebSocket, code: u16, reason: String) {
+    let close = Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }));
+    let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(close)).await;
+}
+
+pub async fn ws_handler(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let admission = match admit(&state, &headers, &uri, addr) {
+        Ok(admission) => admission,
+        Err(refusal) => return refusal,
+    };
+    with_frame_limit(ws, &state).on_upgrade(move |socket| {
+        let tracker = state.tasks.clone();
+        tracker.track_future(async move {
+            match admission {
+                Admission::Admitted(slot) => serve(socket, state, slot).await,
+                Admission::Refused(code, reason) => refuse(socket, code, reason).await,
+            }
+        })
+    })
+}
+
+async fn serve(socket: WebSocket, state: AppState, _slot: ConnectionSlot) {
     let (peer, queue) = Peer::new(state.config.outgoing_queue);
     let last_heard = Arc::new(AtomicU64::new(now_ms()));
     peer.send_direct(ServerMsg::Welcome {
@@ -53,19 +115,15 @@ async fn serve(socket: WebSocket, state: AppState) {
         peer: peer.clone(),
         state: state.clone(),
         project_room: None,
+        rooms: HashSet::new(),
+        budget: FrameBudget::new(state.config.messages_per_sec),
     };
     connection.read_frames(stream, &last_heard).await;
 
     // The reader is done: make sure the writer ends too, then leave every room.
     peer.close(1000, "");
     for (room, remaining) in state.hub.leave_all(peer.id) {
-        state.hub.send_ephemeral(
-            &room,
-            ServerMsg::Presence {
-                connections: remaining,
-            },
-            None,
-        );
+        after_leaving(&state, &room, remaining);
     }
     let _ = writer.await;
 }
@@ -107,6 +165,20 @@ async fn write_frames(
             }
         }
     }
+    // Frames queued before the close (say, the error that explains it) go out first,
+    // within a bound: a client that stopped reading must not hold the task.
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        while let Ok(frame) = queue.try_recv() {
+            if sink
+                .send(Message::Text(frame.as_ref().into()))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    })
+    .await;
     if let Some(reason) = peer.close_reason().filter(|r| r.code != 1000) {
         let close = Message::Close(Some(CloseFrame {
             code: reason.code,
@@ -118,12 +190,32 @@ async fn write_frames(
     let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
 }
 
+/// Tells the room who is left, and stops an abandoned answer when so configured.
+fn after_leaving(state: &AppState, room: &str, remaining: usize) {
+    state.hub.send_ephemeral(
+        room,
+        ServerMsg::Presence {
+            connections: remaining,
+        },
+        None,
+    );
+    if remaining == 0
+        && state.config.stop_when_abandoned
+        && let Some(RoomName::Conversation(id)) = RoomName::parse(room)
+    {
+        state.chat.stop(id);
+    }
+}
+
 /// What one connection remembers between frames.
 struct Connection {
     peer: Peer,
     state: AppState,
     /// A connection is in at most one project room; joining another leaves this one.
     project_room: Option<String>,
+    /// Rooms this connection joined, to enforce the per-connection cap.
+    rooms: HashSet<String>,
+    budget: FrameBudget,
 }
 
 impl Connection {
@@ -141,7 +233,18 @@ impl Connection {
                     self.peer.close(close_code::TOO_BIG, "frame too large");
                     return;
                 }
-                Some(Ok(Message::Text(text))) => self.handle_text(text.as_str()).await,
+                Some(Ok(Message::Text(text))) => match self.budget.check() {
+                    Verdict::Accept => self.handle_text(text.as_str()).await,
+                    Verdict::Refuse => self.error(
+                        ErrorCode::RateLimited,
+                        "too many messages; slow down".into(),
+                        None,
+                    ),
+                    Verdict::Disconnect => {
+                        self.peer.close(close_code::POLICY, "rate limit exceeded");
+                        return;
+                    }
+                },
                 Some(Ok(Message::Binary(_))) => self.error(
                     ErrorCode::InvalidFrame,
                     "binary frames are not supported; send JSON text".into(),
@@ -189,14 +292,19 @@ impl Connection {
                 // The sender follows its own conversation; joined live, so it never gets
                 // an event twice if it had already joined.
                 let room = rooms::conversation(conversation_id);
-                if !self.state.hub.is_member(&room, self.peer.id)
-                    && let Err(e) = self
+                if !self.state.hub.is_member(&room, self.peer.id) {
+                    if !self.has_room_for(&room) {
+                        return self.too_many_rooms(Some(client_msg_id));
+                    }
+                    if let Err(e) = self
                         .state
                         .chat
                         .join(&self.peer, conversation_id, None)
                         .await
-                {
-                    return self.chat_error(e, Some(client_msg_id));
+                    {
+                        return self.chat_error(e, Some(client_msg_id));
+                    }
+                    self.rooms.insert(room);
                 }
                 let question = Question {
                     conversation_id,
@@ -205,6 +313,7 @@ impl Connection {
                     provider,
                     model,
                     temperature,
+                    prior: Vec::new(),
                 };
                 if let Err(e) = self.state.chat.ask(question).await {
                     self.chat_error(e, Some(client_msg_id));
@@ -246,7 +355,27 @@ impl Connection {
         }
     }
 
+    fn has_room_for(&self, room: &str) -> bool {
+        self.rooms.contains(room) || self.rooms.len() < self.state.config.max_rooms_per_connection
+    }
+
+    fn too_many_rooms(&self, reference: Option<String>) {
+        self.error(
+            ErrorCode::LimitExceeded,
+            format!(
+                "a connection may be in at most {} rooms; leave one first",
+                self.state.config.max_rooms_per_connection
+            ),
+            reference,
+        );
+    }
+
     async fn join(&mut self, room: String, since_seq: Option<u64>) {
+        let is_project = matches!(RoomName::parse(&room), Some(RoomName::Project));
+        // Joining a project room replaces the current one, so it never needs a free slot.
+        if !is_project && !self.has_room_for(&room) {
+            return self.too_many_rooms(Some(room));
+        }
         let outcome = match RoomName::parse(&room) {
             Some(RoomName::Conversation(id)) => {
                 match self.state.chat.join(&self.peer, id, since_seq).await {
@@ -262,7 +391,7 @@ impl Connection {
                 }
                 self.state.hub.join(&room, &self.peer, since_seq, |_| None)
             }
-            Some(RoomName::Job) => self.state.hub.join(&room, &self.peer, since_seq, |_| None),
+            Some(RoomName::Job(_)) => self.state.hub.join(&room, &self.peer, since_seq, |_| None),
             None => {
                 return self.error(
                     ErrorCode::InvalidField,
@@ -278,25 +407,21 @@ impl Connection {
             },
             None,
         );
+        self.rooms.insert(room);
     }
 
     fn leave(&mut self, room: &str) {
         if self.project_room.as_deref() == Some(room) {
             self.project_room = None;
         }
+        self.rooms.remove(room);
         if let Some(remaining) = self.state.hub.leave(room, self.peer.id) {
             self.peer.send(&app::protocol::ServerFrame {
                 msg: ServerMsg::Left {},
                 room: Some(room.to_owned()),
                 seq: None,
             });
-            self.state.hub.send_ephemeral(
-                room,
-                ServerMsg::Presence {
-                    connections: remaining,
-                },
-                None,
-            );
+            after_leaving(&self.state, room, remaining);
         }
     }
 
@@ -323,14 +448,15 @@ impl Connection {
     }
 }
 
-enum RoomName {
+/// The kinds of room, parsed from their names.
+pub enum RoomName {
     Conversation(Uuid),
     Project,
-    Job,
+    Job(String),
 }
 
 impl RoomName {
-    fn parse(room: &str) -> Option<Self> {
+    pub fn parse(room: &str) -> Option<Self> {
         let (kind, id) = room.split_once(':')?;
         if id.is_empty() || id.len() > 128 {
             return None;
@@ -338,7 +464,7 @@ impl RoomName {
         match kind {
             "conversation" => Uuid::parse_str(id).ok().map(Self::Conversation),
             "project" => Some(Self::Project),
-            "job" => Some(Self::Job),
+            "job" => Some(Self::Job(id.to_owned())),
             _ => None,
         }
     }

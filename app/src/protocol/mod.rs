@@ -10,6 +10,36 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub mod seed;
+
+/// Progress of a background job, in the field names of the seed-002 progress socket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobProgress {
+    pub job_id: String,
+    pub status: String,
+    /// 0 fetch and index, 1 structure, 2 pages, 3 done.
+    pub current_phase: u8,
+    pub progress_percent: f32,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_title: Option<String>,
+    pub total_pages: u32,
+    pub completed_pages: u32,
+    pub failed_pages: u32,
+}
+
+impl JobProgress {
+    /// Statuses after which nothing more will happen.
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self.status.as_str(),
+            "completed" | "partially_completed" | "failed" | "cancelled"
+        )
+    }
+}
+
 /// Milliseconds since the Unix epoch; the one clock format on the wire.
 pub type Millis = u64;
 
@@ -137,6 +167,13 @@ pub enum ServerMsg {
         message_id: Uuid,
         token: String,
     },
+    /// Generation is paused, e.g. the provider is rate limiting; it retries by itself.
+    MessageWaiting {
+        conversation_id: Uuid,
+        message_id: Uuid,
+        reason: String,
+        retry_in_ms: u64,
+    },
     ResearchIteration {
         conversation_id: Uuid,
         message_id: Uuid,
@@ -168,6 +205,15 @@ pub enum ServerMsg {
         t: Millis,
         server_time: Millis,
     },
+    JobProgress(JobProgress),
+    /// A processing status published to a room over `POST /api/v1/websocket/status`.
+    ProcessingStatus {
+        status: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        progress_percent: Option<f32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
     /// A frame the server could not act on. The socket stays open.
     Error {
         code: ErrorCode,
@@ -198,6 +244,8 @@ pub enum ErrorCode {
     /// A turn is already running in that conversation.
     Busy,
     RateLimited,
+    /// A per-connection limit (rooms, connections) is reached.
+    LimitExceeded,
     /// A frame this server version does not act on yet.
     Unsupported,
     Internal,
@@ -273,6 +321,10 @@ pub mod rooms {
 
     pub fn conversation(id: Uuid) -> String {
         format!("conversation:{id}")
+    }
+
+    pub fn job(id: &str) -> String {
+        format!("job:{id}")
     }
 }
 
@@ -407,6 +459,12 @@ mod tests {
                 message_id,
                 token: "Hello ".into(),
             },
+            ServerMsg::MessageWaiting {
+                conversation_id,
+                message_id,
+                reason: "rate_limited".into(),
+                retry_in_ms: 2000,
+            },
             ServerMsg::ResearchIteration {
                 conversation_id,
                 message_id,
@@ -435,6 +493,23 @@ mod tests {
             ServerMsg::Pong {
                 t: 1,
                 server_time: 2,
+            },
+            ServerMsg::JobProgress(JobProgress {
+                job_id: "job_123".into(),
+                status: "running".into(),
+                current_phase: 2,
+                progress_percent: 35.0,
+                message: "Generating authentication page".into(),
+                page_id: Some("page_456".into()),
+                page_title: Some("Authentication".into()),
+                total_pages: 20,
+                completed_pages: 7,
+                failed_pages: 1,
+            }),
+            ServerMsg::ProcessingStatus {
+                status: "processing".into(),
+                progress_percent: Some(40.0),
+                message: None,
             },
             ServerMsg::Error {
                 code: ErrorCode::InvalidFrame,

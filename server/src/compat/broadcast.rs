@@ -1,0 +1,114 @@
+//! Seed 001's broadcast-over-REST: publish a processing status to a room, and count the
+//! live connections.
+
+use app::protocol::{JobProgress, ServerMsg};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use crate::http::ApiError;
+use crate::realtime::RoomName;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+pub struct StatusUpdate {
+    pub room: String,
+    pub status: String,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub progress_percent: Option<f32>,
+    // The seed-002 job fields, used when the room is a job's.
+    #[serde(default)]
+    pub current_phase: Option<u8>,
+    #[serde(default)]
+    pub page_id: Option<String>,
+    #[serde(default)]
+    pub page_title: Option<String>,
+    #[serde(default)]
+    pub total_pages: Option<u32>,
+    #[serde(default)]
+    pub completed_pages: Option<u32>,
+    #[serde(default)]
+    pub failed_pages: Option<u32>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Published {
+    room: String,
+    /// The event's sequence number in the room; absent when nobody was there to get it.
+    seq: Option<u64>,
+}
+
+/// `POST /api/v1/websocket/status`. To a `job:<id>` room this is job progress (also
+/// what the seed-002 progress socket relays); to any other room a `processing_status`.
+pub async fn publish_status(
+    State(state): State<AppState>,
+    Json(update): Json<StatusUpdate>,
+) -> Result<(StatusCode, Json<Published>), ApiError> {
+    let seq = match RoomName::parse(&update.room) {
+        None => {
+            return Err(ApiError::BadRequest(
+                "room must be conversation:<uuid>, project:<id> or job:<id>".into(),
+            ));
+        }
+        Some(RoomName::Job(job_id)) => state.jobs.publish(
+            &state.hub,
+            JobProgress {
+                job_id,
+                message: update
+                    .message
+                    .unwrap_or_else(|| format!("Status: {}", update.status)),
+                status: update.status,
+                current_phase: update.current_phase.unwrap_or(0),
+                progress_percent: update.progress_percent.unwrap_or(0.0).clamp(0.0, 100.0),
+                page_id: update.page_id,
+                page_title: update.page_title,
+                total_pages: update.total_pages.unwrap_or(0),
+                completed_pages: update.completed_pages.unwrap_or(0),
+                failed_pages: update.failed_pages.unwrap_or(0),
+            },
+        ),
+        Some(_) => state.hub.publish(
+            &update.room,
+            ServerMsg::ProcessingStatus {
+                status: update.status,
+                progress_percent: update.progress_percent,
+                message: update.message,
+            },
+        ),
+    };
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Published {
+            room: update.room,
+            seq,
+        }),
+    ))
+}
+
+#[derive(Debug, Serialize)]
+pub struct Connections {
+    active_connections: usize,
+    rooms: Vec<RoomCount>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RoomCount {
+    room: String,
+    connections: usize,
+}
+
+/// `GET /api/v1/websocket/connections`: open sockets in total and members per room.
+pub async fn connections(State(state): State<AppState>) -> Json<Connections> {
+    Json(Connections {
+        active_connections: state.connections.total(),
+        rooms: state
+            .hub
+            .room_sizes()
+            .into_iter()
+            .map(|(room, connections)| RoomCount { room, connections })
+            .collect(),
+    })
+}

@@ -1,0 +1,268 @@
+//! Seed 003's per-conversation socket `GET /ws/chat/{conversation_id}`: every client of
+//! the conversation receives the question, the streamed answer and the stored answer;
+//! `ping`/`pong` and `typing` as the seed defines them. The sender may leave itself out
+//! of the broadcast of its own question (`exclude_sender`).
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+
+use app::protocol::seed::{ConversationClientMsg, ConversationServerMsg};
+use app::protocol::{ChatMessage, Role, ServerMsg, rooms};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use futures::{SinkExt, StreamExt};
+use uuid::Uuid;
+
+use super::follower::Follower;
+use crate::chat::Question;
+use crate::clock::now_ms;
+use crate::realtime::{
+    Admission, ConnectionSlot, FrameBudget, Verdict, admit, close_code, refuse, with_frame_limit,
+};
+use crate::state::AppState;
+
+pub async fn handler(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    Path(conversation_id): Path<String>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let Ok(conversation_id) = Uuid::parse_str(&conversation_id) else {
+        return (StatusCode::BAD_REQUEST, "conversation id must be a UUID").into_response();
+    };
+    let admission = match admit(&state, &headers, &uri, addr) {
+        Ok(admission) => admission,
+        Err(refusal) => return refusal,
+    };
+    with_frame_limit(ws, &state).on_upgrade(move |socket| {
+        let tracker = state.tasks.clone();
+        tracker.track_future(async move {
+            match admission {
+                Admission::Admitted(slot) => serve(socket, state, conversation_id, slot).await,
+                Admission::Refused(code, reason) => refuse(socket, code, reason).await,
+            }
+        })
+    })
+}
+
+async fn serve(socket: WebSocket, state: AppState, conversation_id: Uuid, _slot: ConnectionSlot) {
+    let (mut sink, mut stream) = socket.split();
+    let mut follower = match Follower::conversation(&state, conversation_id, None).await {
+        Ok(follower) => follower,
+        Err(e) => {
+            let _ = send(
+                &mut sink,
+                &ConversationServerMsg::Error {
+                    message: e.to_string(),
+                },
+            )
+            .await;
+            return;
+        }
+    };
+    let me = follower.peer.id;
+    // Questions this client asked with exclude_sender: not echoed back to it.
+    let mut own_hidden: HashSet<String> = HashSet::new();
+    let mut budget = FrameBudget::new(state.config.messages_per_sec);
+    let connected = ConversationServerMsg::Connected {
+        client_id: me.to_string(),
+        conversation_id: conversation_id.to_string(),
+    };
+    if send(&mut sink, &connected).await.is_err() {
+        return;
+    }
+
+    loop {
+        let reply = tokio::select! {
+            frame = follower.next() => {
+                let Some(frame) = frame else { break };
+                match translate(frame.msg, me, &own_hidden) {
+                    Some(reply) => reply,
+                    None => continue,
+                }
+            }
+            incoming = stream.next() => {
+                let step = match incoming {
+                    Some(Ok(Message::Text(text))) => {
+                        on_text(&state, conversation_id, me, &text, &mut budget, &mut own_hidden).await
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        Step::Reply(error_text("binary frames are not supported; send JSON text"))
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => Step::Nothing,
+                    _ => break,
+                };
+                match step {
+                    Step::Reply(reply) => reply,
+                    Step::Nothing => continue,
+                    Step::Close(code, reason) => {
+                        let _ = sink.send(close_frame(code, reason)).await;
+                        break;
+                    }
+                }
+            }
+            _ = state.shutdown.cancelled() => {
+                let _ = sink.send(close_frame(close_code::GOING_AWAY, "server shutting down")).await;
+                break;
+            }
+        };
+        if send(&mut sink, &reply).await.is_err() {
+            break;
+        }
+    }
+}
+
+enum Step {
+    Reply(ConversationServerMsg),
+    Nothing,
+    Close(u16, &'static str),
+}
+
+async fn on_text(
+    state: &AppState,
+    conversation_id: Uuid,
+    me: Uuid,
+    text: &str,
+    budget: &mut FrameBudget,
+    own_hidden: &mut HashSet<String>,
+) -> Step {
+    if text.len() > state.config.max_frame_bytes {
+        return Step::Close(close_code::TOO_BIG, "frame too large");
+    }
+    match budget.check() {
+        Verdict::Accept => {}
+        Verdict::Refuse => return Step::Reply(error_text("too many messages; slow down")),
+        Verdict::Disconnect => return Step::Close(close_code::POLICY, "rate limit exceeded"),
+    }
+    match serde_json::from_str::<ConversationClientMsg>(text) {
+        Ok(msg) => match handle(state, conversation_id, me, msg, own_hidden).await {
+            Some(reply) => Step::Reply(reply),
+            None => Step::Nothing,
+        },
+        Err(e) => Step::Reply(error_text(&format!("invalid message: {e}"))),
+    }
+}
+
+/// Acts on a client message; returns what to answer this client directly, if anything.
+async fn handle(
+    state: &AppState,
+    conversation_id: Uuid,
+    me: Uuid,
+    msg: ConversationClientMsg,
+    own_hidden: &mut HashSet<String>,
+) -> Option<ConversationServerMsg> {
+    match msg {
+        ConversationClientMsg::Ping { timestamp } => Some(ConversationServerMsg::Pong {
+            timestamp: timestamp.unwrap_or_else(now_ms),
+        }),
+        ConversationClientMsg::Typing { is_typing } => {
+            state.hub.send_ephemeral(
+                &rooms::conversation(conversation_id),
+                ServerMsg::Typing {
+                    conversation_id,
+                    connection_id: me,
+                    is_typing,
+                },
+                Some(me),
+            );
+            None
+        }
+        ConversationClientMsg::Message {
+            content,
+            exclude_sender,
+        } => {
+            let client_msg_id = Uuid::new_v4().to_string();
+            if exclude_sender {
+                own_hidden.insert(client_msg_id.clone());
+            }
+            let question = Question {
+                conversation_id,
+                content,
+                client_msg_id: Some(client_msg_id),
+                provider: None,
+                model: None,
+                temperature: None,
+                prior: Vec::new(),
+            };
+            match state.chat.ask(question).await {
+                Ok(_) => None,
+                Err(e) => Some(error_text(&e.to_string())),
+            }
+        }
+    }
+}
+
+/// A room event in seed 003's terms, or None if this client should not see it.
+fn translate(
+    msg: ServerMsg,
+    me: Uuid,
+    own_hidden: &HashSet<String>,
+) -> Option<ConversationServerMsg> {
+    match msg {
+        ServerMsg::MessageReceived { message, .. } => {
+            let hidden = message
+                .client_msg_id
+                .as_ref()
+                .is_some_and(|id| own_hidden.contains(id));
+            (!hidden).then_some(ConversationServerMsg::Message { message })
+        }
+        ServerMsg::MessageToken {
+            message_id, token, ..
+        } => Some(ConversationServerMsg::Stream {
+            message_id: message_id.to_string(),
+            content: token,
+        }),
+        ServerMsg::MessageComplete {
+            conversation_id,
+            message_id,
+            content,
+            metadata,
+        } => Some(ConversationServerMsg::Message {
+            message: ChatMessage {
+                id: message_id,
+                conversation_id,
+                role: Role::Assistant,
+                content,
+                sources: Vec::new(),
+                metadata: Some(metadata),
+                client_msg_id: None,
+                created_at: now_ms(),
+            },
+        }),
+        ServerMsg::MessageError { message, .. } => Some(error_text(&message)),
+        ServerMsg::Typing {
+            connection_id,
+            is_typing,
+            ..
+        } if connection_id != me => Some(ConversationServerMsg::Typing {
+            client_id: connection_id.to_string(),
+            is_typing,
+        }),
+        _ => None,
+    }
+}
+
+fn error_text(message: &str) -> ConversationServerMsg {
+    ConversationServerMsg::Error {
+        message: message.to_owned(),
+    }
+}
+
+fn close_frame(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(axum::extract::ws::CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
+}
+
+async fn send<S>(sink: &mut S, msg: &ConversationServerMsg) -> Result<(), ()>
+where
+    S: futures::Sink<Message> + Unpin,
+{
+    let text = serde_json::to_string(msg).map_err(|_| ())?;
+    sink.send(Message::Text(text.into())).await.map_err(|_| ())
+}

@@ -1,0 +1,103 @@
+//! Seed 002's job-progress socket `GET /api/wiki/jobs/{job_id}/progress`: the job's
+//! current status first, then every update, `{"heartbeat": true}` every ping interval
+//! (30 s by default), the final status, and a normal close.
+
+use std::net::SocketAddr;
+
+use app::protocol::seed::Heartbeat;
+use app::protocol::{ServerMsg, rooms};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, Uri};
+use axum::response::Response;
+use serde::Serialize;
+
+use super::follower::Follower;
+use crate::realtime::{Admission, ConnectionSlot, admit, close_code, refuse, with_frame_limit};
+use crate::state::AppState;
+
+pub async fn handler(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    Path(job_id): Path<String>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let admission = match admit(&state, &headers, &uri, addr) {
+        Ok(admission) => admission,
+        Err(refusal) => return refusal,
+    };
+    with_frame_limit(ws, &state).on_upgrade(move |socket| {
+        let tracker = state.tasks.clone();
+        tracker.track_future(async move {
+            match admission {
+                Admission::Admitted(slot) => serve(socket, state, job_id, slot).await,
+                Admission::Refused(code, reason) => refuse(socket, code, reason).await,
+            }
+        })
+    })
+}
+
+async fn serve(mut socket: WebSocket, state: AppState, job_id: String, _slot: ConnectionSlot) {
+    // Subscribe before reading the current state, so no update falls in between.
+    let mut follower = Follower::room(&state, &rooms::job(&job_id));
+    let Some(current) = state.jobs.latest(&job_id) else {
+        return close(socket, close_code::POLICY, "Job not found").await;
+    };
+    if send(&mut socket, &current).await.is_err() {
+        return;
+    }
+    if current.is_final() {
+        return close(socket, 1000, "").await;
+    }
+    let interval = state.config.ping_interval();
+    let mut heartbeats = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    loop {
+        tokio::select! {
+            frame = follower.next() => {
+                let Some(frame) = frame else {
+                    return close(socket, close_code::TRY_AGAIN_LATER, "too slow").await;
+                };
+                if let ServerMsg::JobProgress(progress) = frame.msg {
+                    if send(&mut socket, &progress).await.is_err() {
+                        return;
+                    }
+                    if progress.is_final() {
+                        return close(socket, 1000, "").await;
+                    }
+                }
+            }
+            _ = heartbeats.tick() => {
+                if send(&mut socket, &Heartbeat { heartbeat: true }).await.is_err() {
+                    return;
+                }
+            }
+            incoming = socket.recv() => {
+                if matches!(incoming, None | Some(Err(_)) | Some(Ok(Message::Close(_)))) {
+                    return;
+                }
+            }
+            _ = state.shutdown.cancelled() => {
+                return close(socket, close_code::GOING_AWAY, "server shutting down").await;
+            }
+        }
+    }
+}
+
+async fn send(socket: &mut WebSocket, value: &impl Serialize) -> Result<(), ()> {
+    let text = serde_json::to_string(value).map_err(|_| ())?;
+    socket
+        .send(Message::Text(text.into()))
+        .await
+        .map_err(|_| ())
+}
+
+async fn close(mut socket: WebSocket, code: u16, reason: &'static str) {
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        })))
+        .await;
+}

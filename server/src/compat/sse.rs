@@ -1,0 +1,90 @@
+//! Seed 003's `GET /api/chat/stream/{conversation_id}`: the conversation's events as
+//! Server-Sent Events, for clients without WebSocket (and the browser's fallback while
+//! its socket is down). Each event's `id` is its room sequence number, so a reconnecting
+//! `EventSource` resumes exactly where it stopped through `Last-Event-ID`.
+//!
+//! With `?message=…` the question is asked first and the stream ends with the answer;
+//! without it the stream follows the conversation until the client goes away.
+
+use std::convert::Infallible;
+
+use app::protocol::{ServerFrame, ServerMsg};
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::Stream;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::follower::Follower;
+use crate::chat::Question;
+use crate::http::ApiError;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+pub struct StreamQuery {
+    message: Option<String>,
+    since_seq: Option<u64>,
+    provider: Option<String>,
+    model: Option<String>,
+}
+
+pub async fn handler(
+    State(state): State<AppState>,
+    Path(conversation_id): Path<String>,
+    Query(query): Query<StreamQuery>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let conversation_id = Uuid::parse_str(&conversation_id)
+        .map_err(|_| ApiError::BadRequest("conversation id must be a UUID".into()))?;
+    let last_event_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let asking = query.message.is_some();
+    // A fresh follower that is not asking wants the conversation so far: a snapshot.
+    let since = last_event_id
+        .or(query.since_seq)
+        .or(if asking { None } else { Some(0) });
+    let follower = Follower::conversation(&state, conversation_id, since).await?;
+    if let Some(message) = query.message {
+        state
+            .chat
+            .ask(Question {
+                conversation_id,
+                content: message,
+                client_msg_id: None,
+                provider: query.provider,
+                model: query.model,
+                temperature: None,
+                prior: Vec::new(),
+            })
+            .await?;
+    }
+    let events =
+        futures::stream::unfold((follower, false), move |(mut follower, done)| async move {
+            if done {
+                return None;
+            }
+            let frame = follower.next().await?;
+            let ends_turn = matches!(
+                frame.msg,
+                ServerMsg::MessageComplete { .. } | ServerMsg::MessageError { .. }
+            );
+            Some((Ok(event(&frame)), (follower, asking && ends_turn)))
+        });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+fn event(frame: &ServerFrame) -> Event {
+    let data = serde_json::to_string(frame).unwrap_or_else(|_| "{}".to_owned());
+    let kind = serde_json::to_value(&frame.msg)
+        .ok()
+        .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| "message".to_owned());
+    let event = Event::default().event(kind).data(data);
+    match frame.seq {
+        Some(seq) => event.id(seq.to_string()),
+        None => event,
+    }
+}

@@ -1,0 +1,219 @@
+//! Seed 002's chat socket `GET /ws/chat`: the client sends one request object, the
+//! answer streams back as plain-text frames, and the server closes the socket when the
+//! answer is done. Errors never appear inside the answer text: they are the close
+//! reason (1011), which seed clients surface through `onclose`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use app::protocol::ServerMsg;
+use app::protocol::seed::{DEEP_RESEARCH_PREFIX, WsChatRequest};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, Uri};
+use axum::response::Response;
+use uuid::Uuid;
+
+use super::follower::Follower;
+use crate::chat::Question;
+use crate::providers::{PromptMessage, PromptRole};
+use crate::realtime::{Admission, ConnectionSlot, admit, close_code, refuse, with_frame_limit};
+use crate::state::AppState;
+
+/// Time a client has to send its request after connecting.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+const UNSUPPORTED_DATA: u16 = 1003;
+const INTERNAL_ERROR: u16 = 1011;
+
+pub async fn handler(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let admission = match admit(&state, &headers, &uri, addr) {
+        Ok(admission) => admission,
+        Err(refusal) => return refusal,
+    };
+    with_frame_limit(ws, &state).on_upgrade(move |socket| {
+        let tracker = state.tasks.clone();
+        tracker.track_future(async move {
+            match admission {
+                Admission::Admitted(slot) => serve(socket, state, slot).await,
+                Admission::Refused(code, reason) => refuse(socket, code, reason).await,
+            }
+        })
+    })
+}
+
+async fn serve(mut socket: WebSocket, state: AppState, _slot: ConnectionSlot) {
+    let request = match tokio::time::timeout(REQUEST_TIMEOUT, socket.recv()).await {
+        Ok(Some(Ok(Message::Text(text)))) if text.len() > state.config.max_frame_bytes => {
+            return close(socket, close_code::TOO_BIG, "frame too large").await;
+        }
+        Ok(Some(Ok(Message::Text(text)))) => serde_json::from_str::<WsChatRequest>(&text),
+        Ok(Some(Ok(_))) => {
+            return close(socket, UNSUPPORTED_DATA, "expected a JSON request").await;
+        }
+        Ok(_) => return,
+        Err(_) => return close(socket, close_code::POLICY, "no request received").await,
+    };
+    let request = match request {
+        Ok(request) => request,
+        Err(e) => {
+            return close(socket, UNSUPPORTED_DATA, &format!("invalid request: {e}")).await;
+        }
+    };
+    let Some((question, prior)) = split_question(&request) else {
+        return close(
+            socket,
+            UNSUPPORTED_DATA,
+            "the last message must be from the user",
+        )
+        .await;
+    };
+
+    let conversation_id = Uuid::new_v4();
+    let mut follower = match Follower::conversation(&state, conversation_id, None).await {
+        Ok(follower) => follower,
+        Err(e) => return close(socket, INTERNAL_ERROR, &e.to_string()).await,
+    };
+    let asked = state
+        .chat
+        .ask(Question {
+            conversation_id,
+            content: question,
+            client_msg_id: None,
+            provider: request.provider.clone(),
+            model: request.model.clone(),
+            temperature: None,
+            prior,
+        })
+        .await;
+    if let Err(e) = asked {
+        return close(socket, close_code::POLICY, &e.to_string()).await;
+    }
+
+    loop {
+        tokio::select! {
+            frame = follower.next() => {
+                let Some(frame) = frame else {
+                    return close(socket, close_code::TRY_AGAIN_LATER, "too slow").await;
+                };
+                match frame.msg {
+                    ServerMsg::MessageToken { token, .. } => {
+                        if socket.send(Message::Text(token.into())).await.is_err() {
+                            // The client left; the answer still completes and is stored.
+                            return;
+                        }
+                    }
+                    ServerMsg::MessageComplete { .. } => return close(socket, 1000, "").await,
+                    ServerMsg::MessageError { message, .. } => {
+                        return close(socket, INTERNAL_ERROR, &message).await;
+                    }
+                    _ => {}
+                }
+            }
+            incoming = socket.recv() => {
+                if matches!(incoming, None | Some(Err(_)) | Some(Ok(Message::Close(_)))) {
+                    return;
+                }
+            }
+            _ = state.shutdown.cancelled() => {
+                return close(socket, close_code::GOING_AWAY, "server shutting down").await;
+            }
+        }
+    }
+}
+
+/// The question (the last message, a user's, without the deep-research prefix) and the
+/// messages before it as prompt history.
+fn split_question(request: &WsChatRequest) -> Option<(String, Vec<PromptMessage>)> {
+    let (last, earlier) = request.messages.split_last()?;
+    if last.role != "user" {
+        return None;
+    }
+    // Deep research itself arrives with the chat engine's research loop; the prefix is
+    // recognised now so that it never reaches the model as part of the question.
+    let question = last
+        .content
+        .trim_start()
+        .strip_prefix(DEEP_RESEARCH_PREFIX)
+        .unwrap_or(&last.content)
+        .trim()
+        .to_owned();
+    let prior = earlier
+        .iter()
+        .filter_map(|m| {
+            let role = match m.role.as_str() {
+                "user" => PromptRole::User,
+                "assistant" => PromptRole::Assistant,
+                "system" => PromptRole::System,
+                _ => return None,
+            };
+            Some(PromptMessage {
+                role,
+                content: m.content.clone(),
+            })
+        })
+        .collect();
+    Some((question, prior))
+}
+
+async fn close(mut socket: WebSocket, code: u16, reason: &str) {
+    let frame = CloseFrame {
+        code,
+        reason: close_reason(reason).into(),
+    };
+    let _ = tokio::time::timeout(
+        Duration::from_secs(1),
+        socket.send(Message::Close(Some(frame))),
+    )
+    .await;
+}
+
+/// A close reason must fit in 123 bytes; cut on a character boundary.
+pub(super) fn close_reason(reason: &str) -> String {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    reason[..end].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(messages: &[(&str, &str)]) -> WsChatRequest {
+        serde_json::from_value(serde_json::json!({
+            "repo_url": "https://github.com/owner/repo",
+            "messages": messages.iter().map(|(r, c)| serde_json::json!({"role": r, "content": c})).collect::<Vec<_>>(),
+            "filePath": "src/lib.rs",
+            "type": "github",
+        }))
+        .expect("seed request parses")
+    }
+
+    #[test]
+    fn the_deep_research_prefix_is_recognised_and_history_kept() {
+        let r = request(&[
+            ("user", "hi"),
+            ("assistant", "hello"),
+            ("user", "[DEEP RESEARCH] Analyze the architecture"),
+        ]);
+        assert_eq!(r.file_path.as_deref(), Some("src/lib.rs"));
+        let (question, prior) = split_question(&r).expect("a question");
+        assert_eq!(question, "Analyze the architecture");
+        assert_eq!(prior.len(), 2);
+        assert!(split_question(&request(&[("assistant", "x")])).is_none());
+    }
+
+    #[test]
+    fn close_reasons_fit_the_frame() {
+        let long = "é".repeat(100);
+        let cut = close_reason(&long);
+        assert!(cut.len() <= 123 && long.starts_with(&cut));
+    }
+}

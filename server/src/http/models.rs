@@ -1,0 +1,42 @@
+//! `GET /api/models`: every provider the server knows, whether it is configured, and its
+//! models, so a client can offer a provider and model picker.
+
+use axum::Json;
+use axum::extract::State;
+use serde::Serialize;
+
+use crate::state::AppState;
+
+#[derive(Debug, Serialize)]
+pub struct ModelsResponse {
+    pub default_provider: String,
+    pub providers: Vec<ProviderEntry>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProviderEntry {
+    pub id: String,
+    pub name: String,
+    pub configured: bool,
+    pub default_model: String,
+    pub models: Vec<String>,
+}
+
+pub async fn list(State(state): State<AppState>) -> Json<ModelsResponse> {
+    let providers = state
+        .providers
+        .catalog()
+        .iter()
+        .map(|p| ProviderEntry {
+            id: p.id.to_owned(),
+            name: p.name.to_owned(),
+            configured: p.configured,
+            default_model: p.default_model.clone(),
+            models: p.models.clone(),
+        })
+        .collect();
+    Json(ModelsResponse {
+        default_provider: state.providers.default_id().to_owned(),
+        providers,
+    })
+}

@@ -1,0 +1,133 @@
+//! Per-client limits on sockets: how many may be open at once, and how fast one may
+//! send. A client is its API key when auth is on, else its IP address.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+pub struct ConnectionLimiter {
+    max_per_client: usize,
+    open: Mutex<HashMap<String, usize>>,
+}
+
+impl ConnectionLimiter {
+    pub fn new(max_per_client: usize) -> Arc<Self> {
+        Arc::new(Self {
+            max_per_client: max_per_client.max(1),
+            open: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A slot for one more socket of `client`, or None if it already has the maximum.
+    /// The slot is given back when dropped.
+    pub fn acquire(self: &Arc<Self>, client: String) -> Option<ConnectionSlot> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let count = open.entry(client.clone()).or_insert(0);
+        if *count >= self.max_per_client {
+            return None;
+        }
+        *count += 1;
+        Some(ConnectionSlot {
+            limiter: Arc::clone(self),
+            client,
+        })
+    }
+
+    /// Open sockets in total.
+    pub fn total(&self) -> usize {
+        self.open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .sum()
+    }
+}
+
+pub struct ConnectionSlot {
+    limiter: Arc<ConnectionLimiter>,
+    client: String,
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut open = self.limiter.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = open.get_mut(&self.client) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.client);
+            }
+        }
+    }
+}
+
+/// What to do with one incoming frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Accept,
+    /// Refuse this frame with an error event.
+    Refuse,
+    /// The client keeps flooding: close the connection.
+    Disconnect,
+}
+
+/// A connection's message budget: `per_sec` frames a second with bursts of twice that.
+/// A client over budget is told so for each refused frame; one that sends a further
+/// burst's worth while refused is disconnected.
+pub struct FrameBudget {
+    limiter: DefaultDirectRateLimiter,
+    refused_in_a_row: u32,
+    patience: u32,
+}
+
+impl FrameBudget {
+    pub fn new(per_sec: u32) -> Self {
+        let rate = NonZeroU32::new(per_sec.max(1)).unwrap_or(NonZeroU32::MIN);
+        let burst = rate.saturating_mul(NonZeroU32::new(2).unwrap_or(NonZeroU32::MIN));
+        Self {
+            limiter: RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)),
+            refused_in_a_row: 0,
+            patience: burst.get(),
+        }
+    }
+
+    pub fn check(&mut self) -> Verdict {
+        if self.limiter.check().is_ok() {
+            self.refused_in_a_row = 0;
+            return Verdict::Accept;
+        }
+        self.refused_in_a_row += 1;
+        if self.refused_in_a_row > self.patience {
+            Verdict::Disconnect
+        } else {
+            Verdict::Refuse
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_limited_per_client_and_given_back() {
+        let limiter = ConnectionLimiter::new(2);
+        let a1 = limiter.acquire("a".into());
+        let a2 = limiter.acquire("a".into());
+        assert!(a1.is_some() && a2.is_some());
+        assert!(limiter.acquire("a".into()).is_none());
+        assert!(limiter.acquire("b".into()).is_some());
+        drop(a1);
+        assert!(limiter.acquire("a".into()).is_some());
+    }
+
+    #[test]
+    fn a_flood_is_refused_then_disconnected() {
+        let mut budget = FrameBudget::new(5);
+        let verdicts: Vec<_> = (0..40).map(|_| budget.check()).collect();
+        assert!(verdicts[..10].iter().all(|v| *v == Verdict::Accept));
+        assert_eq!(verdicts[10], Verdict::Refuse);
+        assert_eq!(verdicts.last(), Some(&Verdict::Disconnect));
+    }
+}
