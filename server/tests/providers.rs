@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use futures::StreamExt;
 use scripted::{Part, Reply, Scripted, ndjson_part, sse_part};
 use server::providers::{
-    ChatProvider, ChatRequest, EmbeddingProvider, EventStream, OfflineProvider, PromptMessage,
-    PromptRole, ProviderError, ProviderEvent, Providers, ProvidersConfig,
+    ChatProvider, ChatRequest, EmbeddingProvider, Embeddings, EventStream, OfflineProvider,
+    PromptMessage, PromptRole, ProviderError, ProviderEvent, Providers, ProvidersConfig,
 };
 
 /// Fast network settings for tests: millisecond backoff, a short read timeout.
@@ -246,6 +246,13 @@ async fn openai_error_statuses_become_typed_errors() {
         "{e:?}"
     );
 
+    let quota = r#"{"error":{"message":"You exceeded your current quota, please check your plan and billing details.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}"#;
+    let e = openai_error(Reply::json(429, quota)).await;
+    assert!(
+        matches!(&e, ProviderError::Rejected(m) if m.starts_with("You exceeded your current quota")),
+        "{e:?}"
+    );
+
     let bad = r#"{"error":{"message":"Invalid value for 'temperature': must be between 0 and 2.","type":"invalid_request_error","param":"temperature","code":"invalid_value"}}"#;
     let e = openai_error(Reply::json(400, bad)).await;
     assert!(
@@ -464,6 +471,22 @@ async fn gemini_errors_and_cuts() {
     }
 }
 
+#[tokio::test]
+async fn gemini_rate_limit_waits_for_its_retry_delay() {
+    // Gemini sends no Retry-After; the wait is in the body's RetryInfo.
+    let limited = r#"{"error": {"code": 429,"message": "You exceeded your current quota, please check your plan and billing details.","status": "RESOURCE_EXHAUSTED","details": [{"@type": "type.googleapis.com/google.rpc.QuotaFailure","violations": [{"quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests","quotaId": "GenerateRequestsPerMinutePerProjectPerModel-FreeTier"}]},{"@type": "type.googleapis.com/google.rpc.RetryInfo","retryDelay": "0.003s"}]}}"#;
+    let answer = Reply::sse_parts(vec![gemini_part(GEMINI_FIRST), gemini_part(GEMINI_LAST)]);
+    let server = Scripted::start(vec![Reply::json(429, limited), answer]).await;
+    let providers = gemini_at(&server);
+    let events = collect(chat(&providers, "google").stream_chat(question(None))).await;
+    assert!(
+        matches!(events[0], Ok(ProviderEvent::RateLimited { retry_in_ms: 3 })),
+        "{events:?}"
+    );
+    assert_eq!(text(&events), "Hello world");
+    assert_eq!(server.requests().len(), 2);
+}
+
 // ---- Ollama ---------------------------------------------------------------------------
 
 fn ollama_token(content: &str) -> String {
@@ -562,6 +585,16 @@ fn openai_embeddings(vectors: &[Vec<f32>]) -> Reply {
 
 const BATCH_OF_TWO: &str = "[providers.openai]\nembedding_batch_size = 2\n[providers.google]\nembedding_batch_size = 2\n[providers.ollama]\nembedding_batch_size = 2\n";
 
+/// Embeds `n` texts with provider `id`, configured by `env`, two texts a request.
+async fn embed_in_twos(
+    env: &[(&str, &str)],
+    id: &str,
+    n: usize,
+) -> Result<Embeddings, ProviderError> {
+    let providers = configure(env, &format!("{FAST}{BATCH_OF_TWO}"));
+    embedder(&providers, id).embed(&inputs(n)).await
+}
+
 #[tokio::test]
 async fn openai_embeddings_are_batched_ordered_and_checked() {
     let server = Scripted::start(vec![
@@ -571,14 +604,8 @@ async fn openai_embeddings_are_batched_ordered_and_checked() {
     ])
     .await;
     let url = format!("{}/v1", server.url());
-    let providers = configure(
-        &[("OPENAI_API_KEY", "k"), ("OPENAI_BASE_URL", &url)],
-        &format!("{FAST}{BATCH_OF_TWO}"),
-    );
-    let embedder = embedder(&providers, "openai");
-    assert_eq!(embedder.model(), "text-embedding-3-small");
-    let texts = inputs(5);
-    let embeddings = embedder.embed(&texts).await.expect("embeddings");
+    let env = [("OPENAI_API_KEY", "k"), ("OPENAI_BASE_URL", url.as_str())];
+    let embeddings = embed_in_twos(&env, "openai", 5).await.expect("embeddings");
     assert_eq!(embeddings.dimension, 3);
     let firsts: Vec<f32> = embeddings.vectors.iter().map(|v| v[0]).collect();
     assert_eq!(firsts, vec![0.0, 1.0, 2.0, 3.0, 4.0]);
@@ -602,12 +629,8 @@ async fn embeddings_of_different_dimensions_are_an_error() {
     ])
     .await;
     let url = format!("{}/v1", server.url());
-    let providers = configure(
-        &[("OPENAI_API_KEY", "k"), ("OPENAI_BASE_URL", &url)],
-        &format!("{FAST}{BATCH_OF_TWO}"),
-    );
-    let e = embedder(&providers, "openai")
-        .embed(&inputs(3))
+    let env = [("OPENAI_API_KEY", "k"), ("OPENAI_BASE_URL", url.as_str())];
+    let e = embed_in_twos(&env, "openai", 3)
         .await
         .expect_err("mismatched dimensions");
     assert!(
@@ -628,12 +651,9 @@ async fn gemini_and_ollama_embeddings_are_batched() {
         )
     };
     let server = Scripted::start(vec![gemini(2), gemini(1)]).await;
-    let providers = configure(
-        &[("GOOGLE_API_KEY", "g"), ("GEMINI_BASE_URL", &server.url())],
-        &format!("{FAST}{BATCH_OF_TWO}"),
-    );
-    let embeddings = embedder(&providers, "google")
-        .embed(&inputs(3))
+    let url = server.url();
+    let env = [("GOOGLE_API_KEY", "g"), ("GEMINI_BASE_URL", url.as_str())];
+    let embeddings = embed_in_twos(&env, "google", 3)
         .await
         .expect("gemini embeddings");
     assert_eq!((embeddings.vectors.len(), embeddings.dimension), (3, 2));
@@ -658,12 +678,8 @@ async fn gemini_and_ollama_embeddings_are_batched() {
         Reply::json(200, &body.to_string())
     };
     let server = Scripted::start(vec![ollama(2), ollama(2), ollama(1)]).await;
-    let providers = configure(
-        &[("OLLAMA_HOST", &server.url())],
-        &format!("{FAST}{BATCH_OF_TWO}"),
-    );
-    let embeddings = embedder(&providers, "ollama")
-        .embed(&inputs(5))
+    let url = server.url();
+    let embeddings = embed_in_twos(&[("OLLAMA_HOST", url.as_str())], "ollama", 5)
         .await
         .expect("ollama embeddings");
     assert_eq!((embeddings.vectors.len(), embeddings.dimension), (5, 4));

@@ -327,3 +327,104 @@ async fn the_room_fan_out_typing_and_presence_reach_the_right_clients() {
         "typing never echoes to its sender"
     );
 }
+
+#[tokio::test]
+async fn cors_follows_the_allowed_origins() {
+    let server =
+        TestServer::start_with(|c| c.allowed_origins = vec!["https://wiki.example.com".into()])
+            .await;
+    let http = reqwest::Client::new();
+    let preflight = |origin: &'static str| {
+        http.request(
+            reqwest::Method::OPTIONS,
+            server.url("/api/v1/websocket/connections"),
+        )
+        .header("Origin", origin)
+        .header("Access-Control-Request-Method", "GET")
+        .send()
+    };
+    let allowed = preflight("https://wiki.example.com")
+        .await
+        .expect("preflight");
+    assert_eq!(
+        allowed
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some("https://wiki.example.com")
+    );
+    let foreign = preflight("https://evil.example").await.expect("preflight");
+    assert!(
+        foreign
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_slow_reader_is_disconnected_and_a_fast_one_gets_everything() {
+    const EVENTS: usize = 300;
+    let server = TestServer::start_with(|c| c.outgoing_queue = 16).await;
+    let room = "project:firehose";
+    let mut fast = server.connect().await;
+    let mut slow = server.connect().await;
+    for client in [&mut fast, &mut slow] {
+        client
+            .send(&ClientMsg::Join {
+                room: room.into(),
+                since_seq: None,
+            })
+            .await;
+        client
+            .recv_until(|m| matches!(m, ServerMsg::Joined { .. }))
+            .await;
+    }
+    // Large events fill the slow reader's socket buffers, then its queue.
+    let http = reqwest::Client::new();
+    let big = "x".repeat(60 * 1024);
+    let reader = tokio::spawn(async move {
+        let mut seen = 0;
+        while seen < EVENTS {
+            if matches!(fast.recv().await.msg, ServerMsg::ProcessingStatus { .. }) {
+                seen += 1;
+            }
+        }
+        (seen, fast)
+    });
+    for _ in 0..EVENTS {
+        let response = http
+            .post(server.url("/api/v1/websocket/status"))
+            .json(&serde_json::json!({"room": room, "status": "tick", "message": big}))
+            .send()
+            .await
+            .expect("publish");
+        assert_eq!(response.status(), 202);
+    }
+    let (seen, _fast) = reader.await.expect("fast reader");
+    assert_eq!(seen, EVENTS);
+
+    // The slow one was dropped from the room at once, and its socket ends.
+    let counts: serde_json::Value = reqwest::get(server.url("/api/v1/websocket/connections"))
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        counts["rooms"],
+        serde_json::json!([{"room": room, "connections": 1}])
+    );
+    let ended = tokio::time::timeout(common::PATIENCE, async {
+        loop {
+            match slow.next_raw().await {
+                Some(Message::Close(frame)) => return frame.map(|f| u16::from(f.code)),
+                Some(_) => continue,
+                None => return None,
+            }
+        }
+    })
+    .await
+    .expect("the slow socket ends");
+    assert!(matches!(ended, Some(1013) | None), "{ended:?}");
+}

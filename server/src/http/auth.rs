@@ -5,10 +5,13 @@
 //! time so that response timing reveals nothing about a key.
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, header};
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, HeaderName, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::error::ApiError;
 use crate::config::Config;
@@ -92,6 +95,22 @@ pub fn origin_allowed(config: &Config, headers: &HeaderMap) -> bool {
         return host.is_some() && origin_host == host;
     }
     listed.iter().any(|o| *o == "*" || *o == origin)
+}
+
+/// CORS that follows the same origin list as the sockets.
+pub fn cors(config: &Arc<Config>) -> CorsLayer {
+    let config = Arc::clone(config);
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |_, request| {
+            origin_allowed(&config, &request.headers)
+        }))
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("x-api-key"),
+            HeaderName::from_static("last-event-id"),
+        ])
 }
 
 /// Guards the REST API: 401 without a valid key when auth is enabled.

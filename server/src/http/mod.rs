@@ -32,5 +32,6 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .leptos_routes(&state, pages, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(auth::cors(&state.config))
         .with_state(state)
 }

@@ -66,6 +66,18 @@ fn parse_json(json: &Value) -> ErrorBody {
     }
 }
 
+/// Gemini says how long to wait in the body, not in `Retry-After`:
+/// `details: [{"@type": "….RetryInfo", "retryDelay": "37s"}]`.
+pub(crate) fn retry_delay(body: &str) -> Option<std::time::Duration> {
+    let json: Value = serde_json::from_str(body).ok()?;
+    json.get("error")?
+        .get("details")?
+        .as_array()?
+        .iter()
+        .filter_map(|d| d.get("retryDelay").and_then(Value::as_str))
+        .find_map(|delay| super::transport::seconds(delay.strip_suffix('s')?))
+}
+
 /// A failed HTTP answer as an error.
 pub(crate) fn classify(status: StatusCode, body: &str, model: &str) -> ProviderError {
     from_parts(status.as_u16(), parse_body(body), model)
@@ -97,6 +109,10 @@ fn from_parts(status: u16, body: ErrorBody, model: &str) -> ProviderError {
     } else {
         body.message
     };
+    // OpenAI answers an exhausted quota with 429 too, but waiting will not help.
+    if has_code("insufficient_quota") {
+        return ProviderError::Rejected(message);
+    }
     match status {
         404 => ProviderError::UnknownModel(model.to_owned()),
         429 => ProviderError::RateLimited,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream;
-use reqwest::{RequestBuilder, Response, StatusCode};
+use reqwest::{RequestBuilder, Response};
 
 use super::config::HttpSettings;
 use super::{EventStream, ProviderError, ProviderEvent, http_errors};
@@ -45,22 +45,20 @@ impl Transport {
         if status.is_success() {
             return Attempt::Answered(response);
         }
-        if status == StatusCode::TOO_MANY_REQUESTS && attempt < self.http.max_attempts {
-            return Attempt::RetryAfter(self.wait_before_retry(&response, attempt));
-        }
+        let told = retry_after_header(&response);
         let body = response.text().await.unwrap_or_default();
-        Attempt::Failed(http_errors::classify(status, &body, model))
+        match http_errors::classify(status, &body, model) {
+            // Only a rate limit is worth waiting for; an exhausted quota is not one.
+            ProviderError::RateLimited if attempt < self.http.max_attempts => {
+                let told = told.or_else(|| http_errors::retry_delay(&body));
+                Attempt::RetryAfter(self.wait_before_retry(told, attempt))
+            }
+            error => Attempt::Failed(error),
+        }
     }
 
-    /// `Retry-After` in seconds when given, else exponential backoff from the base.
-    fn wait_before_retry(&self, response: &Response, attempt: u32) -> Duration {
-        let told = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(Duration::from_secs_f64);
+    /// The provider's wait when it gave one, else exponential backoff from the base.
+    fn wait_before_retry(&self, told: Option<Duration>, attempt: u32) -> Duration {
         let backoff = self
             .http
             .backoff_base
@@ -162,6 +160,23 @@ impl Transport {
         })
         .boxed()
     }
+}
+
+/// `Retry-After` in seconds (the form providers use; an HTTP date is ignored).
+fn retry_after_header(response: &Response) -> Option<Duration> {
+    response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| seconds(v.trim()))
+}
+
+/// A non-negative number of seconds, as `Retry-After` and Gemini's `retryDelay` give it.
+pub(crate) fn seconds(text: &str) -> Option<Duration> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
 }
 
 /// A request that got no response.

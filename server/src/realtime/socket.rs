@@ -62,7 +62,14 @@ pub fn admit(
 /// our check and gets a proper 1009 close instead of a dropped connection.
 pub fn with_frame_limit(ws: WebSocketUpgrade, state: &AppState) -> WebSocketUpgrade {
     let ceiling = state.config.max_frame_bytes.saturating_mul(4);
-    ws.max_message_size(ceiling).max_frame_size(ceiling)
+    ws.max_message_size(ceiling)
+        .max_frame_size(ceiling)
+        // The transport's default is a 128 KiB read buffer per socket, allocated up front:
+        // most of an idle connection's memory. Client frames are small; the buffer grows
+        // when one is not.
+        .read_buffer_size(4 * 1024)
+        // Every frame is flushed as it is sent anyway; no write buffer to fill first.
+        .write_buffer_size(0)
 }
 
 /// Sends a close frame right after the upgrade: how a browser learns why it was refused.

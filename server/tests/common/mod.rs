@@ -164,6 +164,14 @@ impl Client {
         }
     }
 
+    /// The next message of any kind, or None when the connection is gone.
+    pub async fn next_raw(&mut self) -> Option<Message> {
+        match self.ws.next().await {
+            Some(Ok(message)) => Some(message),
+            _ => None,
+        }
+    }
+
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
     }

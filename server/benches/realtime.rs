@@ -1,0 +1,314 @@
+//! Realtime load benchmark (SPEC §12): spawns the real server binary on loopback and
+//! measures, from outside it,
+//! - memory per idle socket: server RSS growth over N connections / N;
+//! - fan-out: time from publishing an event to its receipt by every client of a
+//!   1,000-client room (p50/p99);
+//! - streaming: 1,000 concurrent answers at 50 tokens/s, the delay each token adds
+//!   beyond the provider's pace (p99), and tokens lost (must be 0).
+//!
+//! `cargo bench -p server --bench realtime` prints the figures and writes them to
+//! `target/bench-realtime.json`. Sizes can be lowered for a quick run:
+//! `REPOWIKI_BENCH_IDLE=2000 REPOWIKI_BENCH_ROOM=200 REPOWIKI_BENCH_STREAMS=100`.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use app::protocol::{ClientMsg, ServerFrame, ServerMsg};
+use futures::{SinkExt, StreamExt, stream};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use uuid::Uuid;
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+const TOKENS_PER_SEC: f64 = 50.0;
+const CONNECT_CONCURRENCY: usize = 200;
+
+fn size(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+    _data: tempfile::TempDir,
+}
+
+impl Server {
+    fn spawn(port: u16) -> Self {
+        let data = tempfile::tempdir().expect("temp dir");
+        let addr = format!("127.0.0.1:{port}");
+        let child = Command::new(env!("CARGO_BIN_EXE_server"))
+            .env("LEPTOS_SITE_ADDR", &addr)
+            .env("LEPTOS_OUTPUT_NAME", "repowiki")
+            .env("REPOWIKI_DATA_DIR", data.path())
+            .env_remove("DATABASE_URL")
+            .env(
+                "REPOWIKI_OFFLINE_TOKENS_PER_SEC",
+                TOKENS_PER_SEC.to_string(),
+            )
+            .env("REPOWIKI_MAX_CONNECTIONS_PER_CLIENT", "100000")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start the server binary");
+        Self {
+            child,
+            addr,
+            _data: data,
+        }
+    }
+
+    async fn ready(&self) {
+        let url = format!("http://{}/health", self.addr);
+        for _ in 0..300 {
+            if reqwest::get(&url)
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("server did not start");
+    }
+
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn connect(addr: &str) -> Ws {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+        .await
+        .expect("connect");
+    // The welcome proves the server has set the connection up.
+    recv(&mut ws).await;
+    ws
+}
+
+async fn connect_many(addr: &str, n: usize) -> Vec<Ws> {
+    stream::iter(0..n)
+        .map(|_| connect(addr))
+        .buffer_unordered(CONNECT_CONCURRENCY)
+        .collect()
+        .await
+}
+
+async fn recv(ws: &mut Ws) -> ServerFrame {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(60), ws.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => {
+                return serde_json::from_str(&text).expect("valid frame");
+            }
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("socket ended: {other:?}"),
+        }
+    }
+}
+
+async fn send(ws: &mut Ws, msg: &ClientMsg) {
+    let text = serde_json::to_string(msg).expect("serialise");
+    ws.send(Message::Text(text.into())).await.expect("send");
+}
+
+fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+async fn idle_memory(n: usize) -> serde_json::Value {
+    let server = Server::spawn(3911);
+    server.ready().await;
+    // Warm up allocator pools so the baseline is not flattered by first-use growth.
+    drop(connect_many(&server.addr, 100).await);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = server.rss_kib();
+    let sockets = connect_many(&server.addr, n).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = server.rss_kib();
+    let per_socket_kib = (after.saturating_sub(before)) as f64 / n as f64;
+    println!(
+        "idle sockets: {n} held, server RSS {before} KiB -> {after} KiB, {per_socket_kib:.2} KiB per socket (target < 20)"
+    );
+    drop(sockets);
+    serde_json::json!({"connections": n, "rss_before_kib": before, "rss_after_kib": after, "kib_per_socket": per_socket_kib})
+}
+
+async fn fan_out(n: usize, events: usize) -> serde_json::Value {
+    let server = Server::spawn(3912);
+    server.ready().await;
+    let mut clients = connect_many(&server.addr, n).await;
+    for ws in clients.iter_mut() {
+        send(
+            ws,
+            &ClientMsg::Join {
+                room: "project:bench".into(),
+                since_seq: None,
+            },
+        )
+        .await;
+        while !matches!(recv(ws).await.msg, ServerMsg::Joined { .. }) {}
+    }
+    let receivers: Vec<_> = clients
+        .into_iter()
+        .map(|mut ws| {
+            tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(events);
+                while latencies.len() < events {
+                    let frame = recv(&mut ws).await;
+                    if let ServerMsg::ProcessingStatus {
+                        message: Some(sent),
+                        ..
+                    } = frame.msg
+                    {
+                        let sent: u64 = sent.parse().unwrap_or(0);
+                        latencies.push(now_us().saturating_sub(sent) as f64 / 1000.0);
+                    }
+                }
+                latencies
+            })
+        })
+        .collect();
+    let http = reqwest::Client::new();
+    let url = format!("http://{}/api/v1/websocket/status", server.addr);
+    for _ in 0..events {
+        let body = serde_json::json!({"room": "project:bench", "status": "tick", "message": now_us().to_string()});
+        http.post(&url).json(&body).send().await.expect("publish");
+        // Spaced out so each event's fan-out is measured on its own, not queued behind the last.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut all = Vec::with_capacity(n * events);
+    for r in receivers {
+        all.extend(r.await.expect("receiver"));
+    }
+    all.sort_by(f64::total_cmp);
+    let (p50, p99) = (percentile(&all, 50.0), percentile(&all, 99.0));
+    println!(
+        "fan-out: {n}-client room, {events} events, publish->receipt p50 {p50:.2} ms, p99 {p99:.2} ms (target p99 < 50)"
+    );
+    serde_json::json!({"room_size": n, "events": events, "p50_ms": p50, "p99_ms": p99})
+}
+
+async fn streams(n: usize) -> serde_json::Value {
+    let server = Server::spawn(3913);
+    server.ready().await;
+    let clients = connect_many(&server.addr, n).await;
+    let pace_ms = 1000.0 / TOKENS_PER_SEC;
+    let started = Instant::now();
+    let runs: Vec<_> = clients
+        .into_iter()
+        .map(|mut ws| {
+            tokio::spawn(async move {
+                let id = Uuid::new_v4();
+                send(
+                    &mut ws,
+                    &ClientMsg::SendMessage {
+                        conversation_id: id,
+                        content: "How is the configuration loaded?".into(),
+                        client_msg_id: "bench".into(),
+                        provider: None,
+                        model: None,
+                        temperature: None,
+                        include_history: None,
+                        deep_research: None,
+                    },
+                )
+                .await;
+                let mut text = String::new();
+                let mut received = 0u32;
+                let mut added = Vec::new();
+                let mut last: Option<Instant> = None;
+                loop {
+                    match recv(&mut ws).await.msg {
+                        ServerMsg::MessageToken { token, .. } => {
+                            let now = Instant::now();
+                            if let Some(prev) = last {
+                                let gap = now.duration_since(prev).as_secs_f64() * 1000.0;
+                                added.push((gap - pace_ms).max(0.0));
+                            }
+                            last = Some(now);
+                            received += 1;
+                            text.push_str(&token);
+                        }
+                        ServerMsg::MessageComplete {
+                            content, metadata, ..
+                        } => {
+                            // Every token the provider produced must have arrived, in order.
+                            let produced = metadata.completion_tokens.unwrap_or(received);
+                            let mut lost = produced.saturating_sub(received) as usize;
+                            if lost == 0 && content != text {
+                                lost = 1;
+                            }
+                            return (added, lost);
+                        }
+                        ServerMsg::MessageError { message, .. } => panic!("turn failed: {message}"),
+                        _ => {}
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut added = Vec::new();
+    let mut lost = 0;
+    for run in runs {
+        let (a, l) = run.await.expect("stream");
+        added.extend(a);
+        lost += l;
+    }
+    added.sort_by(f64::total_cmp);
+    let p99 = percentile(&added, 99.0);
+    let p50 = percentile(&added, 50.0);
+    println!(
+        "streams: {n} concurrent at {TOKENS_PER_SEC} tokens/s, {} tokens, added latency per token p50 {p50:.2} ms, p99 {p99:.2} ms (target p99 < 10), lost {lost} (target 0), wall {:.1} s",
+        added.len() + n,
+        started.elapsed().as_secs_f64()
+    );
+    serde_json::json!({"streams": n, "tokens_per_sec": TOKENS_PER_SEC, "tokens": added.len() + n, "added_p50_ms": p50, "added_p99_ms": p99, "lost": lost})
+}
+
+#[tokio::main]
+async fn main() {
+    // `cargo bench` passes --bench; nothing else is expected.
+    let idle = idle_memory(size("REPOWIKI_BENCH_IDLE", 10_000)).await;
+    let fan = fan_out(size("REPOWIKI_BENCH_ROOM", 1_000), 50).await;
+    let streaming = streams(size("REPOWIKI_BENCH_STREAMS", 1_000)).await;
+    let report = serde_json::json!({"idle_sockets": idle, "fan_out": fan, "streaming": streaming});
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").into());
+    let path = std::path::Path::new(&target).join("bench-realtime.json");
+    match std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&report).unwrap_or_default(),
+    ) {
+        Ok(()) => println!("wrote {}", path.display()),
+        Err(e) => eprintln!("could not write {}: {e}", path.display()),
+    }
+}
