@@ -18,9 +18,7 @@ use uuid::Uuid;
 use super::follower::Follower;
 use crate::chat::Question;
 use crate::clock::now_ms;
-use crate::realtime::{
-    Admission, ConnectionSlot, FrameBudget, Verdict, admit, close_code, refuse, with_frame_limit,
-};
+use crate::realtime::{ConnectionSlot, FrameBudget, Upgrade, Verdict, accept, close_code};
 use crate::state::AppState;
 
 pub async fn handler(
@@ -34,19 +32,16 @@ pub async fn handler(
     let Ok(conversation_id) = Uuid::parse_str(&conversation_id) else {
         return (StatusCode::BAD_REQUEST, "conversation id must be a UUID").into_response();
     };
-    let admission = match admit(&state, &headers, &uri, addr) {
-        Ok(admission) => admission,
-        Err(refusal) => return refusal,
-    };
-    with_frame_limit(ws, &state).on_upgrade(move |socket| {
-        let tracker = state.tasks.clone();
-        tracker.track_future(async move {
-            match admission {
-                Admission::Admitted(slot) => serve(socket, state, conversation_id, slot).await,
-                Admission::Refused(code, reason) => refuse(socket, code, reason).await,
-            }
-        })
-    })
+    accept(
+        Upgrade {
+            ws,
+            addr,
+            headers,
+            uri,
+        },
+        state,
+        move |socket, state, slot| serve(socket, state, conversation_id, slot),
+    )
 }
 
 async fn serve(socket: WebSocket, state: AppState, conversation_id: Uuid, _slot: ConnectionSlot) {

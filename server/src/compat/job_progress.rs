@@ -13,7 +13,7 @@ use axum::response::Response;
 use serde::Serialize;
 
 use super::follower::Follower;
-use crate::realtime::{Admission, ConnectionSlot, admit, close_code, refuse, with_frame_limit};
+use crate::realtime::{ConnectionSlot, Upgrade, accept, close_code};
 use crate::state::AppState;
 
 pub async fn handler(
@@ -24,19 +24,16 @@ pub async fn handler(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let admission = match admit(&state, &headers, &uri, addr) {
-        Ok(admission) => admission,
-        Err(refusal) => return refusal,
-    };
-    with_frame_limit(ws, &state).on_upgrade(move |socket| {
-        let tracker = state.tasks.clone();
-        tracker.track_future(async move {
-            match admission {
-                Admission::Admitted(slot) => serve(socket, state, job_id, slot).await,
-                Admission::Refused(code, reason) => refuse(socket, code, reason).await,
-            }
-        })
-    })
+    accept(
+        Upgrade {
+            ws,
+            addr,
+            headers,
+            uri,
+        },
+        state,
+        move |socket, state, slot| serve(socket, state, job_id, slot),
+    )
 }
 
 async fn serve(mut socket: WebSocket, state: AppState, job_id: String, _slot: ConnectionSlot) {

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::follower::Follower;
 use crate::chat::Question;
 use crate::providers::{PromptMessage, PromptRole};
-use crate::realtime::{Admission, ConnectionSlot, admit, close_code, refuse, with_frame_limit};
+use crate::realtime::{ConnectionSlot, Upgrade, accept, close_code};
 use crate::state::AppState;
 
 /// Time a client has to send its request after connecting.
@@ -32,19 +32,16 @@ pub async fn handler(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let admission = match admit(&state, &headers, &uri, addr) {
-        Ok(admission) => admission,
-        Err(refusal) => return refusal,
-    };
-    with_frame_limit(ws, &state).on_upgrade(move |socket| {
-        let tracker = state.tasks.clone();
-        tracker.track_future(async move {
-            match admission {
-                Admission::Admitted(slot) => serve(socket, state, slot).await,
-                Admission::Refused(code, reason) => refuse(socket, code, reason).await,
-            }
-        })
-    })
+    accept(
+        Upgrade {
+            ws,
+            addr,
+            headers,
+            uri,
+        },
+        state,
+        serve,
+    )
 }
 
 async fn serve(mut socket: WebSocket, state: AppState, _slot: ConnectionSlot) {

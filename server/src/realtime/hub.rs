@@ -9,6 +9,12 @@
 //! A room exists while it has members or holds (a running chat turn holds its
 //! conversation's room, so a reload that briefly leaves it empty loses nothing), and is
 //! removed after that, so idle rooms cost nothing.
+//!
+//! Callers see only this type's methods. Several instances (SPEC §10) keep this local
+//! membership and delivery as it is and add a shared bus behind `publish`: sequence
+//! numbers from the bus (e.g. Redis `INCR`), events published there and delivered here
+//! by each instance's subscriber, replay read from the bus's stream. That is a change
+//! inside `Hub`, not in its callers.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};

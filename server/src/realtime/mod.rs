@@ -9,4 +9,4 @@ mod socket;
 pub use hub::{CatchUp, Hub, JoinOutcome, RoomHold};
 pub use limits::{ConnectionLimiter, ConnectionSlot, FrameBudget, Verdict};
 pub use peer::{CloseReason, ConnectionId, Peer, WireFrame, close_code};
-pub use socket::{Admission, RoomName, admit, refuse, with_frame_limit, ws_handler};
+pub use socket::{RoomName, Upgrade, accept, ws_handler};

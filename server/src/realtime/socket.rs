@@ -30,12 +30,12 @@ use crate::state::AppState;
 /// Everything a socket endpoint checks before it speaks: origin (refused before the
 /// upgrade, 403), API key and per-client connection count (after the upgrade, as close
 /// frames a browser can read: 1008 with the seed systems' reasons, or 1013).
-pub enum Admission {
+enum Admission {
     Admitted(ConnectionSlot),
     Refused(u16, String),
 }
 
-pub fn admit(
+fn admit(
     state: &AppState,
     headers: &HeaderMap,
     uri: &Uri,
@@ -60,7 +60,7 @@ pub fn admit(
 
 /// The transport's own ceiling is looser than ours so that an oversized frame reaches
 /// our check and gets a proper 1009 close instead of a dropped connection.
-pub fn with_frame_limit(ws: WebSocketUpgrade, state: &AppState) -> WebSocketUpgrade {
+fn with_frame_limit(ws: WebSocketUpgrade, state: &AppState) -> WebSocketUpgrade {
     let ceiling = state.config.max_frame_bytes.saturating_mul(4);
     ws.max_message_size(ceiling)
         .max_frame_size(ceiling)
@@ -73,12 +73,42 @@ pub fn with_frame_limit(ws: WebSocketUpgrade, state: &AppState) -> WebSocketUpgr
 }
 
 /// Sends a close frame right after the upgrade: how a browser learns why it was refused.
-pub async fn refuse(mut socket: WebSocket, code: u16, reason: String) {
+async fn refuse(mut socket: WebSocket, code: u16, reason: String) {
     let close = Message::Close(Some(CloseFrame {
         code,
         reason: reason.into(),
     }));
     let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(close)).await;
+}
+
+/// What every socket endpoint's handler receives from the request.
+pub struct Upgrade {
+    pub ws: WebSocketUpgrade,
+    pub addr: SocketAddr,
+    pub headers: HeaderMap,
+    pub uri: Uri,
+}
+
+/// Admits the request, upgrades it, and runs `serve` on the socket (tracked, so that
+/// shutdown waits for it); a refused one gets its close frame instead.
+pub fn accept<F, Fut>(upgrade: Upgrade, state: AppState, serve: F) -> Response
+where
+    F: FnOnce(WebSocket, AppState, ConnectionSlot) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let admission = match admit(&state, &upgrade.headers, &upgrade.uri, upgrade.addr) {
+        Ok(admission) => admission,
+        Err(refusal) => return refusal,
+    };
+    with_frame_limit(upgrade.ws, &state).on_upgrade(move |socket| {
+        let tracker = state.tasks.clone();
+        tracker.track_future(async move {
+            match admission {
+                Admission::Admitted(slot) => serve(socket, state, slot).await,
+                Admission::Refused(code, reason) => refuse(socket, code, reason).await,
+            }
+        })
+    })
 }
 
 pub async fn ws_handler(
@@ -88,19 +118,16 @@ pub async fn ws_handler(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let admission = match admit(&state, &headers, &uri, addr) {
-        Ok(admission) => admission,
-        Err(refusal) => return refusal,
-    };
-    with_frame_limit(ws, &state).on_upgrade(move |socket| {
-        let tracker = state.tasks.clone();
-        tracker.track_future(async move {
-            match admission {
-                Admission::Admitted(slot) => serve(socket, state, slot).await,
-                Admission::Refused(code, reason) => refuse(socket, code, reason).await,
-            }
-        })
-    })
+    accept(
+        Upgrade {
+            ws,
+            addr,
+            headers,
+            uri,
+        },
+        state,
+        serve,
+    )
 }
 
 async fn serve(socket: WebSocket, state: AppState, _slot: ConnectionSlot) {
