@@ -2,7 +2,7 @@
 //! when `DATABASE_URL` names one (CI sets it).
 
 use app::protocol::{ChatMessage, FinishReason, MessageMetadata, Role, Source};
-use server::storage::{Backend, Store};
+use server::storage::{Backend, Existence, Store};
 use uuid::Uuid;
 
 async fn every_backend() -> Vec<(Store, Option<tempfile::TempDir>)> {
@@ -44,17 +44,19 @@ async fn conversations_and_messages_round_trip() {
     for (store, _dir) in every_backend().await {
         let backend = store.backend();
         let id = Uuid::new_v4();
-        assert!(
+        assert_eq!(
             store
-                .ensure_conversation(id, "First question", 10)
+                .ensure_conversation(id, Some("p1"), "First question", 10)
                 .await
-                .expect("create")
+                .expect("create"),
+            Existence::Created
         );
-        assert!(
-            !store
-                .ensure_conversation(id, "ignored", 11)
+        assert_eq!(
+            store
+                .ensure_conversation(id, None, "ignored", 11)
                 .await
                 .expect("again"),
+            Existence::Existing,
             "{backend:?}"
         );
 
@@ -96,6 +98,8 @@ async fn conversations_and_messages_round_trip() {
         let conversation = store.conversation(id).await.expect("read").expect("exists");
         assert_eq!(conversation.title, "First question");
         assert_eq!(conversation.updated_at, 10);
+        assert_eq!(conversation.project_id.as_deref(), Some("p1"));
+        assert_eq!(conversation.message_count, 2);
         assert!(
             store
                 .messages(Uuid::new_v4())
@@ -115,6 +119,130 @@ async fn a_message_for_an_unknown_conversation_is_refused() {
             store.insert_message(&orphan).await.is_err(),
             "{:?}",
             store.backend()
+        );
+    }
+}
+
+#[tokio::test]
+async fn conversations_list_filter_page_rename_delete_and_trim() {
+    for (store, _dir) in every_backend().await {
+        let backend = store.backend();
+        // A project id of its own keeps this run apart from others on a shared database.
+        let project = Uuid::new_v4().to_string();
+        let mut ids = Vec::new();
+        for (n, title) in [
+            "Parsing config",
+            "Build 100% green",
+            "parsing_flags",
+            "Deploy",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let id = Uuid::new_v4();
+            store
+                .ensure_conversation(id, Some(&project), title, 100 + n as u64)
+                .await
+                .expect("create");
+            ids.push(id);
+        }
+        let all = store
+            .conversations(Some(&project), None, 10, 0)
+            .await
+            .expect("list");
+        assert_eq!(all.total, 4, "{backend:?}");
+        assert_eq!(all.items[0].title, "Deploy", "newest first");
+        let parsing = store
+            .conversations(Some(&project), Some("PARSING"), 10, 0)
+            .await
+            .expect("search");
+        assert_eq!(parsing.total, 2, "{backend:?}");
+        let literal = store
+            .conversations(Some(&project), Some("100%"), 10, 0)
+            .await
+            .expect("search");
+        assert_eq!(literal.total, 1, "% is literal ({backend:?})");
+        let underscore = store
+            .conversations(Some(&project), Some("g_f"), 10, 0)
+            .await
+            .expect("search");
+        assert_eq!(underscore.total, 1, "_ is literal ({backend:?})");
+        let page = store
+            .conversations(Some(&project), None, 2, 3)
+            .await
+            .expect("page");
+        assert_eq!((page.total, page.items.len()), (4, 1));
+        assert!(
+            store
+                .conversations(Some(&project), None, 2, 10)
+                .await
+                .expect("past the end")
+                .items
+                .is_empty()
+        );
+
+        assert!(
+            store
+                .rename_conversation(ids[0], "Renamed", 200)
+                .await
+                .expect("rename")
+        );
+        assert!(
+            store
+                .delete_conversation(ids[1], 201)
+                .await
+                .expect("delete")
+        );
+        assert!(!store.delete_conversation(ids[1], 202).await.expect("twice"));
+        assert!(
+            !store
+                .rename_conversation(ids[1], "x", 203)
+                .await
+                .expect("deleted")
+        );
+        assert!(store.conversation(ids[1]).await.expect("get").is_none());
+        assert_eq!(
+            store
+                .ensure_conversation(ids[1], None, "again", 204)
+                .await
+                .expect("ensure"),
+            Existence::Deleted
+        );
+        let after = store
+            .conversations(Some(&project), None, 10, 0)
+            .await
+            .expect("list");
+        assert_eq!(after.total, 3);
+        assert_eq!(after.items[0].title, "Renamed");
+
+        for n in 0..5 {
+            store
+                .insert_message(&message(ids[2], Role::User, &format!("m{n}"), 300 + n))
+                .await
+                .expect("insert");
+        }
+        let page = store.messages_page(ids[2], 2, 1).await.expect("page");
+        assert_eq!(page.total, 5);
+        assert_eq!(
+            page.items
+                .iter()
+                .map(|m| m.content.as_str())
+                .collect::<Vec<_>>(),
+            vec!["m1", "m2"]
+        );
+        assert_eq!(store.trim_messages(ids[2], 2).await.expect("trim"), (3, 2));
+        let left: Vec<_> = store
+            .messages(ids[2])
+            .await
+            .expect("read")
+            .into_iter()
+            .map(|m| m.content)
+            .collect();
+        assert_eq!(left, vec!["m3", "m4"]);
+        let stats = store.chat_stats().await.expect("stats");
+        assert!(
+            stats.conversations >= 3 && stats.user_messages >= 2,
+            "{stats:?}"
         );
     }
 }

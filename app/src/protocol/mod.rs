@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub mod rest;
 pub mod seed;
 
 /// Progress of a background job, in the field names of the seed-002 progress socket.
@@ -195,6 +196,10 @@ pub enum ServerMsg {
         code: String,
         message: String,
         content: String,
+    },
+    /// The conversation was deleted; clients should close it.
+    ConversationDeleted {
+        conversation_id: Uuid,
     },
     Typing {
         conversation_id: Uuid,
@@ -485,6 +490,7 @@ mod tests {
                 message: "the provider stopped answering".into(),
                 content: "Hel".into(),
             },
+            ServerMsg::ConversationDeleted { conversation_id },
             ServerMsg::Typing {
                 conversation_id,
                 connection_id: Uuid::new_v4(),

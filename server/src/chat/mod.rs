@@ -24,7 +24,7 @@ use uuid::Uuid;
 use crate::clock::now_ms;
 use crate::providers::{PromptMessage, Providers};
 use crate::realtime::{Hub, JoinOutcome, Peer};
-use crate::storage::{StorageError, Store};
+use crate::storage::{Existence, StorageError, Store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChatError {
@@ -36,6 +36,8 @@ pub enum ChatError {
     Busy,
     #[error("no provider named {0} is configured")]
     UnknownProvider(String),
+    #[error("the conversation was deleted")]
+    Deleted,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -44,11 +46,15 @@ pub enum ChatError {
 #[derive(Debug, Clone)]
 pub struct Question {
     pub conversation_id: Uuid,
+    /// The project a new conversation belongs to; ignored for an existing one.
+    pub project_id: Option<String>,
     pub content: String,
     pub client_msg_id: Option<String>,
     pub provider: Option<String>,
     pub model: Option<String>,
     pub temperature: Option<f32>,
+    /// Whether the stored conversation goes into the prompt (default) or only the question.
+    pub include_history: bool,
     /// Earlier turns the client supplies itself (seed 002 sends the whole history with
     /// each request); they precede the stored conversation in the prompt.
     pub prior: Vec<PromptMessage>,
@@ -135,15 +141,31 @@ impl ChatService {
                 created_at: now,
             };
             let result = async {
-                self.store
-                    .ensure_conversation(id, &title_from(content), now)
+                let existence = self
+                    .store
+                    .ensure_conversation(
+                        id,
+                        question.project_id.as_deref(),
+                        &title_from(content),
+                        now,
+                    )
                     .await?;
-                self.store.insert_message(&message).await
+                if existence == Existence::Deleted {
+                    return Ok(Err(ChatError::Deleted));
+                }
+                self.store.insert_message(&message).await.map(Ok)
             }
             .await;
-            if let Err(e) = result {
-                self.turns().remove(&id);
-                return Err(e.into());
+            match result {
+                Ok(Ok(())) => {}
+                Ok(Err(refused)) => {
+                    self.turns().remove(&id);
+                    return Err(refused);
+                }
+                Err(e) => {
+                    self.turns().remove(&id);
+                    return Err(e.into());
+                }
             }
             self.hub.publish(
                 &room,
@@ -156,7 +178,11 @@ impl ChatService {
         };
 
         let mut prompt = question.prior;
-        prompt.extend(turn::prompt_from(&self.store.messages(id).await?));
+        if question.include_history {
+            prompt.extend(turn::prompt_from(&self.store.messages(id).await?));
+        } else {
+            prompt.extend(turn::prompt_from(std::slice::from_ref(&stored)));
+        }
         let service = Arc::clone(self);
         tokio::spawn(async move {
             service

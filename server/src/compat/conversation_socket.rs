@@ -176,11 +176,13 @@ async fn handle(
             }
             let question = Question {
                 conversation_id,
+                project_id: None,
                 content,
                 client_msg_id: Some(client_msg_id),
                 provider: None,
                 model: None,
                 temperature: None,
+                include_history: true,
                 prior: Vec::new(),
             };
             match state.chat.ask(question).await {

@@ -4,7 +4,7 @@
 
 mod broadcast;
 mod conversation_socket;
-mod follower;
+pub(crate) mod follower;
 mod job_progress;
 mod sse;
 mod ws_chat;

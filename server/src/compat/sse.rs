@@ -52,11 +52,13 @@ pub async fn handler(
             .chat
             .ask(Question {
                 conversation_id,
+                project_id: None,
                 content: message,
                 client_msg_id: None,
                 provider: query.provider,
                 model: query.model,
                 temperature: None,
+                include_history: true,
                 prior: Vec::new(),
             })
             .await?;

@@ -80,11 +80,13 @@ async fn serve(mut socket: WebSocket, state: AppState, _slot: ConnectionSlot) {
         .chat
         .ask(Question {
             conversation_id,
+            project_id: None,
             content: question,
             client_msg_id: None,
             provider: request.provider.clone(),
             model: request.model.clone(),
             temperature: None,
+            include_history: true,
             prior,
         })
         .await;

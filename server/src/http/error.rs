@@ -20,13 +20,17 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The model provider failed; `code` is its `message_error` code.
+    #[error("{message}")]
+    Upstream { code: String, message: String },
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
 
 impl ApiError {
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
+    fn status_and_code(&self) -> (StatusCode, &str) {
         match self {
+            Self::Upstream { code, .. } => (StatusCode::BAD_GATEWAY, code.as_str()),
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
@@ -40,6 +44,7 @@ impl From<ChatError> for ApiError {
     fn from(error: ChatError) -> Self {
         match error {
             ChatError::Busy => Self::Conflict(error.to_string()),
+            ChatError::Deleted => Self::NotFound(error.to_string()),
             ChatError::Storage(e) => Self::Storage(e),
             other => Self::BadRequest(other.to_string()),
         }

@@ -321,6 +321,7 @@ impl Connection {
                 provider,
                 model,
                 temperature,
+                include_history,
                 ..
             } => {
                 // The sender follows its own conversation; joined live, so it never gets
@@ -342,11 +343,13 @@ impl Connection {
                 }
                 let question = Question {
                     conversation_id,
+                    project_id: None,
                     content,
                     client_msg_id: Some(client_msg_id.clone()),
                     provider,
                     model,
                     temperature,
+                    include_history: include_history.unwrap_or(true),
                     prior: Vec::new(),
                 };
                 if let Err(e) = self.state.chat.ask(question).await {
@@ -465,6 +468,7 @@ impl Connection {
             | ChatError::MessageTooLong { .. }
             | ChatError::UnknownProvider(_) => ErrorCode::InvalidField,
             ChatError::Busy => ErrorCode::Busy,
+            ChatError::Deleted => ErrorCode::NotFound,
             ChatError::Storage(e) => {
                 tracing::error!(error = %e, "storage failed during a chat request");
                 return self.error(ErrorCode::Internal, "internal error".into(), reference);

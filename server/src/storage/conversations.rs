@@ -1,52 +1,130 @@
-//! Conversations: created on their first message, soft-deleted.
+//! Conversations: created on their first message (or through the REST API), listed with
+//! a filter and pagination, soft-deleted.
 
+use app::protocol::rest::{Conversation, Page};
 use uuid::Uuid;
 
+use super::messages::parse_uuid;
 use super::{Result, Store};
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConversationRow {
-    pub id: Uuid,
-    pub project_id: Option<String>,
-    pub title: String,
-    pub created_at: u64,
-    pub updated_at: u64,
+type ConversationRecord = (String, Option<String>, String, i64, i64, i64);
+
+const SELECT: &str = "SELECT c.id, c.project_id, c.title, c.created_at, c.updated_at, \
+     (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) \
+     FROM conversations c";
+
+/// What a conversation's existence looks like to a writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existence {
+    Created,
+    Existing,
+    Deleted,
 }
 
 impl Store {
-    /// Creates the conversation if it does not exist yet; its title is the first question.
-    /// Returns whether it was created.
-    pub async fn ensure_conversation(&self, id: Uuid, title: &str, now: u64) -> Result<bool> {
+    /// Creates the conversation if it does not exist yet, with this title.
+    pub async fn ensure_conversation(
+        &self,
+        id: Uuid,
+        project_id: Option<&str>,
+        title: &str,
+        now: u64,
+    ) -> Result<Existence> {
         let done = sqlx::query(
             "INSERT INTO conversations (id, project_id, title, created_at, updated_at) \
-             VALUES ($1, NULL, $2, $3, $3) ON CONFLICT (id) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $4) ON CONFLICT (id) DO NOTHING",
         )
         .bind(id.to_string())
+        .bind(project_id.map(str::to_owned))
         .bind(title)
         .bind(now as i64)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 1 {
+            return Ok(Existence::Created);
+        }
+        let deleted: Option<(Option<i64>,)> =
+            sqlx::query_as("SELECT deleted_at FROM conversations WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(match deleted {
+            Some((Some(_),)) => Existence::Deleted,
+            _ => Existence::Existing,
+        })
+    }
+
+    /// A conversation that exists and is not deleted.
+    pub async fn conversation(&self, id: Uuid) -> Result<Option<Conversation>> {
+        let row: Option<ConversationRecord> = sqlx::query_as(&format!(
+            "{SELECT} WHERE c.id = $1 AND c.deleted_at IS NULL"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(conversation_from_record).transpose()
+    }
+
+    /// Newest first; `query` matches the title, case-insensitively.
+    pub async fn conversations(
+        &self,
+        project_id: Option<&str>,
+        query: Option<&str>,
+        limit: u64,
+        offset: u64,
+    ) -> Result<Page<Conversation>> {
+        let pattern = query.map(|q| format!("%{}%", escape_like(&q.to_lowercase())));
+        let filter = "WHERE c.deleted_at IS NULL \
+             AND ($1 IS NULL OR c.project_id = $1) \
+             AND ($2 IS NULL OR LOWER(c.title) LIKE $2 ESCAPE '\\')";
+        let (total,): (i64,) =
+            sqlx::query_as(&format!("SELECT COUNT(*) FROM conversations c {filter}"))
+                .bind(project_id.map(str::to_owned))
+                .bind(pattern.clone())
+                .fetch_one(&self.pool)
+                .await?;
+        let rows: Vec<ConversationRecord> = sqlx::query_as(&format!(
+            "{SELECT} {filter} ORDER BY c.updated_at DESC, c.id LIMIT $3 OFFSET $4"
+        ))
+        .bind(project_id.map(str::to_owned))
+        .bind(pattern)
+        .bind(limit as i64)
+        .bind(offset as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(Page {
+            items: rows
+                .into_iter()
+                .map(conversation_from_record)
+                .collect::<Result<_>>()?,
+            total: total as u64,
+        })
+    }
+
+    /// Renames a live conversation; false if there is none.
+    pub async fn rename_conversation(&self, id: Uuid, title: &str, now: u64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE conversations SET title = $1, updated_at = $2 \
+             WHERE id = $3 AND deleted_at IS NULL",
+        )
+        .bind(title)
+        .bind(now as i64)
+        .bind(id.to_string())
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
-    pub async fn conversation(&self, id: Uuid) -> Result<Option<ConversationRow>> {
-        let row: Option<(String, Option<String>, String, i64, i64)> = sqlx::query_as(
-            "SELECT id, project_id, title, created_at, updated_at FROM conversations \
-             WHERE id = $1 AND deleted_at IS NULL",
+    /// Marks a live conversation deleted; its messages stay for audit. False if none.
+    pub async fn delete_conversation(&self, id: Uuid, now: u64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE conversations SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL",
         )
+        .bind(now as i64)
         .bind(id.to_string())
-        .fetch_optional(&self.pool)
+        .execute(&self.pool)
         .await?;
-        row.map(|(id, project_id, title, created_at, updated_at)| {
-            Ok(ConversationRow {
-                id: super::messages::parse_uuid(&id)?,
-                project_id,
-                title,
-                created_at: created_at as u64,
-                updated_at: updated_at as u64,
-            })
-        })
-        .transpose()
+        Ok(done.rows_affected() == 1)
     }
 
     pub(super) async fn touch_conversation(&self, id: Uuid, now: u64) -> Result<()> {
@@ -57,4 +135,23 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+fn conversation_from_record(record: ConversationRecord) -> Result<Conversation> {
+    let (id, project_id, title, created_at, updated_at, message_count) = record;
+    Ok(Conversation {
+        id: parse_uuid(&id)?,
+        project_id,
+        title,
+        created_at: created_at as u64,
+        updated_at: updated_at as u64,
+        message_count: message_count.max(0) as u64,
+    })
+}
+
+/// `%` and `_` in a user's search are literal characters, not wildcards.
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }

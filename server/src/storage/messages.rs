@@ -1,6 +1,7 @@
 //! Messages of a conversation, in the order they were written.
 
-use app::protocol::{ChatMessage, MessageMetadata, Role, Source};
+use app::protocol::rest::{ChatStats, Page};
+use app::protocol::{ChatMessage, FinishReason, MessageMetadata, Role, Source};
 use uuid::Uuid;
 
 use super::{Result, StorageError, Store};
@@ -58,6 +59,107 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(message_from_record).collect()
+    }
+}
+
+impl Store {
+    /// One page of a conversation's messages, oldest first.
+    pub async fn messages_page(
+        &self,
+        conversation_id: Uuid,
+        limit: u64,
+        offset: u64,
+    ) -> Result<Page<ChatMessage>> {
+        let (total,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM messages WHERE conversation_id = $1")
+                .bind(conversation_id.to_string())
+                .fetch_one(&self.pool)
+                .await?;
+        let rows: Vec<MessageRecord> = sqlx::query_as(
+            "SELECT id, conversation_id, role, content, sources, metadata, client_msg_id, created_at \
+             FROM messages WHERE conversation_id = $1 ORDER BY position LIMIT $2 OFFSET $3",
+        )
+        .bind(conversation_id.to_string())
+        .bind(limit as i64)
+        .bind(offset as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(Page {
+            items: rows
+                .into_iter()
+                .map(message_from_record)
+                .collect::<Result<_>>()?,
+            total: total as u64,
+        })
+    }
+
+    /// Deletes all but the newest `keep` messages of a conversation; returns how many
+    /// were removed and kept.
+    pub async fn trim_messages(&self, conversation_id: Uuid, keep: u64) -> Result<(u64, u64)> {
+        let removed = sqlx::query(
+            "DELETE FROM messages WHERE conversation_id = $1 AND position <= \
+             (SELECT COALESCE(MAX(position), 0) FROM messages WHERE conversation_id = $1) - $2",
+        )
+        .bind(conversation_id.to_string())
+        .bind(keep as i64)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        let (kept,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM messages WHERE conversation_id = $1")
+                .bind(conversation_id.to_string())
+                .fetch_one(&self.pool)
+                .await?;
+        Ok((removed, kept as u64))
+    }
+
+    /// Counts and averages over live conversations. Token and latency figures come from
+    /// the answers' metadata, which is JSON text both databases store alike, so they are
+    /// summed here rather than in backend-specific SQL.
+    pub async fn chat_stats(&self) -> Result<ChatStats> {
+        let (conversations,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM conversations WHERE deleted_at IS NULL")
+                .fetch_one(&self.pool)
+                .await?;
+        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT m.role, m.metadata FROM messages m \
+             JOIN conversations c ON c.id = m.conversation_id WHERE c.deleted_at IS NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut stats = ChatStats {
+            conversations: conversations as u64,
+            ..ChatStats::default()
+        };
+        let (mut ttft_sum, mut ttft_n, mut duration_sum, mut duration_n) = (0u64, 0u64, 0u64, 0u64);
+        for (role, metadata) in rows {
+            stats.messages += 1;
+            if role == "user" {
+                stats.user_messages += 1;
+                continue;
+            }
+            stats.assistant_messages += 1;
+            let Some(metadata) = metadata
+                .as_deref()
+                .and_then(|m| serde_json::from_str::<MessageMetadata>(m).ok())
+            else {
+                continue;
+            };
+            stats.prompt_tokens += u64::from(metadata.prompt_tokens.unwrap_or(0));
+            stats.completion_tokens += u64::from(metadata.completion_tokens.unwrap_or(0));
+            if let Some(ttft) = metadata.time_to_first_token_ms {
+                ttft_sum += ttft;
+                ttft_n += 1;
+            }
+            duration_sum += metadata.duration_ms;
+            duration_n += 1;
+            if metadata.finish_reason != FinishReason::Completed {
+                stats.incomplete_answers += 1;
+            }
+        }
+        stats.avg_time_to_first_token_ms = (ttft_n > 0).then(|| ttft_sum as f64 / ttft_n as f64);
+        stats.avg_duration_ms = (duration_n > 0).then(|| duration_sum as f64 / duration_n as f64);
+        Ok(stats)
     }
 }
 

@@ -1,0 +1,80 @@
+//! `POST /api/chat/message` (seed 003): one chat turn answered synchronously — the same
+//! turn the sockets run, awaited to its end.
+
+use app::protocol::rest::{SyncChatRequest, SyncChatResponse};
+use app::protocol::{ChatMessage, Role, ServerMsg};
+use axum::Json;
+use axum::extract::State;
+use uuid::Uuid;
+
+use super::ApiError;
+use crate::chat::Question;
+use crate::clock::now_ms;
+use crate::compat::follower::Follower;
+use crate::state::AppState;
+
+pub async fn send(
+    State(state): State<AppState>,
+    Json(request): Json<SyncChatRequest>,
+) -> Result<Json<SyncChatResponse>, ApiError> {
+    let conversation_id = match request.conversation_id {
+        Some(id) => {
+            state
+                .store
+                .conversation(id)
+                .await?
+                .ok_or_else(|| ApiError::NotFound("no such conversation".into()))?;
+            id
+        }
+        None => Uuid::new_v4(),
+    };
+    let mut follower = Follower::conversation(&state, conversation_id, None).await?;
+    let asked = state
+        .chat
+        .ask(Question {
+            conversation_id,
+            project_id: request.project_id,
+            content: request.message,
+            client_msg_id: None,
+            provider: request.provider,
+            model: request.model,
+            temperature: request.temperature,
+            include_history: request.include_history.unwrap_or(true),
+            prior: Vec::new(),
+        })
+        .await?;
+    // Events of this conversation's room; only this turn's answer ends the wait.
+    while let Some(frame) = follower.next().await {
+        match frame.msg {
+            ServerMsg::MessageComplete {
+                message_id,
+                content,
+                metadata,
+                ..
+            } => {
+                return Ok(Json(SyncChatResponse {
+                    conversation_id,
+                    message: ChatMessage {
+                        id: message_id,
+                        conversation_id,
+                        role: Role::Assistant,
+                        content,
+                        sources: Vec::new(),
+                        metadata: Some(metadata),
+                        client_msg_id: None,
+                        created_at: now_ms(),
+                    },
+                }));
+            }
+            ServerMsg::MessageError { code, message, .. } => {
+                return Err(ApiError::Upstream { code, message });
+            }
+            _ => {}
+        }
+    }
+    tracing::warn!(question = %asked.id, "lost the room while waiting for an answer");
+    Err(ApiError::Upstream {
+        code: "interrupted".into(),
+        message: "the answer was interrupted; it is stored with the conversation".into(),
+    })
+}
