@@ -27,18 +27,30 @@ use crate::realtime::{ConnectionLimiter, Hub};
 use crate::state::AppState;
 use crate::storage::{StorageError, Store};
 
-/// Connects storage and builds every service. `shutdown` stops them all when cancelled.
+/// Connects storage and builds every service, with the providers the environment
+/// configures. `shutdown` stops them all when cancelled.
 pub async fn build_state(
     config: Config,
     leptos_options: LeptosOptions,
     shutdown: CancellationToken,
 ) -> Result<AppState, StorageError> {
-    let store = Store::connect(&config.database_url()).await?;
-    let hub = Arc::new(Hub::new(config.replay_buffer));
     let providers = Providers::from_env(
         |name| std::env::var(name).ok(),
         config.offline_tokens_per_sec,
     );
+    build_state_with_providers(config, leptos_options, shutdown, providers).await
+}
+
+/// [`build_state`] with the providers given, so tests can point them at scripted servers
+/// without touching the process environment.
+pub async fn build_state_with_providers(
+    config: Config,
+    leptos_options: LeptosOptions,
+    shutdown: CancellationToken,
+    providers: Providers,
+) -> Result<AppState, StorageError> {
+    let store = Store::connect(&config.database_url()).await?;
+    let hub = Arc::new(Hub::new(config.replay_buffer));
     let chat = ChatService::new(
         store.clone(),
         Arc::clone(&hub),

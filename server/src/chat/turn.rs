@@ -89,6 +89,8 @@ impl ChatService {
         let mut first_token_ms = None;
         let mut usage = None;
         let mut tokens = 0u32;
+        let request_messages = request.messages.clone();
+        let mut shortened = false;
         let mut stream = spec.provider.stream_chat(request);
         let ending = loop {
             let event = tokio::select! {
@@ -126,6 +128,16 @@ impl ChatService {
                             retry_in_ms,
                         },
                     );
+                }
+                // A prompt over the model's window: try once more with only the
+                // question, unless the answer had already begun.
+                Some(Err(ProviderError::ContextTooLong)) if tokens == 0 && !shortened => {
+                    shortened = true;
+                    stream = spec.provider.stream_chat(ChatRequest {
+                        messages: shortest_prompt(&request_messages),
+                        model: Some(model.clone()),
+                        temperature: spec.temperature,
+                    });
                 }
                 Some(Err(e)) => break Ending::Failed(e),
                 None => break Ending::Completed,
@@ -192,6 +204,20 @@ impl ChatService {
         };
         self.hub.publish(&room, event);
     }
+}
+
+/// The system instructions and the question alone: the fallback when the whole prompt
+/// does not fit the model's context window.
+fn shortest_prompt(messages: &[PromptMessage]) -> Vec<PromptMessage> {
+    let mut shortest: Vec<PromptMessage> = messages
+        .iter()
+        .filter(|m| m.role == PromptRole::System)
+        .cloned()
+        .collect();
+    if let Some(question) = messages.iter().rev().find(|m| m.role == PromptRole::User) {
+        shortest.push(question.clone());
+    }
+    shortest
 }
 
 /// The conversation as the provider sees it.

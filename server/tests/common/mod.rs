@@ -35,6 +35,24 @@ impl TestServer {
     }
 
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::start_with_providers(adjust, None).await
+    }
+
+    /// A server whose providers come from `env` pairs instead of the process environment.
+    pub async fn start_with_env(env: &[(&str, &str)]) -> Self {
+        let env: std::collections::HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let providers =
+            server::providers::Providers::from_env(|name| env.get(name).cloned(), 400.0);
+        Self::start_with_providers(|_| {}, Some(providers)).await
+    }
+
+    async fn start_with_providers(
+        adjust: impl FnOnce(&mut Config),
+        providers: Option<server::providers::Providers>,
+    ) -> Self {
         let data = tempfile::tempdir().expect("temp dir");
         let mut config = Config::for_data_dir(data.path());
         config.database_url = None;
@@ -44,9 +62,19 @@ impl TestServer {
             .expect("leptos defaults")
             .leptos_options;
         let shutdown = CancellationToken::new();
-        let state = server::build_state(config.clone(), options, shutdown.clone())
-            .await
-            .expect("server state");
+        let state = match providers {
+            Some(providers) => {
+                server::build_state_with_providers(
+                    config.clone(),
+                    options,
+                    shutdown.clone(),
+                    providers,
+                )
+                .await
+            }
+            None => server::build_state(config.clone(), options, shutdown.clone()).await,
+        }
+        .expect("server state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

@@ -1,0 +1,132 @@
+//! Whole chat turns against a scripted OpenAI-compatible server speaking the real wire
+//! format: history in the prompt, the context-too-long retry, and a provider failing
+//! mid-answer.
+
+mod common;
+mod scripted;
+
+use app::protocol::{FinishReason, ServerMsg};
+use common::{TestServer, ask, is_turn_end, streamed_text};
+use scripted::{Part, Reply, Scripted};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+fn chunk(content: &str) -> String {
+    json!({
+        "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1_700_000_000,
+        "model": "gpt-4o-mini",
+        "choices": [{ "index": 0, "delta": { "content": content }, "finish_reason": null }]
+    })
+    .to_string()
+}
+
+fn finished() -> String {
+    json!({
+        "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1_700_000_000,
+        "model": "gpt-4o-mini",
+        "choices": [{ "index": 0, "delta": {}, "finish_reason": "stop" }]
+    })
+    .to_string()
+}
+
+fn answer(words: &[&str]) -> Reply {
+    let mut records: Vec<String> = words.iter().map(|w| chunk(w)).collect();
+    records.push(finished());
+    records.push("[DONE]".into());
+    let refs: Vec<&str> = records.iter().map(String::as_str).collect();
+    Reply::sse(&refs)
+}
+
+async fn openai_server(replies: Vec<Reply>) -> (Scripted, TestServer) {
+    let upstream = Scripted::start(replies).await;
+    let server = TestServer::start_with_env(&[
+        ("OPENAI_API_KEY", "sk-test"),
+        ("OPENAI_BASE_URL", &upstream.url()),
+    ])
+    .await;
+    (upstream, server)
+}
+
+fn sent_messages(request: &scripted::Recorded) -> Vec<Value> {
+    request.body["messages"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn history_is_sent_and_a_too_long_prompt_is_retried_with_the_question_alone() {
+    let too_long = r#"{"error":{"message":"This model's maximum context length is 128000 tokens.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}"#;
+    let (upstream, server) = openai_server(vec![
+        answer(&["First", " answer"]),
+        Reply::json(400, too_long),
+        answer(&["Short", " answer"]),
+    ])
+    .await;
+    let mut client = server.connect().await;
+    let id = Uuid::new_v4();
+    client.send(&ask(id, "first question")).await;
+    let first = client.recv_until(is_turn_end).await;
+    assert_eq!(streamed_text(&first), "First answer");
+
+    client.send(&ask(id, "second question")).await;
+    let second = client.recv_until(is_turn_end).await;
+    let ServerMsg::MessageComplete {
+        content, metadata, ..
+    } = &second.last().expect("end").msg
+    else {
+        panic!("expected completion, got {:?}", second.last());
+    };
+    assert_eq!(content, "Short answer");
+    assert_eq!(metadata.provider, "openai");
+    assert_eq!(metadata.finish_reason, FinishReason::Completed);
+
+    let requests = upstream.requests();
+    assert_eq!(requests.len(), 3);
+    let full = sent_messages(&requests[1]);
+    let contents: Vec<_> = full.iter().map(|m| m["content"].clone()).collect();
+    assert_eq!(
+        contents,
+        vec![
+            json!("first question"),
+            json!("First answer"),
+            json!("second question")
+        ]
+    );
+    let retried = sent_messages(&requests[2]);
+    assert_eq!(retried.len(), 1);
+    assert_eq!(retried[0]["content"], "second question");
+}
+
+#[tokio::test]
+async fn a_provider_that_fails_mid_answer_gives_message_error_and_keeps_the_partial_text() {
+    let reply = Reply::sse_parts(vec![
+        scripted::sse_part(&chunk("Partial")),
+        scripted::sse_part(&chunk(" text")),
+        Part::Abort,
+    ]);
+    let (_upstream, server) = openai_server(vec![reply]).await;
+    let mut client = server.connect().await;
+    let id = Uuid::new_v4();
+    client.send(&ask(id, "Will this break?")).await;
+    let frames = client.recv_until(is_turn_end).await;
+    let ServerMsg::MessageError { code, content, .. } = &frames.last().expect("end").msg else {
+        panic!("expected message_error, got {:?}", frames.last());
+    };
+    assert_eq!(content, "Partial text");
+    assert!(
+        code == "stream_cut" || code == "provider_unavailable",
+        "{code}"
+    );
+    assert!(
+        !streamed_text(&frames).contains("error"),
+        "errors never appear as answer text"
+    );
+
+    let stored = server.store().await.messages(id).await.expect("read");
+    assert_eq!(stored[1].content, "Partial text");
+    assert_eq!(
+        stored[1].metadata.as_ref().map(|m| m.finish_reason),
+        Some(FinishReason::Error)
+    );
+}
