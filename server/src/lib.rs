@@ -15,6 +15,7 @@ pub mod storage;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use leptos::config::LeptosOptions;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -80,6 +81,13 @@ pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()
     let store = state.store.clone();
     let chat = Arc::clone(&state.chat);
     let app = http::router(state);
+    // Streamed tokens are small frames: without TCP_NODELAY, Nagle's algorithm holds
+    // them back waiting for ACKs and adds tens of milliseconds to the tail latency.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
