@@ -308,3 +308,71 @@ async fn shutdown_closes_sockets_with_going_away() {
     let close = client.closed().await.expect("a close frame");
     assert_eq!(u16::from(close.code), 1001);
 }
+
+#[tokio::test]
+async fn regenerate_replaces_the_last_answer_and_keeps_the_old_one_as_a_version() {
+    let server = TestServer::start().await;
+    let mut client = server.connect().await;
+    let id = Uuid::new_v4();
+    client.send(&ask(id, "Explain the hub")).await;
+    let first = client.recv_until(is_turn_end).await;
+    let ServerMsg::MessageComplete {
+        message_id: old, ..
+    } = first.last().expect("end").msg
+    else {
+        panic!("expected completion");
+    };
+
+    // Only the last answer can be regenerated.
+    client
+        .send(&ClientMsg::Regenerate {
+            conversation_id: id,
+            message_id: Uuid::new_v4(),
+        })
+        .await;
+    client
+        .recv_until(|m| {
+            matches!(
+                m,
+                ServerMsg::Error {
+                    code: ErrorCode::InvalidField,
+                    ..
+                }
+            )
+        })
+        .await;
+
+    client
+        .send(&ClientMsg::Regenerate {
+            conversation_id: id,
+            message_id: old,
+        })
+        .await;
+    let second = client.recv_until(is_turn_end).await;
+    let replaced = second.iter().find_map(|f| match f.msg {
+        ServerMsg::MessageReplaced {
+            old_message_id,
+            new_message_id,
+            ..
+        } => Some((old_message_id, new_message_id)),
+        _ => None,
+    });
+    let ServerMsg::MessageComplete {
+        message_id: new,
+        ref content,
+        ..
+    } = second.last().expect("end").msg
+    else {
+        panic!("expected completion");
+    };
+    assert_eq!(replaced, Some((old, new)));
+    assert_ne!(old, new);
+
+    let store = server.store().await;
+    let shown = store.messages(id).await.expect("read");
+    assert_eq!(shown.len(), 2, "question and the new answer");
+    assert_eq!(shown[1].id, new);
+    assert_eq!(&shown[1].content, content);
+    let versions = store.previous_versions(new).await.expect("versions");
+    assert_eq!(versions.iter().map(|m| m.id).collect::<Vec<_>>(), vec![old]);
+}

@@ -85,6 +85,13 @@ impl ConversationView {
                     ));
                 }
             }
+            ServerMsg::MessageReplaced {
+                conversation_id,
+                old_message_id,
+                ..
+            } if self.id == Some(*conversation_id) => {
+                self.messages.retain(|m| m.id != *old_message_id);
+            }
             ServerMsg::MessageToken {
                 conversation_id,
                 message_id,

@@ -197,6 +197,13 @@ pub enum ServerMsg {
         message: String,
         content: String,
     },
+    /// `regenerate` started: the answer `old_message_id` is being replaced by
+    /// `new_message_id` (the old one is kept as a previous version).
+    MessageReplaced {
+        conversation_id: Uuid,
+        old_message_id: Uuid,
+        new_message_id: Uuid,
+    },
     /// The conversation was deleted; clients should close it.
     ConversationDeleted {
         conversation_id: Uuid,
@@ -489,6 +496,11 @@ mod tests {
                 code: "timeout".into(),
                 message: "the provider stopped answering".into(),
                 content: "Hel".into(),
+            },
+            ServerMsg::MessageReplaced {
+                conversation_id,
+                old_message_id: message_id,
+                new_message_id: Uuid::new_v4(),
             },
             ServerMsg::ConversationDeleted { conversation_id },
             ServerMsg::Typing {

@@ -38,6 +38,8 @@ pub enum ChatError {
     UnknownProvider(String),
     #[error("the conversation was deleted")]
     Deleted,
+    #[error("only the conversation's last answer can be regenerated")]
+    NotRegenerable,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -193,11 +195,92 @@ impl ChatService {
                     model: question.model,
                     temperature: question.temperature,
                     prompt,
+                    replaces: None,
                     _hold: hold,
                 })
                 .await;
         });
         Ok(stored)
+    }
+
+    /// Answers the last question again. The answer `message_id` (which must be the
+    /// conversation's last message) is kept as a previous version once the new one is
+    /// stored; clients are told with `message_replaced`.
+    pub async fn regenerate(
+        self: &Arc<Self>,
+        conversation_id: Uuid,
+        message_id: Uuid,
+        provider: Option<String>,
+        model: Option<String>,
+    ) -> Result<(), ChatError> {
+        let provider_impl = self
+            .providers
+            .get(provider.as_deref())
+            .ok_or_else(|| ChatError::UnknownProvider(provider.clone().unwrap_or_default()))?;
+        let active = {
+            let mut turns = self.turns();
+            if turns.contains_key(&conversation_id) {
+                return Err(ChatError::Busy);
+            }
+            let active = Arc::new(turn::ActiveTurn::new(Uuid::new_v4()));
+            turns.insert(conversation_id, Arc::clone(&active));
+            active
+        };
+        let room = rooms::conversation(conversation_id);
+        let hold = self.hub.hold(&room);
+        let history = {
+            let _conversation = self.locks.lock(conversation_id).await;
+            let checked = async {
+                if self.store.conversation(conversation_id).await?.is_none() {
+                    return Ok(Err(ChatError::Deleted));
+                }
+                let mut history = self.store.messages(conversation_id).await?;
+                match history.last() {
+                    Some(last) if last.id == message_id && last.role == Role::Assistant => {
+                        history.pop();
+                        Ok(Ok(history))
+                    }
+                    _ => Ok(Err(ChatError::NotRegenerable)),
+                }
+            }
+            .await;
+            let history = match checked {
+                Ok(Ok(history)) => history,
+                Ok(Err(refused)) => {
+                    self.turns().remove(&conversation_id);
+                    return Err(refused);
+                }
+                Err(e) => {
+                    self.turns().remove(&conversation_id);
+                    return Err(ChatError::Storage(e));
+                }
+            };
+            self.hub.publish(
+                &room,
+                ServerMsg::MessageReplaced {
+                    conversation_id,
+                    old_message_id: message_id,
+                    new_message_id: active.message_id,
+                },
+            );
+            history
+        };
+        let service = Arc::clone(self);
+        tokio::spawn(async move {
+            service
+                .run_turn(turn::TurnSpec {
+                    conversation_id,
+                    active,
+                    provider: provider_impl,
+                    model,
+                    temperature: None,
+                    prompt: turn::prompt_from(&history),
+                    replaces: Some(message_id),
+                    _hold: hold,
+                })
+                .await;
+        });
+        Ok(())
     }
 
     /// Stops the running answer, if any; it is stored as far as it got, marked stopped.

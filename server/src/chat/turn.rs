@@ -51,6 +51,8 @@ pub(super) struct TurnSpec {
     pub temperature: Option<f32>,
     /// The conversation so far, ending with the question.
     pub prompt: Vec<PromptMessage>,
+    /// The answer this one regenerates, kept as its previous version once this is stored.
+    pub replaces: Option<Uuid>,
     /// Keeps the room's replay buffer alive while the answer runs.
     pub _hold: RoomHold,
 }
@@ -175,7 +177,10 @@ impl ChatService {
             client_msg_id: None,
             created_at: now_ms(),
         };
-        let stored = self.store.insert_message(&answer).await;
+        let mut stored = self.store.insert_message(&answer).await;
+        if let (Ok(()), Some(old)) = (&stored, spec.replaces) {
+            stored = self.store.supersede_message(old, message_id).await;
+        }
         self.turns().remove(&id);
         let event = match (ending, stored) {
             (_, Err(e)) => {

@@ -324,22 +324,8 @@ impl Connection {
                 include_history,
                 ..
             } => {
-                // The sender follows its own conversation; joined live, so it never gets
-                // an event twice if it had already joined.
-                let room = rooms::conversation(conversation_id);
-                if !self.state.hub.is_member(&room, self.peer.id) {
-                    if !self.has_room_for(&room) {
-                        return self.too_many_rooms(Some(client_msg_id));
-                    }
-                    if let Err(e) = self
-                        .state
-                        .chat
-                        .join(&self.peer, conversation_id, None)
-                        .await
-                    {
-                        return self.chat_error(e, Some(client_msg_id));
-                    }
-                    self.rooms.insert(room);
+                if !self.follow(conversation_id, &client_msg_id).await {
+                    return;
                 }
                 let question = Question {
                     conversation_id,
@@ -366,12 +352,22 @@ impl Connection {
                 }
             }
             ClientMsg::Regenerate {
-                conversation_id, ..
-            } => self.error(
-                ErrorCode::Unsupported,
-                "regenerate is not available in this version".into(),
-                Some(conversation_id.to_string()),
-            ),
+                conversation_id,
+                message_id,
+            } => {
+                let reference = message_id.to_string();
+                if !self.follow(conversation_id, &reference).await {
+                    return;
+                }
+                if let Err(e) = self
+                    .state
+                    .chat
+                    .regenerate(conversation_id, message_id, None, None)
+                    .await
+                {
+                    self.chat_error(e, Some(reference));
+                }
+            }
             ClientMsg::Typing {
                 conversation_id,
                 is_typing,
@@ -390,6 +386,31 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// Makes sure this connection is in the conversation's room before it asks there:
+    /// joined live, so it never gets an event twice if it was in already. False (with an
+    /// error event sent) if it cannot join.
+    async fn follow(&mut self, conversation_id: Uuid, reference: &str) -> bool {
+        let room = rooms::conversation(conversation_id);
+        if self.state.hub.is_member(&room, self.peer.id) {
+            return true;
+        }
+        if !self.has_room_for(&room) {
+            self.too_many_rooms(Some(reference.to_owned()));
+            return false;
+        }
+        if let Err(e) = self
+            .state
+            .chat
+            .join(&self.peer, conversation_id, None)
+            .await
+        {
+            self.chat_error(e, Some(reference.to_owned()));
+            return false;
+        }
+        self.rooms.insert(room);
+        true
     }
 
     fn has_room_for(&self, room: &str) -> bool {
@@ -469,6 +490,7 @@ impl Connection {
             | ChatError::UnknownProvider(_) => ErrorCode::InvalidField,
             ChatError::Busy => ErrorCode::Busy,
             ChatError::Deleted => ErrorCode::NotFound,
+            ChatError::NotRegenerable => ErrorCode::InvalidField,
             ChatError::Storage(e) => {
                 tracing::error!(error = %e, "storage failed during a chat request");
                 return self.error(ErrorCode::Internal, "internal error".into(), reference);

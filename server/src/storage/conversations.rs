@@ -10,7 +10,7 @@ use super::{Result, Store};
 type ConversationRecord = (String, Option<String>, String, i64, i64, i64);
 
 const SELECT: &str = "SELECT c.id, c.project_id, c.title, c.created_at, c.updated_at, \
-     (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) \
+     (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.superseded_by IS NULL) \
      FROM conversations c";
 
 /// What a conversation's existence looks like to a writer.

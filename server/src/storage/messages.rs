@@ -53,7 +53,7 @@ impl Store {
     pub async fn messages(&self, conversation_id: Uuid) -> Result<Vec<ChatMessage>> {
         let rows: Vec<MessageRecord> = sqlx::query_as(
             "SELECT id, conversation_id, role, content, sources, metadata, client_msg_id, created_at \
-             FROM messages WHERE conversation_id = $1 ORDER BY position",
+             FROM messages WHERE conversation_id = $1 AND superseded_by IS NULL ORDER BY position",
         )
         .bind(conversation_id.to_string())
         .fetch_all(&self.pool)
@@ -63,6 +63,37 @@ impl Store {
 }
 
 impl Store {
+    /// Keeps `old` as the previous version of `new`: it leaves the conversation as shown.
+    pub async fn supersede_message(&self, old: Uuid, new: Uuid) -> Result<()> {
+        sqlx::query("UPDATE messages SET superseded_by = $1 WHERE id = $2")
+            .bind(new.to_string())
+            .bind(old.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Earlier versions of a regenerated answer, oldest first.
+    pub async fn previous_versions(&self, message_id: Uuid) -> Result<Vec<ChatMessage>> {
+        let mut versions = Vec::new();
+        let mut current = message_id.to_string();
+        // Follow the chain backwards; bounded so that corrupt data cannot loop forever.
+        for _ in 0..100 {
+            let row: Option<MessageRecord> = sqlx::query_as(
+                "SELECT id, conversation_id, role, content, sources, metadata, client_msg_id, created_at \
+                 FROM messages WHERE superseded_by = $1",
+            )
+            .bind(&current)
+            .fetch_optional(&self.pool)
+            .await?;
+            let Some(row) = row else { break };
+            current = row.0.clone();
+            versions.push(message_from_record(row)?);
+        }
+        versions.reverse();
+        Ok(versions)
+    }
+
     /// One page of a conversation's messages, oldest first.
     pub async fn messages_page(
         &self,
@@ -70,14 +101,15 @@ impl Store {
         limit: u64,
         offset: u64,
     ) -> Result<Page<ChatMessage>> {
-        let (total,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM messages WHERE conversation_id = $1")
-                .bind(conversation_id.to_string())
-                .fetch_one(&self.pool)
-                .await?;
+        let (total,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM messages WHERE conversation_id = $1 AND superseded_by IS NULL",
+        )
+        .bind(conversation_id.to_string())
+        .fetch_one(&self.pool)
+        .await?;
         let rows: Vec<MessageRecord> = sqlx::query_as(
             "SELECT id, conversation_id, role, content, sources, metadata, client_msg_id, created_at \
-             FROM messages WHERE conversation_id = $1 ORDER BY position LIMIT $2 OFFSET $3",
+             FROM messages WHERE conversation_id = $1 AND superseded_by IS NULL ORDER BY position LIMIT $2 OFFSET $3",
         )
         .bind(conversation_id.to_string())
         .bind(limit as i64)
