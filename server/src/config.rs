@@ -28,6 +28,10 @@ pub struct Config {
     #[arg(long, env = "REPOWIKI_OFFLINE_TOKENS_PER_SEC", default_value_t = 30.0)]
     pub offline_tokens_per_sec: f64,
 
+    /// Iterations of a Deep Research answer (the offline provider does fewer).
+    #[arg(long, env = "REPOWIKI_RESEARCH_ITERATIONS", default_value_t = 5)]
+    pub research_iterations: u32,
+
     /// Largest WebSocket frame accepted from a client; larger ones close the socket (1009).
     #[arg(long, env = "REPOWIKI_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
     pub max_frame_bytes: usize,

@@ -21,7 +21,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::chat::ChatService;
+use crate::chat::{ChatLimits, ChatService};
 use crate::config::Config;
 use crate::providers::Providers;
 use crate::realtime::{ConnectionLimiter, Hub};
@@ -57,7 +57,10 @@ pub async fn build_state_with_providers(
         Arc::clone(&hub),
         providers.clone(),
         shutdown.clone(),
-        config.max_message_chars,
+        ChatLimits {
+            max_message_chars: config.max_message_chars,
+            research_iterations: config.research_iterations,
+        },
     );
     Ok(AppState {
         leptos_options,

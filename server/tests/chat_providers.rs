@@ -130,3 +130,68 @@ async fn a_provider_that_fails_mid_answer_gives_message_error_and_keeps_the_part
         Some(FinishReason::Error)
     );
 }
+
+#[tokio::test]
+async fn deep_research_with_a_real_provider_plans_its_own_queries() {
+    // Five iterations: a visible answer for each, a hidden planning call before each
+    // iteration after the first, and the conclusion.
+    let mut replies = vec![answer(&["Finding", " one."])];
+    for n in 2..=5 {
+        replies.push(answer(&[
+            &format!("planned query {n}\n"),
+            "ignored second line",
+        ]));
+        replies.push(answer(&[&format!("Finding {n}.")]));
+    }
+    replies.push(answer(&["All", " together."]));
+    let (upstream, server) = openai_server(replies).await;
+    let mut client = server.connect().await;
+    let id = Uuid::new_v4();
+    let mut question = ask(id, "How does resume work?");
+    if let app::protocol::ClientMsg::SendMessage { deep_research, .. } = &mut question {
+        *deep_research = Some(true);
+    }
+    client.send(&question).await;
+    let frames = client.recv_until(is_turn_end).await;
+    let queries: Vec<String> = frames
+        .iter()
+        .filter_map(|f| match &f.msg {
+            ServerMsg::ResearchIteration {
+                query, total: 5, ..
+            } => Some(query.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        queries,
+        vec![
+            "How does resume work?".to_owned(),
+            "planned query 2".into(),
+            "planned query 3".into(),
+            "planned query 4".into(),
+            "planned query 5".into(),
+        ]
+    );
+    let ServerMsg::MessageComplete {
+        content, metadata, ..
+    } = &frames.last().expect("end").msg
+    else {
+        panic!("expected completion, got {:?}", frames.last());
+    };
+    assert_eq!(metadata.research_iterations, Some(5));
+    assert!(
+        content.contains("Finding one.")
+            && content.contains("Finding 5.")
+            && content.ends_with("All together.")
+    );
+    assert!(content.contains("### Research step 2 of 5: planned query 2\n\n"));
+    assert!(
+        !content.contains("ignored second line"),
+        "planning stays hidden"
+    );
+    // The conclusion's prompt carries every step's findings.
+    let requests = upstream.requests();
+    assert_eq!(requests.len(), 10);
+    let conclusion = requests[9].body["messages"].to_string();
+    assert!(conclusion.contains("Finding one.") && conclusion.contains("Finding 5."));
+}

@@ -376,3 +376,89 @@ async fn regenerate_replaces_the_last_answer_and_keeps_the_old_one_as_a_version(
     let versions = store.previous_versions(new).await.expect("versions");
     assert_eq!(versions.iter().map(|m| m.id).collect::<Vec<_>>(), vec![old]);
 }
+
+fn deep(conversation_id: Uuid, content: &str) -> ClientMsg {
+    let mut msg = ask(conversation_id, content);
+    if let ClientMsg::SendMessage { deep_research, .. } = &mut msg {
+        *deep_research = Some(true);
+    }
+    msg
+}
+
+fn iterations(frames: &[app::protocol::ServerFrame]) -> Vec<(u32, u32, String)> {
+    frames
+        .iter()
+        .filter_map(|f| match &f.msg {
+            ServerMsg::ResearchIteration {
+                n, total, query, ..
+            } => Some((*n, *total, query.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn deep_research_runs_announced_iterations_and_concludes() {
+    let server = TestServer::start().await;
+    let mut client = server.connect().await;
+    let id = Uuid::new_v4();
+    client.send(&deep(id, "How are rooms cleaned up?")).await;
+    let frames = client.recv_until(is_turn_end).await;
+    let steps = iterations(&frames);
+    assert_eq!(
+        steps.iter().map(|(n, t, _)| (*n, *t)).collect::<Vec<_>>(),
+        vec![(1, 2), (2, 2)]
+    );
+    assert_eq!(steps[0].2, "How are rooms cleaned up?");
+    let ServerMsg::MessageComplete {
+        content, metadata, ..
+    } = &frames.last().expect("end").msg
+    else {
+        panic!("expected completion");
+    };
+    assert_eq!(metadata.research_iterations, Some(2));
+    assert!(content.contains("### Research step 1 of 2: How are rooms cleaned up?"));
+    assert!(content.contains("### Research step 2 of 2"));
+    assert!(content.contains("## Conclusion"));
+    assert_eq!(&streamed_text(&frames), content);
+
+    // A follow-up researches the new question, not the first one.
+    client
+        .send(&deep(id, "And who removes idle sockets?"))
+        .await;
+    let follow_up = client.recv_until(is_turn_end).await;
+    assert_eq!(iterations(&follow_up)[0].2, "And who removes idle sockets?");
+}
+
+#[tokio::test]
+async fn stopping_deep_research_keeps_what_was_produced() {
+    let server = TestServer::start_with(|c| c.offline_tokens_per_sec = 40.0).await;
+    let mut client = server.connect().await;
+    let id = Uuid::new_v4();
+    client.send(&deep(id, "Trace a message end to end")).await;
+    let mut frames = client
+        .recv_until(|m| matches!(m, ServerMsg::ResearchIteration { n: 1, .. }))
+        .await;
+    frames.extend(
+        client
+            .recv_until(|m| matches!(m, ServerMsg::MessageToken { .. }))
+            .await,
+    );
+    client
+        .send(&ClientMsg::Stop {
+            conversation_id: id,
+        })
+        .await;
+    frames.extend(client.recv_until(is_turn_end).await);
+    let ServerMsg::MessageComplete {
+        content, metadata, ..
+    } = &frames.last().expect("end").msg
+    else {
+        panic!("expected completion");
+    };
+    assert_eq!(metadata.finish_reason, FinishReason::Stopped);
+    assert!(content.starts_with("### Research step 1 of 2"));
+    assert!(!content.contains("## Conclusion"));
+    let stored = server.store().await.messages(id).await.expect("read");
+    assert_eq!(&stored[1].content, content);
+}

@@ -12,6 +12,7 @@
 //! and every later event live: no token is lost or repeated.
 
 mod locks;
+mod research;
 mod turn;
 
 use std::collections::HashMap;
@@ -57,6 +58,8 @@ pub struct Question {
     pub temperature: Option<f32>,
     /// Whether the stored conversation goes into the prompt (default) or only the question.
     pub include_history: bool,
+    /// Research in several iterations (SPEC §7) instead of answering at once.
+    pub deep_research: bool,
     /// Earlier turns the client supplies itself (seed 002 sends the whole history with
     /// each request); they precede the stored conversation in the prompt.
     pub prior: Vec<PromptMessage>,
@@ -71,6 +74,15 @@ pub struct ChatService {
     /// Cancelled at shutdown: running turns stop and store what they have.
     shutdown: CancellationToken,
     max_message_chars: usize,
+    /// Iterations of a deep research with a real provider.
+    research_iterations: u32,
+}
+
+/// The engine's limits, from configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct ChatLimits {
+    pub max_message_chars: usize,
+    pub research_iterations: u32,
 }
 
 impl ChatService {
@@ -79,7 +91,7 @@ impl ChatService {
         hub: Arc<Hub>,
         providers: Providers,
         shutdown: CancellationToken,
-        max_message_chars: usize,
+        limits: ChatLimits,
     ) -> Arc<Self> {
         Arc::new(Self {
             store,
@@ -88,7 +100,8 @@ impl ChatService {
             locks: locks::ConversationLocks::default(),
             turns: Mutex::new(HashMap::new()),
             shutdown,
-            max_message_chars,
+            max_message_chars: limits.max_message_chars,
+            research_iterations: limits.research_iterations,
         })
     }
 
@@ -195,6 +208,7 @@ impl ChatService {
                     model: question.model,
                     temperature: question.temperature,
                     prompt,
+                    deep_research: question.deep_research,
                     replaces: None,
                     _hold: hold,
                 })
@@ -275,6 +289,7 @@ impl ChatService {
                     model,
                     temperature: None,
                     prompt: turn::prompt_from(&history),
+                    deep_research: false,
                     replaces: Some(message_id),
                     _hold: hold,
                 })

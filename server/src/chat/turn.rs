@@ -51,35 +51,68 @@ pub(super) struct TurnSpec {
     pub temperature: Option<f32>,
     /// The conversation so far, ending with the question.
     pub prompt: Vec<PromptMessage>,
+    /// Research in several iterations instead of answering at once.
+    pub deep_research: bool,
     /// The answer this one regenerates, kept as its previous version once this is stored.
     pub replaces: Option<Uuid>,
     /// Keeps the room's replay buffer alive while the answer runs.
     pub _hold: RoomHold,
 }
 
-enum Ending {
+pub(super) enum Ending {
     Completed,
     Stopped,
     Failed(ProviderError),
 }
 
+/// The answer's identity and how it is produced, shared by every provider call of a turn.
+pub(super) struct TurnCtx<'a> {
+    pub conversation_id: Uuid,
+    pub room: String,
+    pub active: &'a ActiveTurn,
+    pub provider: &'a dyn ChatProvider,
+    pub model: String,
+    pub temperature: Option<f32>,
+}
+
+/// What a turn has produced so far, summed over all of its provider calls.
+pub(super) struct Progress {
+    started: Instant,
+    first_token_ms: Option<u64>,
+    tokens: u32,
+    prompt_tokens: Option<u32>,
+    completion_tokens: Option<u32>,
+}
+
+impl Progress {
+    fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            first_token_ms: None,
+            tokens: 0,
+            prompt_tokens: None,
+            completion_tokens: None,
+        }
+    }
+}
+
 impl ChatService {
     pub(super) async fn run_turn(&self, spec: TurnSpec) {
         let id = spec.conversation_id;
-        let room = rooms::conversation(id);
         let message_id = spec.active.message_id;
-        let model = spec
-            .model
-            .clone()
-            .unwrap_or_else(|| spec.provider.default_model().to_owned());
-        let request = ChatRequest {
-            messages: spec.prompt.clone(),
-            model: Some(model.clone()),
+        let ctx = TurnCtx {
+            conversation_id: id,
+            room: rooms::conversation(id),
+            active: &spec.active,
+            provider: spec.provider.as_ref(),
+            model: spec
+                .model
+                .clone()
+                .unwrap_or_else(|| spec.provider.default_model().to_owned()),
             temperature: spec.temperature,
         };
-
         self.hub.publish(
-            &room,
+            &ctx.room,
             ServerMsg::MessageSources {
                 conversation_id: id,
                 message_id,
@@ -87,66 +120,16 @@ impl ChatService {
             },
         );
 
-        let started = Instant::now();
-        let mut first_token_ms = None;
-        let mut usage = None;
-        let mut tokens = 0u32;
-        let request_messages = request.messages.clone();
-        let mut shortened = false;
-        let mut stream = spec.provider.stream_chat(request);
-        let ending = loop {
-            let event = tokio::select! {
-                biased;
-                _ = spec.active.cancel.cancelled() => break Ending::Stopped,
-                _ = self.shutdown.cancelled() => break Ending::Stopped,
-                event = stream.next() => event,
-            };
-            match event {
-                Some(Ok(ProviderEvent::Token(token))) => {
-                    first_token_ms.get_or_insert_with(|| started.elapsed().as_millis() as u64);
-                    tokens += 1;
-                    let mut partial = spec.active.partial();
-                    partial.text.push_str(&token);
-                    self.hub.publish(
-                        &room,
-                        ServerMsg::MessageToken {
-                            conversation_id: id,
-                            message_id,
-                            token,
-                        },
-                    );
-                }
-                Some(Ok(ProviderEvent::Usage {
-                    prompt_tokens,
-                    completion_tokens,
-                })) => usage = Some((prompt_tokens, completion_tokens)),
-                Some(Ok(ProviderEvent::RateLimited { retry_in_ms })) => {
-                    self.hub.publish(
-                        &room,
-                        ServerMsg::MessageWaiting {
-                            conversation_id: id,
-                            message_id,
-                            reason: "rate_limited".into(),
-                            retry_in_ms,
-                        },
-                    );
-                }
-                // A prompt over the model's window: try once more with only the
-                // question, unless the answer had already begun.
-                Some(Err(ProviderError::ContextTooLong)) if tokens == 0 && !shortened => {
-                    shortened = true;
-                    stream = spec.provider.stream_chat(ChatRequest {
-                        messages: shortest_prompt(&request_messages),
-                        model: Some(model.clone()),
-                        temperature: spec.temperature,
-                    });
-                }
-                Some(Err(e)) => break Ending::Failed(e),
-                None => break Ending::Completed,
-            }
+        let mut progress = Progress::new();
+        let (ending, research_iterations) = if spec.deep_research {
+            let (ending, done) = self.research(&ctx, &spec.prompt, &mut progress).await;
+            (ending, Some(done))
+        } else {
+            let (ending, _) = self
+                .stream_step(&ctx, spec.prompt.clone(), &mut progress, true)
+                .await;
+            (ending, None)
         };
-        // Dropping the stream aborts the upstream request at once.
-        drop(stream);
 
         let finish_reason = match ending {
             Ending::Completed => FinishReason::Completed,
@@ -155,14 +138,14 @@ impl ChatService {
         };
         let metadata = MessageMetadata {
             provider: spec.provider.id().to_owned(),
-            model,
+            model: ctx.model.clone(),
             finish_reason,
             sources_count: 0,
-            prompt_tokens: usage.map(|(p, _)| p),
-            completion_tokens: Some(usage.map(|(_, c)| c).unwrap_or(tokens)),
-            time_to_first_token_ms: first_token_ms,
-            duration_ms: started.elapsed().as_millis() as u64,
-            research_iterations: None,
+            prompt_tokens: progress.prompt_tokens,
+            completion_tokens: Some(progress.completion_tokens.unwrap_or(progress.tokens)),
+            time_to_first_token_ms: progress.first_token_ms,
+            duration_ms: progress.started.elapsed().as_millis() as u64,
+            research_iterations,
         };
 
         let _conversation = self.locks.lock(id).await;
@@ -207,7 +190,95 @@ impl ChatService {
                 metadata,
             },
         };
-        self.hub.publish(&room, event);
+        self.hub.publish(&ctx.room, event);
+    }
+
+    /// Streams one provider call. Visible: its tokens become part of the answer and go to
+    /// the room. Not visible (research planning): they are only collected and returned.
+    pub(super) async fn stream_step(
+        &self,
+        ctx: &TurnCtx<'_>,
+        messages: Vec<PromptMessage>,
+        progress: &mut Progress,
+        visible: bool,
+    ) -> (Ending, String) {
+        let request = |messages| ChatRequest {
+            messages,
+            model: Some(ctx.model.clone()),
+            temperature: ctx.temperature,
+        };
+        let mut shortened = false;
+        let mut step_tokens = 0u32;
+        let mut collected = String::new();
+        let mut stream = ctx.provider.stream_chat(request(messages.clone()));
+        let ending = loop {
+            let event = tokio::select! {
+                biased;
+                _ = ctx.active.cancel.cancelled() => break Ending::Stopped,
+                _ = self.shutdown.cancelled() => break Ending::Stopped,
+                event = stream.next() => event,
+            };
+            match event {
+                Some(Ok(ProviderEvent::Token(token))) => {
+                    step_tokens += 1;
+                    if visible {
+                        progress
+                            .first_token_ms
+                            .get_or_insert_with(|| progress.started.elapsed().as_millis() as u64);
+                        progress.tokens += 1;
+                        self.emit(ctx, token);
+                    } else {
+                        collected.push_str(&token);
+                    }
+                }
+                Some(Ok(ProviderEvent::Usage {
+                    prompt_tokens,
+                    completion_tokens,
+                })) => {
+                    *progress.prompt_tokens.get_or_insert(0) += prompt_tokens;
+                    *progress.completion_tokens.get_or_insert(0) += completion_tokens;
+                }
+                Some(Ok(ProviderEvent::RateLimited { retry_in_ms })) => {
+                    self.hub.publish(
+                        &ctx.room,
+                        ServerMsg::MessageWaiting {
+                            conversation_id: ctx.conversation_id,
+                            message_id: ctx.active.message_id,
+                            reason: "rate_limited".into(),
+                            retry_in_ms,
+                        },
+                    );
+                }
+                // A prompt over the model's window: try once more with only the
+                // question, unless the answer had already begun.
+                Some(Err(ProviderError::ContextTooLong)) if step_tokens == 0 && !shortened => {
+                    shortened = true;
+                    stream = ctx
+                        .provider
+                        .stream_chat(request(shortest_prompt(&messages)));
+                }
+                Some(Err(e)) => break Ending::Failed(e),
+                None => break Ending::Completed,
+            }
+        };
+        // Dropping the stream aborts the upstream request at once.
+        drop(stream);
+        (ending, collected)
+    }
+
+    /// Appends text to the answer and publishes it as a token, atomically with respect to
+    /// clients joining mid-answer (see the module comment of `chat`).
+    pub(super) fn emit(&self, ctx: &TurnCtx<'_>, token: String) {
+        let mut partial = ctx.active.partial();
+        partial.text.push_str(&token);
+        self.hub.publish(
+            &ctx.room,
+            ServerMsg::MessageToken {
+                conversation_id: ctx.conversation_id,
+                message_id: ctx.active.message_id,
+                token,
+            },
+        );
     }
 }
 

@@ -183,6 +183,7 @@ async fn handle(
                 model: None,
                 temperature: None,
                 include_history: true,
+                deep_research: false,
                 prior: Vec::new(),
             };
             match state.chat.ask(question).await {

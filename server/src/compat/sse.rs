@@ -59,6 +59,7 @@ pub async fn handler(
                 model: query.model,
                 temperature: None,
                 include_history: true,
+                deep_research: false,
                 prior: Vec::new(),
             })
             .await?;

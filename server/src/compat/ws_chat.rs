@@ -62,7 +62,12 @@ async fn serve(mut socket: WebSocket, state: AppState, _slot: ConnectionSlot) {
             return close(socket, UNSUPPORTED_DATA, &format!("invalid request: {e}")).await;
         }
     };
-    let Some((question, prior)) = split_question(&request) else {
+    let Some(SeedQuestion {
+        question,
+        deep_research,
+        prior,
+    }) = split_question(&request)
+    else {
         return close(
             socket,
             UNSUPPORTED_DATA,
@@ -87,6 +92,7 @@ async fn serve(mut socket: WebSocket, state: AppState, _slot: ConnectionSlot) {
             model: request.model.clone(),
             temperature: None,
             include_history: true,
+            deep_research,
             prior,
         })
         .await;
@@ -126,20 +132,24 @@ async fn serve(mut socket: WebSocket, state: AppState, _slot: ConnectionSlot) {
     }
 }
 
-/// The question (the last message, a user's, without the deep-research prefix) and the
-/// messages before it as prompt history.
-fn split_question(request: &WsChatRequest) -> Option<(String, Vec<PromptMessage>)> {
+/// A seed-002 request's question: the last message (a user's) without the deep-research
+/// prefix, whether that prefix was there, and the messages before it as history.
+struct SeedQuestion {
+    question: String,
+    deep_research: bool,
+    prior: Vec<PromptMessage>,
+}
+
+fn split_question(request: &WsChatRequest) -> Option<SeedQuestion> {
     let (last, earlier) = request.messages.split_last()?;
     if last.role != "user" {
         return None;
     }
-    // Deep research itself arrives with the chat engine's research loop; the prefix is
-    // recognised now so that it never reaches the model as part of the question.
-    let question = last
-        .content
-        .trim_start()
+    let trimmed = last.content.trim_start();
+    let deep_research = trimmed.starts_with(DEEP_RESEARCH_PREFIX);
+    let question = trimmed
         .strip_prefix(DEEP_RESEARCH_PREFIX)
-        .unwrap_or(&last.content)
+        .unwrap_or(trimmed)
         .trim()
         .to_owned();
     let prior = earlier
@@ -157,7 +167,11 @@ fn split_question(request: &WsChatRequest) -> Option<(String, Vec<PromptMessage>
             })
         })
         .collect();
-    Some((question, prior))
+    Some(SeedQuestion {
+        question,
+        deep_research,
+        prior,
+    })
 }
 
 async fn close(mut socket: WebSocket, code: u16, reason: &str) {
@@ -203,9 +217,12 @@ mod tests {
             ("user", "[DEEP RESEARCH] Analyze the architecture"),
         ]);
         assert_eq!(r.file_path.as_deref(), Some("src/lib.rs"));
-        let (question, prior) = split_question(&r).expect("a question");
-        assert_eq!(question, "Analyze the architecture");
-        assert_eq!(prior.len(), 2);
+        let seed = split_question(&r).expect("a question");
+        assert_eq!(seed.question, "Analyze the architecture");
+        assert!(seed.deep_research);
+        assert_eq!(seed.prior.len(), 2);
+        let plain = split_question(&request(&[("user", "plain")])).expect("a question");
+        assert!(!plain.deep_research);
         assert!(split_question(&request(&[("assistant", "x")])).is_none());
     }
 

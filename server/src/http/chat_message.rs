@@ -40,6 +40,7 @@ pub async fn send(
             model: request.model,
             temperature: request.temperature,
             include_history: request.include_history.unwrap_or(true),
+            deep_research: false,
             prior: Vec::new(),
         })
         .await?;

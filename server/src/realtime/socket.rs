@@ -322,7 +322,7 @@ impl Connection {
                 model,
                 temperature,
                 include_history,
-                ..
+                deep_research,
             } => {
                 if !self.follow(conversation_id, &client_msg_id).await {
                     return;
@@ -336,6 +336,7 @@ impl Connection {
                     model,
                     temperature,
                     include_history: include_history.unwrap_or(true),
+                    deep_research: deep_research.unwrap_or(false),
                     prior: Vec::new(),
                 };
                 if let Err(e) = self.state.chat.ask(question).await {
