@@ -8,6 +8,7 @@ pub mod config;
 pub mod http;
 pub mod jobs;
 pub mod providers;
+pub mod rag;
 pub mod realtime;
 pub mod state;
 pub mod storage;

@@ -39,3 +39,52 @@ async fn the_database_is_created_on_first_start() {
     let server = TestServer::start().await;
     assert!(server.data.path().join("repowiki.db").exists());
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_rest_endpoint() {
+    let server = TestServer::start().await;
+    let doc: serde_json::Value = reqwest::get(server.url("/api/openapi.json"))
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        doc["openapi"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("3.")
+    );
+    let paths = doc["paths"].as_object().expect("paths");
+    for (path, method) in [
+        ("/health", "get"),
+        ("/ready", "get"),
+        ("/api/models", "get"),
+        ("/api/chat/message", "post"),
+        ("/api/chat/conversations", "get"),
+        ("/api/chat/conversations", "post"),
+        ("/api/chat/conversations/{id}", "get"),
+        ("/api/chat/conversations/{id}", "put"),
+        ("/api/chat/conversations/{id}", "delete"),
+        ("/api/chat/conversations/{id}/messages", "get"),
+        ("/api/chat/conversations/{id}/cleanup", "post"),
+        ("/api/chat/stats", "get"),
+        ("/api/chat/stream/{conversation_id}", "get"),
+        ("/api/v1/websocket/status", "post"),
+        ("/api/v1/websocket/connections", "get"),
+    ] {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} is documented"
+        );
+    }
+    let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+    for name in [
+        "Conversation",
+        "ChatMessage",
+        "SyncChatRequest",
+        "ErrorBody",
+    ] {
+        assert!(schemas.contains_key(name), "{name}");
+    }
+}

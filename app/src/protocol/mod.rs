@@ -15,6 +15,7 @@ pub mod seed;
 
 /// Progress of a background job, in the field names of the seed-002 progress socket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct JobProgress {
     pub job_id: String,
     pub status: String,
@@ -265,6 +266,7 @@ pub enum ErrorCode {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Role {
     User,
     Assistant,
@@ -273,6 +275,7 @@ pub enum Role {
 /// How an assistant message ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum FinishReason {
     Completed,
     Stopped,
@@ -281,6 +284,7 @@ pub enum FinishReason {
 
 /// A stored chat message as clients see it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ChatMessage {
     pub id: Uuid,
     pub conversation_id: Uuid,
@@ -297,6 +301,7 @@ pub struct ChatMessage {
 
 /// A retrieved passage that an answer may cite as `[n]`, n being its position plus one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Source {
     pub id: String,
     pub path: String,
@@ -308,6 +313,7 @@ pub struct Source {
 
 /// What is known about how an assistant message was produced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MessageMetadata {
     pub provider: String,
     pub model: String,

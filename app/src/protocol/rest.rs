@@ -6,6 +6,7 @@ use uuid::Uuid;
 use super::{ChatMessage, Millis};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Conversation {
     pub id: Uuid,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -18,12 +19,14 @@ pub struct Conversation {
 
 /// One page of a list: `?limit=&offset=` in, `{items, total}` out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub total: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewConversation {
     #[serde(default)]
     pub title: Option<String>,
@@ -32,12 +35,14 @@ pub struct NewConversation {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ConversationUpdate {
     pub title: String,
 }
 
 /// `POST /api/chat/message`: one synchronous turn.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SyncChatRequest {
     pub message: String,
     #[serde(default)]
@@ -55,12 +60,14 @@ pub struct SyncChatRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SyncChatResponse {
     pub conversation_id: Uuid,
     pub message: ChatMessage,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ChatStats {
     pub conversations: u64,
     pub messages: u64,
@@ -76,6 +83,7 @@ pub struct ChatStats {
 
 /// `POST /api/chat/conversations/{id}/cleanup`: keep only the newest messages.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CleanupRequest {
     /// Messages to keep, newest first counted; default 100.
     #[serde(default)]
@@ -83,6 +91,7 @@ pub struct CleanupRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CleanupResult {
     pub removed: u64,
     pub kept: u64,

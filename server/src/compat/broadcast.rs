@@ -11,7 +11,7 @@ use crate::http::ApiError;
 use crate::realtime::RoomName;
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct StatusUpdate {
     pub room: String,
     pub status: String,
@@ -34,13 +34,15 @@ pub struct StatusUpdate {
     pub failed_pages: Option<u32>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Published {
     room: String,
     /// The event's sequence number in the room; absent when nobody was there to get it.
     seq: Option<u64>,
 }
 
+#[utoipa::path(post, path = "/api/v1/websocket/status", tag = "realtime", request_body = StatusUpdate,
+    responses((status = 202, body = Published), (status = 400, body = crate::http::ErrorBody)))]
 /// `POST /api/v1/websocket/status`. To a `job:<id>` room this is job progress (also
 /// what the seed-002 progress socket relays); to any other room a `processing_status`.
 pub async fn publish_status(
@@ -88,18 +90,20 @@ pub async fn publish_status(
     ))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Connections {
     active_connections: usize,
     rooms: Vec<RoomCount>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RoomCount {
     room: String,
     connections: usize,
 }
 
+#[utoipa::path(get, path = "/api/v1/websocket/connections", tag = "realtime",
+    responses((status = 200, body = Connections)))]
 /// `GET /api/v1/websocket/connections`: open sockets in total and members per room.
 pub async fn connections(State(state): State<AppState>) -> Json<Connections> {
     Json(Connections {

@@ -2,11 +2,11 @@
 //! (shared/seeds/). Each translates between its seed's format and the same engine,
 //! rooms and events the application socket uses; none has logic of its own.
 
-mod broadcast;
+pub(crate) mod broadcast;
 mod conversation_socket;
 pub(crate) mod follower;
 mod job_progress;
-mod sse;
+pub(crate) mod sse;
 mod ws_chat;
 
 use axum::Router;

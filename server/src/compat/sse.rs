@@ -21,7 +21,8 @@ use crate::chat::Question;
 use crate::http::ApiError;
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StreamQuery {
     message: Option<String>,
     since_seq: Option<u64>,
@@ -29,6 +30,10 @@ pub struct StreamQuery {
     model: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/chat/stream/{conversation_id}", tag = "chat", params(StreamQuery,
+        ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this room sequence number")),
+    responses((status = 200, content_type = "text/event-stream",
+        description = "The conversation's events; `event` is the type, `id` the room sequence number")))]
 pub async fn handler(
     State(state): State<AppState>,
     Path(conversation_id): Path<String>,

@@ -13,6 +13,10 @@ use crate::clock::now_ms;
 use crate::compat::follower::Follower;
 use crate::state::AppState;
 
+#[utoipa::path(post, path = "/api/chat/message", tag = "chat", request_body = SyncChatRequest,
+    responses((status = 200, body = SyncChatResponse), (status = 400, body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody),
+        (status = 502, description = "The provider failed", body = super::error::ErrorBody)))]
 pub async fn send(
     State(state): State<AppState>,
     Json(request): Json<SyncChatRequest>,

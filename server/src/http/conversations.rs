@@ -21,10 +21,14 @@ const MAX_LIMIT: u64 = 200;
 const MAX_TITLE_CHARS: usize = 200;
 const DEFAULT_KEEP: u64 = 100;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Items per page (1 to 200, default 20).
     limit: Option<u64>,
+    /// Items to skip.
     offset: Option<u64>,
+    /// Case-insensitive text the title contains.
     q: Option<String>,
     project_id: Option<String>,
 }
@@ -53,6 +57,8 @@ fn valid_title(title: &str) -> Result<String, ApiError> {
     Ok(title.to_owned())
 }
 
+#[utoipa::path(get, path = "/api/chat/conversations", tag = "chat", params(ListQuery),
+    responses((status = 200, body = Page<Conversation>)))]
 pub async fn list(
     State(state): State<AppState>,
     Query(query): Query<ListQuery>,
@@ -70,6 +76,8 @@ pub async fn list(
     Ok(Json(page))
 }
 
+#[utoipa::path(post, path = "/api/chat/conversations", tag = "chat", request_body = NewConversation,
+    responses((status = 201, body = Conversation), (status = 400, body = super::error::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     Json(new): Json<NewConversation>,
@@ -87,6 +95,8 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
+#[utoipa::path(get, path = "/api/chat/conversations/{id}", tag = "chat",
+    responses((status = 200, body = Conversation), (status = 404, body = super::error::ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -97,6 +107,9 @@ pub async fn get(
     ))
 }
 
+#[utoipa::path(put, path = "/api/chat/conversations/{id}", tag = "chat", request_body = ConversationUpdate,
+    responses((status = 200, body = Conversation), (status = 400, body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -116,6 +129,8 @@ pub async fn update(
     ))
 }
 
+#[utoipa::path(delete, path = "/api/chat/conversations/{id}", tag = "chat",
+    responses((status = 204, description = "Deleted (soft)"), (status = 404, body = super::error::ErrorBody)))]
 /// Soft delete: the conversation vanishes from lists, a running answer stops, and every
 /// client in its room is told.
 pub async fn delete(
@@ -136,6 +151,8 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/api/chat/conversations/{id}/messages", tag = "chat", params(ListQuery),
+    responses((status = 200, body = Page<ChatMessage>), (status = 404, body = super::error::ErrorBody)))]
 pub async fn messages(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -150,10 +167,13 @@ pub async fn messages(
     Ok(Json(page))
 }
 
+#[utoipa::path(get, path = "/api/chat/stats", tag = "chat", responses((status = 200, body = ChatStats)))]
 pub async fn stats(State(state): State<AppState>) -> Result<Json<ChatStats>, ApiError> {
     Ok(Json(state.store.chat_stats().await?))
 }
 
+#[utoipa::path(post, path = "/api/chat/conversations/{id}/cleanup", tag = "chat", request_body = Option<CleanupRequest>,
+    responses((status = 200, body = CleanupResult), (status = 404, body = super::error::ErrorBody)))]
 /// Keeps the newest `keep_last` messages (default 100) and deletes the older ones for
 /// good; the conversation itself stays.
 pub async fn cleanup(

@@ -8,11 +8,14 @@ use serde_json::{Value, json};
 use crate::state::AppState;
 
 /// The process is up and serving requests.
+#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, description = "Alive")))]
 pub async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
 /// The server can do real work: its database answers.
+#[utoipa::path(get, path = "/ready", tag = "operations",
+    responses((status = 200, description = "Ready"), (status = 503, description = "Database unreachable")))]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     match state.store.ping().await {
         Ok(()) => (

@@ -6,8 +6,9 @@ mod conversations;
 mod error;
 mod health;
 mod models;
+mod openapi;
 
-pub use error::ApiError;
+pub use error::{ApiError, ErrorBody};
 
 use app::{App, shell};
 use axum::Router;
@@ -27,6 +28,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
+        .route("/api/openapi.json", get(openapi::document))
         .route("/ws", get(ws_handler))
         .merge(crate::compat::socket_routes())
         .merge(api)

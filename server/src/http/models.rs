@@ -7,13 +7,13 @@ use serde::Serialize;
 
 use crate::state::AppState;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ModelsResponse {
     pub default_provider: String,
     pub providers: Vec<ProviderEntry>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ProviderEntry {
     pub id: String,
     pub name: String,
@@ -22,6 +22,7 @@ pub struct ProviderEntry {
     pub models: Vec<String>,
 }
 
+#[utoipa::path(get, path = "/api/models", tag = "models", responses((status = 200, body = ModelsResponse)))]
 pub async fn list(State(state): State<AppState>) -> Json<ModelsResponse> {
     let providers = state
         .providers

@@ -1,0 +1,255 @@
+//! Splits a document into retrievable chunks with 1-based inclusive line ranges for
+//! citations: code along its syntax tree (tree-sitter), Markdown by headings and
+//! paragraphs, anything else by paragraphs and sentences.
+
+use std::path::Path;
+
+use text_splitter::{ChunkConfig, CodeSplitter, MarkdownSplitter, TextSplitter};
+use tree_sitter_language::LanguageFn;
+
+use super::RagError;
+
+/// Default target chunk size, in characters: a few functions, small enough that several
+/// chunks fit in a prompt.
+pub const DEFAULT_CHUNK_CHARS: usize = 1_500;
+
+/// One retrievable piece of a document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Chunk {
+    pub path: String,
+    /// First line of the chunk, 1-based.
+    pub start_line: u64,
+    /// Last line of the chunk, 1-based and inclusive.
+    pub end_line: u64,
+    pub text: String,
+}
+
+impl Chunk {
+    /// Stable within a project as long as the file does not change, so re-indexing an
+    /// unchanged file produces the same ids.
+    pub fn id(&self) -> String {
+        format!("{}#L{}-L{}", self.path, self.start_line, self.end_line)
+    }
+}
+
+/// Chunks documents to a target size in characters.
+#[derive(Clone, Debug)]
+pub struct Chunker {
+    max_chars: usize,
+}
+
+impl Default for Chunker {
+    fn default() -> Self {
+        Self::new(DEFAULT_CHUNK_CHARS)
+    }
+}
+
+enum Kind {
+    Code(LanguageFn),
+    Markdown,
+    Text,
+}
+
+fn kind_for(path: &str) -> Kind {
+    let ext = Path::new(path)
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    match ext.as_str() {
+        "rs" => Kind::Code(tree_sitter_rust::LANGUAGE),
+        "py" | "pyi" => Kind::Code(tree_sitter_python::LANGUAGE),
+        "js" | "mjs" | "cjs" | "jsx" => Kind::Code(tree_sitter_javascript::LANGUAGE),
+        "ts" | "mts" | "cts" => Kind::Code(tree_sitter_typescript::LANGUAGE_TYPESCRIPT),
+        "tsx" => Kind::Code(tree_sitter_typescript::LANGUAGE_TSX),
+        "go" => Kind::Code(tree_sitter_go::LANGUAGE),
+        "java" => Kind::Code(tree_sitter_java::LANGUAGE),
+        "c" | "h" => Kind::Code(tree_sitter_c::LANGUAGE),
+        "cc" | "cpp" | "cxx" | "hh" | "hpp" | "hxx" => Kind::Code(tree_sitter_cpp::LANGUAGE),
+        "md" | "markdown" | "mdx" => Kind::Markdown,
+        _ => Kind::Text,
+    }
+}
+
+impl Chunker {
+    /// `max_chars` is clamped to at least 1, since text-splitter needs a positive size.
+    pub fn new(max_chars: usize) -> Self {
+        Self {
+            max_chars: max_chars.max(1),
+        }
+    }
+
+    /// Chunks `text`, the content of `path`; the extension picks the splitter.
+    pub fn chunk(&self, path: &str, text: &str) -> Result<Vec<Chunk>, RagError> {
+        let config = ChunkConfig::new(self.max_chars);
+        let pieces: Vec<(usize, &str)> = match kind_for(path) {
+            Kind::Code(language) => CodeSplitter::new(language, config)?
+                .chunk_indices(text)
+                .collect(),
+            Kind::Markdown => MarkdownSplitter::new(config).chunk_indices(text).collect(),
+            Kind::Text => TextSplitter::new(config).chunk_indices(text).collect(),
+        };
+        let lines = LineIndex::new(text);
+        Ok(pieces
+            .into_iter()
+            .map(|(offset, piece)| Chunk {
+                path: path.to_owned(),
+                start_line: lines.line_of(offset),
+                end_line: lines.line_of(offset + piece.len().saturating_sub(1)),
+                text: piece.to_owned(),
+            })
+            .collect())
+    }
+}
+
+/// Byte offsets where lines start, to turn chunk offsets into line numbers.
+struct LineIndex(Vec<usize>);
+
+impl LineIndex {
+    fn new(text: &str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Self(starts)
+    }
+
+    fn line_of(&self, byte: usize) -> u64 {
+        self.0.partition_point(|&start| start <= byte).max(1) as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines_of(text: &str, chunk: &Chunk) -> String {
+        text.lines()
+            .skip(chunk.start_line as usize - 1)
+            .take((chunk.end_line - chunk.start_line + 1) as usize)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn assert_ranges_hold(text: &str, chunks: &[Chunk]) {
+        assert!(!chunks.is_empty());
+        for chunk in chunks {
+            assert!(chunk.start_line <= chunk.end_line, "{chunk:?}");
+            let span = lines_of(text, chunk);
+            assert!(span.contains(&chunk.text), "{chunk:?} not within {span:?}");
+            let first = chunk.text.lines().next().unwrap_or_default();
+            let last = chunk.text.lines().last().unwrap_or_default();
+            assert!(span.lines().next().unwrap_or_default().contains(first));
+            assert!(span.lines().last().unwrap_or_default().contains(last));
+        }
+    }
+
+    const RUST: &str = "fn parse_config(input: &str) -> usize {\n    let words = input.split(' ');\n    words.count()\n}\n\nfn load_file(path: &str) -> String {\n    let text = std::fs::read_to_string(path);\n    text.unwrap_or_default()\n}\n\nfn render_page(title: &str) -> String {\n    let page = format!(\"<h1>{title}</h1>\");\n    page.to_uppercase()\n}\n";
+
+    #[test]
+    fn rust_functions_start_chunks_at_their_fn_lines() {
+        let chunks = Chunker::new(130).chunk("src/lib.rs", RUST).unwrap();
+        assert_ranges_hold(RUST, &chunks);
+        let fn_lines: Vec<u64> = RUST
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.starts_with("fn "))
+            .map(|(i, _)| i as u64 + 1)
+            .collect();
+        assert_eq!(fn_lines, [1, 6, 11]);
+        let starts: Vec<u64> = chunks.iter().map(|c| c.start_line).collect();
+        for line in fn_lines {
+            assert!(
+                starts.contains(&line),
+                "no chunk starts at {line}: {chunks:#?}"
+            );
+        }
+        assert_eq!(chunks.last().map(|c| c.end_line), Some(14));
+        assert_eq!(chunks.len(), 3, "{chunks:#?}");
+    }
+
+    #[test]
+    fn every_language_chunks_with_exact_ranges() {
+        let samples = [
+            (
+                "a.py",
+                "import os\n\ndef parse_config(x):\n    return x\n\n\nclass Loader:\n    def load(self):\n        return 1\n",
+            ),
+            (
+                "a.js",
+                "function parseConfig(x) {\n  return x;\n}\n\nclass Loader {\n  load() { return 1; }\n}\n",
+            ),
+            (
+                "a.ts",
+                "export function parseConfig(x: string): string {\n  return x;\n}\n\ninterface Config { name: string }\n",
+            ),
+            (
+                "a.tsx",
+                "export const App = () => <div>hi</div>;\n\nfunction parseConfig(x: number) { return x; }\n",
+            ),
+            (
+                "a.go",
+                "package main\n\nfunc parseConfig(x int) int {\n\treturn x\n}\n\nfunc main() {\n\tparseConfig(1)\n}\n",
+            ),
+            (
+                "A.java",
+                "class A {\n  int parseConfig(int x) {\n    return x;\n  }\n\n  void load() {}\n}\n",
+            ),
+            (
+                "a.c",
+                "#include <stdio.h>\n\nint parse_config(int x) {\n  return x;\n}\n\nint main(void) { return 0; }\n",
+            ),
+            (
+                "a.cpp",
+                "namespace ns {\nint parseConfig(int x) {\n  return x;\n}\n}\n\nclass Loader { public: void load(); };\n",
+            ),
+        ];
+        for (path, text) in samples {
+            let chunks = Chunker::new(40).chunk(path, text).unwrap();
+            assert_ranges_hold(text, &chunks);
+            assert!(chunks.len() > 1, "{path}: {chunks:#?}");
+        }
+    }
+
+    #[test]
+    fn markdown_splits_by_headings() {
+        let text = "# Title\n\nIntro paragraph here.\n\n## Install\n\nRun the installer.\n\n## Usage\n\nCall parse_config.\n";
+        let chunks = Chunker::new(45).chunk("README.md", text).unwrap();
+        assert_ranges_hold(text, &chunks);
+        assert!(
+            chunks
+                .iter()
+                .any(|c| c.start_line == 5 && c.text.starts_with("## Install"))
+        );
+        assert!(
+            chunks
+                .iter()
+                .any(|c| c.start_line == 9 && c.text.starts_with("## Usage"))
+        );
+    }
+
+    #[test]
+    fn unknown_extension_falls_back_to_text() {
+        let text = "first paragraph\nstill first\n\nsecond paragraph\n\n\nthird one\n";
+        let chunks = Chunker::new(30).chunk("notes.weird", text).unwrap();
+        assert_ranges_hold(text, &chunks);
+        assert_eq!(chunks[0].start_line, 1);
+        assert_eq!(chunks.last().map(|c| c.end_line), Some(7));
+    }
+
+    #[test]
+    fn empty_text_has_no_chunks() {
+        assert!(Chunker::default().chunk("a.rs", "").unwrap().is_empty());
+        assert!(Chunker::default().chunk("a.md", "\n\n").unwrap().is_empty());
+    }
+
+    #[test]
+    fn ids_name_path_and_lines() {
+        let chunk = Chunk {
+            path: "src/a.rs".into(),
+            start_line: 3,
+            end_line: 9,
+            text: String::new(),
+        };
+        assert_eq!(chunk.id(), "src/a.rs#L3-L9");
+    }
+}

@@ -1,0 +1,351 @@
+//! The tantivy full-text index of chunks, scoped by project: BM25 search over text
+//! analyzed with the code tokenizer, so identifiers match in any casing convention.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Mutex;
+
+use tantivy::collector::TopDocs;
+use tantivy::directory::MmapDirectory;
+use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, TermQuery};
+use tantivy::schema::{
+    Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
+    Value,
+};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
+
+use super::RagError;
+use super::chunker::Chunk;
+use super::tokenizer::{self, CODE_TOKENIZER};
+
+/// Memory the writer may use before flushing a segment.
+const WRITER_HEAP_BYTES: usize = 64 * 1024 * 1024;
+/// Snippets are a preview for the sources sidebar; the full chunk is fetched by id.
+const SNIPPET_CHARS: usize = 300;
+/// tantivy sizes its top-k heap by the limit, so a caller's `k` is capped.
+const MAX_K: usize = 1_000;
+
+/// One search result, in the shape sources are sent to the client (SPEC §5).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hit {
+    pub chunk_id: String,
+    pub path: String,
+    pub start_line: u64,
+    pub end_line: u64,
+    pub snippet: String,
+    pub score: f32,
+}
+
+#[derive(Clone, Copy)]
+struct Fields {
+    chunk_id: Field,
+    project_id: Field,
+    path: Field,
+    start_line: Field,
+    end_line: Field,
+    text: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut builder = Schema::builder();
+    let text_options = TextOptions::default()
+        .set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(CODE_TOKENIZER)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        )
+        .set_stored();
+    let fields = Fields {
+        chunk_id: builder.add_text_field("chunk_id", STRING | STORED),
+        project_id: builder.add_text_field("project_id", STRING),
+        path: builder.add_text_field("path", STRING | STORED),
+        start_line: builder.add_u64_field("start_line", INDEXED | STORED),
+        end_line: builder.add_u64_field("end_line", STORED),
+        text: builder.add_text_field("text", text_options),
+    };
+    (builder.build(), fields)
+}
+
+/// A chunk index shared by all projects; every operation names its project.
+pub struct LexicalIndex {
+    index: Index,
+    // The writer is single-owner in tantivy; a mutex lets `&self` methods share it.
+    writer: Mutex<IndexWriter<TantivyDocument>>,
+    reader: IndexReader,
+    fields: Fields,
+}
+
+impl LexicalIndex {
+    /// Opens the index in `dir`, creating it (and the directory) when absent.
+    pub fn open_in_dir(dir: &Path) -> Result<Self, RagError> {
+        std::fs::create_dir_all(dir).map_err(|source| RagError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let (schema, _) = schema();
+        let index = Index::open_or_create(MmapDirectory::open(dir)?, schema)?;
+        Self::with_index(index)
+    }
+
+    /// An index held in memory only, for tests and throwaway use.
+    pub fn in_ram() -> Result<Self, RagError> {
+        let (schema, _) = schema();
+        Self::with_index(Index::create_in_ram(schema))
+    }
+
+    fn with_index(index: Index) -> Result<Self, RagError> {
+        let (_, fields) = schema();
+        tokenizer::register(index.tokenizers());
+        let writer = index.writer(WRITER_HEAP_BYTES)?;
+        // Commits by this process reload the reader at once (see `commit`); the policy
+        // covers commits made by another handle on the same directory.
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::OnCommitWithDelay)
+            .try_into()?;
+        Ok(Self {
+            index,
+            writer: Mutex::new(writer),
+            reader,
+            fields,
+        })
+    }
+
+    fn writer(&self) -> Result<std::sync::MutexGuard<'_, IndexWriter<TantivyDocument>>, RagError> {
+        self.writer.lock().map_err(|_| RagError::WriterPoisoned)
+    }
+
+    /// Adds chunks to a project; they become searchable after [`commit`](Self::commit).
+    pub fn add(&self, project_id: &str, chunks: &[Chunk]) -> Result<(), RagError> {
+        let f = self.fields;
+        let writer = self.writer()?;
+        for chunk in chunks {
+            writer.add_document(doc!(
+                f.chunk_id => chunk.id(),
+                f.project_id => project_id,
+                f.path => chunk.path.as_str(),
+                f.start_line => chunk.start_line,
+                f.end_line => chunk.end_line,
+                f.text => chunk.text.as_str(),
+            ))?;
+        }
+        Ok(())
+    }
+
+    /// Removes every chunk of one file of a project, before re-indexing it.
+    pub fn delete_path(&self, project_id: &str, path: &str) -> Result<(), RagError> {
+        let query = BooleanQuery::new(vec![
+            (
+                Occur::Must,
+                self.term_query(self.fields.project_id, project_id),
+            ),
+            (Occur::Must, self.term_query(self.fields.path, path)),
+        ]);
+        self.writer()?.delete_query(Box::new(query))?;
+        Ok(())
+    }
+
+    /// Removes every chunk of a project.
+    pub fn delete_project(&self, project_id: &str) -> Result<(), RagError> {
+        let term = Term::from_field_text(self.fields.project_id, project_id);
+        self.writer()?.delete_term(term);
+        Ok(())
+    }
+
+    /// Makes pending additions and deletions durable and visible to searches.
+    pub fn commit(&self) -> Result<(), RagError> {
+        self.writer()?.commit()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    fn term_query(&self, field: Field, value: &str) -> Box<dyn Query> {
+        Box::new(TermQuery::new(
+            Term::from_field_text(field, value),
+            IndexRecordOption::Basic,
+        ))
+    }
+
+    /// The `k` best chunks of a project for `query`, by BM25, one per (path, start line).
+    ///
+    /// The query is tokenized like the indexed text and its words are OR-ed, rather than
+    /// handed to tantivy's query syntax: user text such as `foo(bar)` or an unbalanced
+    /// quote is then just words, never an error.
+    pub fn search(&self, project_id: &str, query: &str, k: usize) -> Result<Vec<Hit>, RagError> {
+        let f = self.fields;
+        let mut analyzer = tokenizer::analyzer();
+        let mut stream = analyzer.token_stream(query);
+        let mut words = HashSet::new();
+        let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        while let Some(token) = stream.next() {
+            if words.insert(token.text.clone()) {
+                let term = Term::from_field_text(f.text, &token.text);
+                should.push((
+                    Occur::Should,
+                    Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
+                ));
+            }
+        }
+        let k = k.min(MAX_K);
+        if should.is_empty() || k == 0 {
+            return Ok(Vec::new());
+        }
+        // The project filter must not add to the score, so it is a constant zero.
+        let filter = ConstScoreQuery::new(self.term_query(f.project_id, project_id), 0.0);
+        let query = BooleanQuery::new(vec![
+            (Occur::Must, Box::new(filter) as Box<dyn Query>),
+            (Occur::Must, Box::new(BooleanQuery::new(should))),
+        ]);
+        let searcher = self.reader.searcher();
+        // Extra candidates leave room for duplicates dropped below.
+        let top = searcher.search(&query, &TopDocs::with_limit(2 * k).order_by_score())?;
+        let mut seen = HashSet::new();
+        let mut hits = Vec::with_capacity(k);
+        for (score, address) in top {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let text = |field| {
+                doc.get_first(field)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let number = |field| doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or(0);
+            let hit = Hit {
+                chunk_id: text(f.chunk_id),
+                path: text(f.path),
+                start_line: number(f.start_line),
+                end_line: number(f.end_line),
+                snippet: text(f.text).chars().take(SNIPPET_CHARS).collect(),
+                score,
+            };
+            if seen.insert((hit.path.clone(), hit.start_line)) {
+                hits.push(hit);
+                if hits.len() == k {
+                    break;
+                }
+            }
+        }
+        Ok(hits)
+    }
+
+    /// Chunks searchable now, across all projects.
+    pub fn num_chunks(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// The underlying tantivy index, for maintenance such as merging segments.
+    pub fn tantivy(&self) -> &Index {
+        &self.index
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rag::Chunker;
+
+    const LIB_RS: &str = "fn parse_config(input: &str) -> Config {\n    Config::default()\n}\n\nfn render_page() {}\n";
+    const APP_JS: &str = "function parseConfig(text) {\n  return JSON.parse(text);\n}\n";
+
+    fn index_with(files: &[(&str, &str, &str)]) -> LexicalIndex {
+        let index = LexicalIndex::in_ram().unwrap();
+        let chunker = Chunker::default();
+        for (project, path, text) in files {
+            index
+                .add(project, &chunker.chunk(path, text).unwrap())
+                .unwrap();
+        }
+        index.commit().unwrap();
+        index
+    }
+
+    #[test]
+    fn identifiers_match_in_every_casing() {
+        let index = index_with(&[("p", "src/lib.rs", LIB_RS), ("p", "web/app.js", APP_JS)]);
+        for query in ["parse_config", "parseConfig", "ParseConfig", "parse config"] {
+            let hits = index.search("p", query, 5).unwrap();
+            let paths: Vec<&str> = hits.iter().map(|h| h.path.as_str()).collect();
+            assert!(paths.contains(&"src/lib.rs"), "{query}: {hits:#?}");
+            assert!(paths.contains(&"web/app.js"), "{query}: {hits:#?}");
+            assert!(hits.iter().all(|h| h.score > 0.0));
+        }
+        let hits = index.search("p", "parse_config", 1).unwrap();
+        assert_eq!(hits[0].path, "src/lib.rs");
+        assert_eq!((hits[0].start_line, hits[0].end_line), (1, 5));
+        assert_eq!(hits[0].chunk_id, "src/lib.rs#L1-L5");
+        assert!(hits[0].snippet.starts_with("fn parse_config"));
+    }
+
+    #[test]
+    fn projects_are_isolated() {
+        let index = index_with(&[("a", "src/lib.rs", LIB_RS), ("b", "web/app.js", APP_JS)]);
+        let hits = index.search("b", "parse_config", 10).unwrap();
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].path, "web/app.js");
+        assert!(index.search("c", "parse_config", 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn delete_path_and_project() {
+        let index = index_with(&[
+            ("a", "src/lib.rs", LIB_RS),
+            ("a", "web/app.js", APP_JS),
+            ("b", "src/lib.rs", LIB_RS),
+        ]);
+        index.delete_path("a", "src/lib.rs").unwrap();
+        index.commit().unwrap();
+        let hits = index.search("a", "parse_config", 10).unwrap();
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].path, "web/app.js");
+        assert_eq!(index.search("b", "parse_config", 10).unwrap().len(), 1);
+        index.delete_project("a").unwrap();
+        index.commit().unwrap();
+        assert!(index.search("a", "parse", 10).unwrap().is_empty());
+        assert_eq!(index.search("b", "parse", 10).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn punctuation_heavy_queries_do_not_error() {
+        let index = index_with(&[("p", "src/lib.rs", LIB_RS)]);
+        for query in [
+            "foo(bar)",
+            "\"unbalanced",
+            "a AND OR NOT",
+            "field:value",
+            "[1 TO",
+            "+-*/\\^~!{}",
+            "",
+            "parse_config(\"x\") -> Config::default()",
+        ] {
+            index.search("p", query, 5).unwrap();
+        }
+        let hits = index.search("p", "parse_config(\"x\")", 5).unwrap();
+        assert_eq!(hits[0].path, "src/lib.rs");
+        assert!(index.search("p", "parse", 0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn duplicate_chunks_are_returned_once() {
+        let index = index_with(&[("p", "src/lib.rs", LIB_RS), ("p", "src/lib.rs", LIB_RS)]);
+        let hits = index.search("p", "parse_config", 10).unwrap();
+        assert_eq!(hits.len(), 1);
+    }
+
+    #[test]
+    fn on_disk_index_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let index = LexicalIndex::open_in_dir(dir.path()).unwrap();
+            index
+                .add(
+                    "p",
+                    &Chunker::default().chunk("src/lib.rs", LIB_RS).unwrap(),
+                )
+                .unwrap();
+            index.commit().unwrap();
+        }
+        let index = LexicalIndex::open_in_dir(dir.path()).unwrap();
+        assert_eq!(index.num_chunks(), 1);
+        assert_eq!(index.search("p", "parseConfig", 3).unwrap().len(), 1);
+    }
+}
