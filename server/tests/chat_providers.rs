@@ -125,6 +125,11 @@ async fn a_provider_that_fails_mid_answer_gives_message_error_and_keeps_the_part
 
     let stored = server.store().await.messages(id).await.expect("read");
     assert_eq!(stored[1].content, "Partial text");
+    // The provider sent no usage: the prompt ("Will this break?", 16 characters) is estimated.
+    assert_eq!(
+        stored[1].metadata.as_ref().and_then(|m| m.prompt_tokens),
+        Some(4)
+    );
     assert_eq!(
         stored[1].metadata.as_ref().map(|m| m.finish_reason),
         Some(FinishReason::Error)

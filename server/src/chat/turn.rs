@@ -14,6 +14,7 @@ use super::ChatService;
 use crate::clock::now_ms;
 use crate::providers::{
     ChatProvider, ChatRequest, PromptMessage, PromptRole, ProviderError, ProviderEvent,
+    estimate_tokens,
 };
 use crate::realtime::RoomHold;
 
@@ -141,7 +142,12 @@ impl ChatService {
             model: ctx.model.clone(),
             finish_reason,
             sources_count: 0,
-            prompt_tokens: progress.prompt_tokens,
+            // Providers that report no usage get estimates: the prompt by the usual four
+            // characters a token, the completion by its streamed chunks (about a token each).
+            prompt_tokens: progress.prompt_tokens.or_else(|| {
+                let prompt: String = spec.prompt.iter().map(|m| m.content.as_str()).collect();
+                Some(estimate_tokens(&prompt))
+            }),
             completion_tokens: Some(progress.completion_tokens.unwrap_or(progress.tokens)),
             time_to_first_token_ms: progress.first_token_ms,
             duration_ms: progress.started.elapsed().as_millis() as u64,

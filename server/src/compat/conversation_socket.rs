@@ -4,13 +4,12 @@
 //! of the broadcast of its own question (`exclude_sender`).
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
 
 use app::protocol::seed::{ConversationClientMsg, ConversationServerMsg};
 use app::protocol::{ChatMessage, Role, ServerMsg, rooms};
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::extract::ws::{Message, WebSocket};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
 use uuid::Uuid;
@@ -22,26 +21,16 @@ use crate::realtime::{ConnectionSlot, FrameBudget, Upgrade, Verdict, accept, clo
 use crate::state::AppState;
 
 pub async fn handler(
-    ws: WebSocketUpgrade,
     State(state): State<AppState>,
     Path(conversation_id): Path<String>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    uri: Uri,
+    upgrade: Upgrade,
 ) -> Response {
     let Ok(conversation_id) = Uuid::parse_str(&conversation_id) else {
         return (StatusCode::BAD_REQUEST, "conversation id must be a UUID").into_response();
     };
-    accept(
-        Upgrade {
-            ws,
-            addr,
-            headers,
-            uri,
-        },
-        state,
-        move |socket, state, slot| serve(socket, state, conversation_id, slot),
-    )
+    accept(upgrade, state, move |socket, state, slot| {
+        serve(socket, state, conversation_id, slot)
+    })
 }
 
 async fn serve(socket: WebSocket, state: AppState, conversation_id: Uuid, _slot: ConnectionSlot) {

@@ -2,13 +2,10 @@
 //! current status first, then every update, `{"heartbeat": true}` every ping interval
 //! (30 s by default), the final status, and a normal close.
 
-use std::net::SocketAddr;
-
 use app::protocol::seed::Heartbeat;
 use app::protocol::{ServerMsg, rooms};
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, Uri};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::{Path, State};
 use axum::response::Response;
 use serde::Serialize;
 
@@ -17,23 +14,13 @@ use crate::realtime::{ConnectionSlot, Upgrade, accept, close_code};
 use crate::state::AppState;
 
 pub async fn handler(
-    ws: WebSocketUpgrade,
     State(state): State<AppState>,
     Path(job_id): Path<String>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    uri: Uri,
+    upgrade: Upgrade,
 ) -> Response {
-    accept(
-        Upgrade {
-            ws,
-            addr,
-            headers,
-            uri,
-        },
-        state,
-        move |socket, state, slot| serve(socket, state, job_id, slot),
-    )
+    accept(upgrade, state, move |socket, state, slot| {
+        serve(socket, state, job_id, slot)
+    })
 }
 
 async fn serve(mut socket: WebSocket, state: AppState, job_id: String, _slot: ConnectionSlot) {

@@ -3,14 +3,12 @@
 //! answer is done. Errors never appear inside the answer text: they are the close
 //! reason (1011), which seed clients surface through `onclose`.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use app::protocol::ServerMsg;
 use app::protocol::seed::{DEEP_RESEARCH_PREFIX, WsChatRequest};
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, Uri};
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::response::Response;
 use uuid::Uuid;
 
@@ -25,23 +23,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const UNSUPPORTED_DATA: u16 = 1003;
 const INTERNAL_ERROR: u16 = 1011;
 
-pub async fn handler(
-    ws: WebSocketUpgrade,
-    State(state): State<AppState>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    accept(
-        Upgrade {
-            ws,
-            addr,
-            headers,
-            uri,
-        },
-        state,
-        serve,
-    )
+pub async fn handler(State(state): State<AppState>, upgrade: Upgrade) -> Response {
+    accept(upgrade, state, serve)
 }
 
 async fn serve(mut socket: WebSocket, state: AppState, _slot: ConnectionSlot) {

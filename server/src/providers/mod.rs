@@ -22,7 +22,7 @@ pub use config::{
 };
 pub use embeddings::{Embeddings, HttpEmbedder};
 pub use http_chat::HttpChatProvider;
-pub use offline::OfflineProvider;
+pub use offline::{OfflineProvider, estimate_tokens};
 pub use openai_compatible::parse_sse_stream;
 pub use registry::{ProviderInfo, Providers};
 

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use app::protocol::{ClientMsg, ErrorCode, ServerMsg, rooms};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use futures::stream::{SplitSink, SplitStream};
@@ -81,12 +82,31 @@ async fn refuse(mut socket: WebSocket, code: u16, reason: String) {
     let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(close)).await;
 }
 
-/// What every socket endpoint's handler receives from the request.
+/// What every socket endpoint needs from the request, extracted in one go.
 pub struct Upgrade {
-    pub ws: WebSocketUpgrade,
-    pub addr: SocketAddr,
-    pub headers: HeaderMap,
-    pub uri: Uri,
+    ws: WebSocketUpgrade,
+    addr: SocketAddr,
+    headers: HeaderMap,
+    uri: Uri,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let ws = WebSocketUpgrade::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let ConnectInfo(addr) = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Self {
+            ws,
+            addr,
+            headers: parts.headers.clone(),
+            uri: parts.uri.clone(),
+        })
+    }
 }
 
 /// Admits the request, upgrades it, and runs `serve` on the socket (tracked, so that
@@ -111,23 +131,8 @@ where
     })
 }
 
-pub async fn ws_handler(
-    ws: WebSocketUpgrade,
-    State(state): State<AppState>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    accept(
-        Upgrade {
-            ws,
-            addr,
-            headers,
-            uri,
-        },
-        state,
-        serve,
-    )
+pub async fn ws_handler(State(state): State<AppState>, upgrade: Upgrade) -> Response {
+    accept(upgrade, state, serve)
 }
 
 async fn serve(socket: WebSocket, state: AppState, _slot: ConnectionSlot) {
