@@ -352,6 +352,29 @@ impl ChatService {
     }
 }
 
+/// The stored answer that a `message_complete` event announces, for endpoints that hand
+/// out whole messages rather than events.
+pub fn completed_answer(event: ServerMsg) -> Option<ChatMessage> {
+    match event {
+        ServerMsg::MessageComplete {
+            conversation_id,
+            message_id,
+            content,
+            metadata,
+        } => Some(ChatMessage {
+            id: message_id,
+            conversation_id,
+            role: Role::Assistant,
+            content,
+            sources: Vec::new(),
+            metadata: Some(metadata),
+            client_msg_id: None,
+            created_at: now_ms(),
+        }),
+        _ => None,
+    }
+}
+
 /// A conversation's title: the start of its first question, on one line.
 fn title_from(question: &str) -> String {
     const MAX: usize = 80;

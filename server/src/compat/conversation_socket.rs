@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 
 use app::protocol::seed::{ConversationClientMsg, ConversationServerMsg};
-use app::protocol::{ChatMessage, Role, ServerMsg, rooms};
+use app::protocol::{ServerMsg, rooms};
 use axum::extract::ws::{Message, WebSocket};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -15,7 +15,7 @@ use futures::{SinkExt, StreamExt};
 use uuid::Uuid;
 
 use super::follower::Follower;
-use crate::chat::Question;
+use crate::chat::{Question, completed_answer};
 use crate::clock::now_ms;
 use crate::realtime::{ConnectionSlot, FrameBudget, Upgrade, Verdict, accept, close_code};
 use crate::state::AppState;
@@ -203,23 +203,9 @@ fn translate(
             message_id: message_id.to_string(),
             content: token,
         }),
-        ServerMsg::MessageComplete {
-            conversation_id,
-            message_id,
-            content,
-            metadata,
-        } => Some(ConversationServerMsg::Message {
-            message: ChatMessage {
-                id: message_id,
-                conversation_id,
-                role: Role::Assistant,
-                content,
-                sources: Vec::new(),
-                metadata: Some(metadata),
-                client_msg_id: None,
-                created_at: now_ms(),
-            },
-        }),
+        complete @ ServerMsg::MessageComplete { .. } => {
+            completed_answer(complete).map(|message| ConversationServerMsg::Message { message })
+        }
         ServerMsg::MessageError { message, .. } => Some(error_text(&message)),
         ServerMsg::Typing {
             connection_id,

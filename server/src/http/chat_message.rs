@@ -1,15 +1,14 @@
 //! `POST /api/chat/message` (seed 003): one chat turn answered synchronously — the same
 //! turn the sockets run, awaited to its end.
 
+use app::protocol::ServerMsg;
 use app::protocol::rest::{SyncChatRequest, SyncChatResponse};
-use app::protocol::{ChatMessage, Role, ServerMsg};
 use axum::Json;
 use axum::extract::State;
 use uuid::Uuid;
 
 use super::ApiError;
-use crate::chat::Question;
-use crate::clock::now_ms;
+use crate::chat::{Question, completed_answer};
 use crate::compat::follower::Follower;
 use crate::state::AppState;
 
@@ -51,25 +50,13 @@ pub async fn send(
     // Events of this conversation's room; only this turn's answer ends the wait.
     while let Some(frame) = follower.next().await {
         match frame.msg {
-            ServerMsg::MessageComplete {
-                message_id,
-                content,
-                metadata,
-                ..
-            } => {
-                return Ok(Json(SyncChatResponse {
-                    conversation_id,
-                    message: ChatMessage {
-                        id: message_id,
+            complete @ ServerMsg::MessageComplete { .. } => {
+                if let Some(message) = completed_answer(complete) {
+                    return Ok(Json(SyncChatResponse {
                         conversation_id,
-                        role: Role::Assistant,
-                        content,
-                        sources: Vec::new(),
-                        metadata: Some(metadata),
-                        client_msg_id: None,
-                        created_at: now_ms(),
-                    },
-                }));
+                        message,
+                    }));
+                }
             }
             ServerMsg::MessageError { code, message, .. } => {
                 return Err(ApiError::Upstream { code, message });
