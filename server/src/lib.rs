@@ -25,9 +25,19 @@ use tokio_util::task::TaskTracker;
 use crate::chat::{ChatLimits, ChatService};
 use crate::config::Config;
 use crate::providers::Providers;
+use crate::rag::{Rag, RagError};
 use crate::realtime::{ConnectionLimiter, Hub};
 use crate::state::AppState;
 use crate::storage::{StorageError, Store};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("opening the search index: {0}")]
+    Index(#[from] RagError),
+}
 
 /// Connects storage and builds every service, with the providers the environment
 /// configures. `shutdown` stops them all when cancelled.
@@ -35,7 +45,7 @@ pub async fn build_state(
     config: Config,
     leptos_options: LeptosOptions,
     shutdown: CancellationToken,
-) -> Result<AppState, StorageError> {
+) -> Result<AppState, StartupError> {
     let providers = Providers::from_env(
         |name| std::env::var(name).ok(),
         config.offline_tokens_per_sec,
@@ -50,8 +60,9 @@ pub async fn build_state_with_providers(
     leptos_options: LeptosOptions,
     shutdown: CancellationToken,
     providers: Providers,
-) -> Result<AppState, StorageError> {
+) -> Result<AppState, StartupError> {
     let store = Store::connect(&config.database_url()).await?;
+    let rag = Arc::new(Rag::open(&config.data_dir.join("index"))?);
     let hub = Arc::new(Hub::new(config.replay_buffer));
     let chat = ChatService::new(
         store.clone(),
@@ -71,6 +82,7 @@ pub async fn build_state_with_providers(
         connections: ConnectionLimiter::new(config.max_connections_per_client),
         chat,
         providers,
+        rag,
         jobs: Arc::default(),
         shutdown,
         tasks: TaskTracker::new(),

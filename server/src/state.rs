@@ -11,6 +11,7 @@ use crate::chat::ChatService;
 use crate::config::Config;
 use crate::jobs::JobBoard;
 use crate::providers::Providers;
+use crate::rag::Rag;
 use crate::realtime::{ConnectionLimiter, Hub};
 use crate::storage::Store;
 
@@ -25,6 +26,8 @@ pub struct AppState {
     pub chat: Arc<ChatService>,
     /// Every provider, for the model picker (`GET /api/models`).
     pub providers: Providers,
+    /// Retrieval: the chunk index every project writes to and every answer reads from.
+    pub rag: Arc<Rag>,
     /// The latest progress of each job.
     pub jobs: Arc<JobBoard>,
     /// Cancelled when the server begins to shut down.

@@ -4,10 +4,12 @@
 
 pub mod chunker;
 pub mod index;
+mod service;
 pub mod tokenizer;
 
 pub use chunker::{Chunk, Chunker};
 pub use index::{Hit, LexicalIndex};
+pub use service::Rag;
 pub use tokenizer::{CODE_TOKENIZER, CodeTokenizer};
 
 /// What can go wrong while chunking or indexing.
