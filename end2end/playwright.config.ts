@@ -1,3 +1,4 @@
+import path from "node:path";
 import { defineConfig } from "@playwright/test";
 import { chromiumLaunchOptions, serverCommand, MAIN_PORT } from "./tests/server";
 
@@ -8,13 +9,15 @@ import { chromiumLaunchOptions, serverCommand, MAIN_PORT } from "./tests/server"
  */
 export default defineConfig({
   testDir: "./tests",
+  // Explicit, so that results land in the git-ignored end2end/ folders whatever the cwd.
+  outputDir: path.join(__dirname, "test-results"),
   timeout: 60_000,
   expect: { timeout: 10_000 },
   fullyParallel: false,
   workers: 1,
   forbidOnly: !!process.env.CI,
   retries: 0,
-  reporter: [["list"], ["html", { open: "never" }]],
+  reporter: [["list"], ["html", { open: "never", outputFolder: path.join(__dirname, "playwright-report") }]],
   use: {
     baseURL: `http://127.0.0.1:${MAIN_PORT}`,
     trace: "retain-on-failure",

@@ -36,6 +36,10 @@ if [ ! -x node_modules/.bin/tailwindcss ] || [ ! -x node_modules/.bin/wasm-opt ]
   PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund
 fi
 
+# highlight.js and mermaid are served from public/vendor, copied from node_modules
+# (npm's postinstall does it too, but only when npm install runs).
+[ -f public/vendor/mermaid.min.js ] || node frontend/copy-vendor.mjs
+
 if [ ! -x /usr/bin/chromium ]; then
   step "installing Debian's Chromium for the browser tests"
   SUDO=""

@@ -10,3 +10,20 @@ pub mod protocol;
 mod shell;
 
 pub use shell::{App, shell};
+
+/// What the server hands the UI while rendering a page, through Leptos context
+/// (`leptos_routes_with_context`): stored data to render before any socket exists, so
+/// that pages read without JavaScript.
+#[cfg(feature = "ssr")]
+#[derive(Clone)]
+pub struct ServerData {
+    /// The stored messages of a conversation, `None` if there is no such conversation.
+    pub messages: std::sync::Arc<
+        dyn Fn(
+                uuid::Uuid,
+            ) -> std::pin::Pin<
+                Box<dyn std::future::Future<Output = Option<Vec<protocol::ChatMessage>>> + Send>,
+            > + Send
+            + Sync,
+    >,
+}

@@ -3,12 +3,19 @@
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
+    SsrMode,
     components::{Route, Router, Routes},
     path,
 };
 
 use crate::client::ChatClient;
+use crate::components::app_header::AppHeader;
 use crate::components::chat_page::ChatPage;
+use crate::components::job_page::JobPage;
+use crate::components::projects_page::ProjectsPage;
+use crate::components::shortcuts::{ShortcutsDialog, install_shortcuts};
+use crate::components::ui_state::Ui;
+use crate::components::wiki_page::WikiPage;
 
 /// The whole document, rendered by the server around [`App`].
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -20,6 +27,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
+                // Before the first paint, so a dark theme never flashes light.
+                <script src="/theme.js"></script>
+                <script src="/enhance.js" defer></script>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -36,6 +46,7 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     let client = ChatClient::new();
     provide_context(client);
+    provide_context(Ui::new());
     // Browser-only: Effects never run during server rendering.
     Effect::new(move |_| {
         client.start();
@@ -46,12 +57,28 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href="/pkg/repowiki.css"/>
         <Title text="RepoWiki"/>
         <Router>
-            <Routes fallback=|| view! { <p class="p-8">"Page not found."</p> }>
-                <Route path=path!("/") view=ChatPage/>
-                <Route path=path!("/chat/:conversation_id") view=ChatPage/>
-            </Routes>
+            <Shortcuts/>
+            <div class="flex h-dvh flex-col">
+                <AppHeader/>
+                // In-order streaming: a page with stored data is complete HTML, readable
+                // without JavaScript.
+                <Routes fallback=|| view! { <main id="main" class="p-8"><h1>"Page not found."</h1></main> }>
+                    <Route path=path!("/") view=ChatPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/chat/:conversation_id") view=ChatPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/projects") view=ProjectsPage/>
+                    <Route path=path!("/projects/:id/wiki") view=WikiPage/>
+                    <Route path=path!("/wiki/job/:job_id") view=JobPage/>
+                </Routes>
+            </div>
+            <ShortcutsDialog/>
         </Router>
     }
+}
+
+/// The key handler needs the router (for "new chat"), so it is installed inside it.
+#[component]
+fn Shortcuts() -> impl IntoView {
+    install_shortcuts();
 }
 
 /// Tells browser tests that event handlers are attached: clicks before hydration are lost.

@@ -30,9 +30,10 @@ export const chromiumLaunchOptions = {
   ],
 };
 
-function serverEnv(port: number): NodeJS.ProcessEnv {
+function serverEnv(port: number, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return {
     ...process.env,
+    ...extra,
     LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
     LEPTOS_SITE_ROOT: siteRoot,
     LEPTOS_OUTPUT_NAME: "repowiki",
@@ -55,8 +56,9 @@ export class ControlledServer {
   private child?: ChildProcess;
   private readonly env: NodeJS.ProcessEnv;
 
-  constructor(readonly port: number) {
-    this.env = serverEnv(port);
+  /** `extra` adds environment variables, e.g. a slower offline provider. */
+  constructor(readonly port: number, extra: NodeJS.ProcessEnv = {}) {
+    this.env = serverEnv(port, extra);
   }
 
   get url(): string {
@@ -92,3 +94,18 @@ export class ControlledServer {
 export async function waitForHydration(page: Page): Promise<void> {
   await page.locator("body[data-hydrated='true']").waitFor({ state: "attached" });
 }
+
+/** The streamed answer of the newest assistant message. */
+export function lastAnswer(page: Page) {
+  return page.locator("[data-role='assistant'] [data-markdown]").last();
+}
+
+/** Asks a question from wherever the page is and waits to land on the conversation's URL. */
+export async function ask(page: Page, question: string): Promise<void> {
+  await page.getByRole("textbox", { name: "Message" }).fill(question);
+  await page.getByRole("button", { name: "Send" }).click();
+  await page.waitForURL(/\/chat\/[0-9a-f-]{36}$/);
+}
+
+/** The offline provider's answer always ends with this sentence. */
+export const ANSWER_END = "restart the server.";

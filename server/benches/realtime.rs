@@ -239,6 +239,8 @@ async fn streams(n: usize) -> serde_json::Value {
                         temperature: None,
                         include_history: None,
                         deep_research: None,
+                        project_id: None,
+                        file_path: None,
                     },
                 )
                 .await;

@@ -96,6 +96,55 @@ pub struct Config {
     /// of finishing and storing it.
     #[arg(long, env = "REPOWIKI_STOP_WHEN_ABANDONED", default_value_t = false, action = clap::ArgAction::Set)]
     pub stop_when_abandoned: bool,
+
+    /// Wiki pages this server generates at once, over all wiki jobs.
+    #[arg(long, env = "REPOWIKI_WIKI_PAGE_CONCURRENCY", default_value_t = 4)]
+    pub wiki_page_concurrency: usize,
+
+    /// Seconds a wiki job or page stays claimed by a server that stopped renewing its
+    /// claim (it died) before another server takes it over.
+    #[arg(long, env = "REPOWIKI_WIKI_LEASE_SECS", default_value_t = 30)]
+    pub wiki_lease_secs: u64,
+
+    /// Folders under which local projects may be read, comma-separated. Empty: the
+    /// user's home folder.
+    #[arg(
+        long,
+        env = "REPOWIKI_LOCAL_ROOTS",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub local_roots: Vec<String>,
+
+    /// Git hosts allowed although they resolve to loopback, private or link-local
+    /// addresses, or served over plain `http://`; comma-separated host names or IPs.
+    #[arg(
+        long,
+        env = "REPOWIKI_ALLOWED_GIT_HOSTS",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub allowed_git_hosts: Vec<String>,
+
+    /// Accept `ssh://` and `git@host:path` repository URLs.
+    #[arg(long, env = "REPOWIKI_ALLOW_SSH_GIT", default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_ssh_git: bool,
+
+    /// Seconds a clone may take before it is killed.
+    #[arg(long, env = "REPOWIKI_CLONE_TIMEOUT_SECS", default_value_t = 300)]
+    pub clone_timeout_secs: u64,
+
+    /// Largest repository checkout accepted, in bytes; a larger clone fails and is removed.
+    #[arg(long, env = "REPOWIKI_MAX_REPO_BYTES", default_value_t = 1024 * 1024 * 1024)]
+    pub max_repo_bytes: u64,
+
+    /// Files larger than this are not indexed, in bytes.
+    #[arg(long, env = "REPOWIKI_MAX_FILE_BYTES", default_value_t = 1024 * 1024)]
+    pub max_file_bytes: u64,
+
+    /// Largest upload (`POST /api/projects/{id}/documents`), in bytes.
+    #[arg(long, env = "REPOWIKI_MAX_UPLOAD_BYTES", default_value_t = 20 * 1024 * 1024)]
+    pub max_upload_bytes: usize,
 }
 
 impl Config {

@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! The RepoWiki server as a library, so integration tests and benchmarks start exactly
 //! what the binary starts, on a port of their choosing.
 
@@ -7,11 +8,13 @@ pub mod compat;
 pub mod config;
 pub mod http;
 pub mod jobs;
+pub mod projects;
 pub mod providers;
 pub mod rag;
 pub mod realtime;
 pub mod state;
 pub mod storage;
+pub mod wiki;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +32,7 @@ use crate::rag::{Rag, RagError};
 use crate::realtime::{ConnectionLimiter, Hub};
 use crate::state::AppState;
 use crate::storage::{StorageError, Store};
+use crate::wiki::{WikiDeps, WikiService, WikiSettings};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -62,17 +66,44 @@ pub async fn build_state_with_providers(
     providers: Providers,
 ) -> Result<AppState, StartupError> {
     let store = Store::connect(&config.database_url()).await?;
-    let rag = Arc::new(Rag::open(&config.data_dir.join("index"))?);
+    let rag = Arc::new(Rag::open(
+        &config.data_dir.join("index"),
+        store.clone(),
+        providers.embedder(None),
+    )?);
     let hub = Arc::new(Hub::new(config.replay_buffer));
     let chat = ChatService::new(
         store.clone(),
         Arc::clone(&hub),
         providers.clone(),
+        Arc::clone(&rag),
         shutdown.clone(),
         ChatLimits {
             max_message_chars: config.max_message_chars,
             research_iterations: config.research_iterations,
         },
+    );
+    let jobs = Arc::new(crate::jobs::JobBoard::default());
+    let projects = crate::projects::ProjectService::new(
+        store.clone(),
+        Arc::clone(&rag),
+        Arc::clone(&hub),
+        Arc::clone(&jobs),
+        &config,
+        shutdown.clone(),
+    );
+    chat.use_project_files(Arc::clone(&projects) as Arc<dyn crate::chat::ProjectFiles>);
+    let wiki = WikiService::new(
+        WikiDeps {
+            store: store.clone(),
+            hub: Arc::clone(&hub),
+            board: Arc::clone(&jobs),
+            providers: providers.clone(),
+            rag: Arc::clone(&rag),
+            inputs: Arc::clone(&projects) as Arc<dyn crate::wiki::WikiInputs>,
+            shutdown: shutdown.clone(),
+        },
+        WikiSettings::from_config(&config),
     );
     Ok(AppState {
         leptos_options,
@@ -83,7 +114,9 @@ pub async fn build_state_with_providers(
         chat,
         providers,
         rag,
-        jobs: Arc::default(),
+        jobs,
+        wiki,
+        projects,
         shutdown,
         tasks: TaskTracker::new(),
     })
@@ -96,6 +129,16 @@ pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()
     let tasks = state.tasks.clone();
     let store = state.store.clone();
     let chat = Arc::clone(&state.chat);
+    let wiki = Arc::clone(&state.wiki);
+    // Resumes every wiki job that was running when the server last stopped.
+    wiki.start();
+    // Re-runs indexing left unfinished, and rebuilds projects the index lost.
+    let projects = Arc::clone(&state.projects);
+    tokio::spawn(async move {
+        if let Err(e) = projects.resume().await {
+            tracing::error!(error = %e, "could not resume project indexing");
+        }
+    });
     let app = http::router(state);
     // Streamed tokens are small frames: without TCP_NODELAY, Nagle's algorithm holds
     // them back waiting for ACKs and adds tens of milliseconds to the tail latency.
@@ -121,6 +164,14 @@ pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while chat.running_turns() > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Wiki jobs stop where they are and stay resumable; their claims are released so
+    // the next start (or another server) takes them up at once.
+    if tokio::time::timeout(Duration::from_secs(5), wiki.stopped())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some wiki jobs did not stop within 5 s");
     }
     store.close().await;
     Ok(())

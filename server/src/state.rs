@@ -10,10 +10,12 @@ use tokio_util::task::TaskTracker;
 use crate::chat::ChatService;
 use crate::config::Config;
 use crate::jobs::JobBoard;
+use crate::projects::ProjectService;
 use crate::providers::Providers;
 use crate::rag::Rag;
 use crate::realtime::{ConnectionLimiter, Hub};
 use crate::storage::Store;
+use crate::wiki::WikiService;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -30,6 +32,10 @@ pub struct AppState {
     pub rag: Arc<Rag>,
     /// The latest progress of each job.
     pub jobs: Arc<JobBoard>,
+    /// Wiki generation: persisted jobs and the worker pool that runs them.
+    pub wiki: Arc<WikiService>,
+    /// Projects: sources, documents and their indexing jobs.
+    pub projects: Arc<ProjectService>,
     /// Cancelled when the server begins to shut down.
     pub shutdown: CancellationToken,
     /// Socket tasks, so shutdown can wait for their close frames to go out.

@@ -83,8 +83,17 @@ async fn history_is_sent_and_a_too_long_prompt_is_retried_with_the_question_alon
 
     let requests = upstream.requests();
     assert_eq!(requests.len(), 3);
+    // The grounding instructions first (this conversation has no project, so they say
+    // no sources were retrieved), then the conversation.
     let full = sent_messages(&requests[1]);
-    let contents: Vec<_> = full.iter().map(|m| m["content"].clone()).collect();
+    assert_eq!(full[0]["role"], "system");
+    assert!(
+        full[0]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("No sources")
+    );
+    let contents: Vec<_> = full[1..].iter().map(|m| m["content"].clone()).collect();
     assert_eq!(
         contents,
         vec![
@@ -94,8 +103,9 @@ async fn history_is_sent_and_a_too_long_prompt_is_retried_with_the_question_alon
         ]
     );
     let retried = sent_messages(&requests[2]);
-    assert_eq!(retried.len(), 1);
-    assert_eq!(retried[0]["content"], "second question");
+    assert_eq!(retried.len(), 2);
+    assert_eq!(retried[0]["role"], "system");
+    assert_eq!(retried[1]["content"], "second question");
 }
 
 #[tokio::test]

@@ -1,12 +1,12 @@
 //! The open conversation as the browser holds it, built from room events.
 //!
 //! Each message's text is a signal of its own, so a streamed token re-renders one message
-//! and not the list.
+//! and not the list; [`ConversationView::apply`] says when the list itself changed.
 
 use leptos::prelude::*;
 use uuid::Uuid;
 
-use crate::protocol::{ChatMessage, Role, ServerMsg};
+use crate::protocol::{ChatMessage, FinishReason, MessageMetadata, Role, ServerMsg, Source};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageState {
@@ -16,6 +16,14 @@ pub enum MessageState {
     Failed,
 }
 
+/// One announced step of a deep-research answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResearchStep {
+    pub n: u32,
+    pub total: u32,
+    pub query: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct UiMessage {
     pub id: Uuid,
@@ -23,6 +31,11 @@ pub struct UiMessage {
     pub content: ArcRwSignal<String>,
     pub state: ArcRwSignal<MessageState>,
     pub error: ArcRwSignal<Option<String>>,
+    pub sources: ArcRwSignal<Vec<Source>>,
+    pub research: ArcRwSignal<Vec<ResearchStep>>,
+    pub metadata: ArcRwSignal<Option<MessageMetadata>>,
+    /// Why generation is paused (e.g. rate limited), while it is.
+    pub waiting: ArcRwSignal<Option<String>>,
 }
 
 impl UiMessage {
@@ -33,7 +46,47 @@ impl UiMessage {
             content: ArcRwSignal::new(content),
             state: ArcRwSignal::new(state),
             error: ArcRwSignal::new(None),
+            sources: ArcRwSignal::new(Vec::new()),
+            research: ArcRwSignal::new(Vec::new()),
+            metadata: ArcRwSignal::new(None),
+            waiting: ArcRwSignal::new(None),
         }
+    }
+
+    fn from_stored(message: &ChatMessage) -> Self {
+        let m = Self::new(
+            message.id,
+            message.role,
+            message.content.clone(),
+            stored_state(message),
+        );
+        m.sources.set(message.sources.clone());
+        m.metadata.set(message.metadata.clone());
+        m
+    }
+
+    fn settle(&self, message: &ChatMessage) {
+        if self.content.with_untracked(|c| c != &message.content) {
+            self.content.set(message.content.clone());
+        }
+        let state = stored_state(message);
+        if self.state.get_untracked() != state {
+            self.state.set(state);
+        }
+        if !message.sources.is_empty() {
+            self.sources.set(message.sources.clone());
+        }
+        if message.metadata.is_some() {
+            self.metadata.set(message.metadata.clone());
+        }
+    }
+}
+
+fn stored_state(message: &ChatMessage) -> MessageState {
+    match message.metadata.as_ref().map(|m| m.finish_reason) {
+        Some(FinishReason::Stopped) => MessageState::Stopped,
+        Some(FinishReason::Error) => MessageState::Failed,
+        _ => MessageState::Done,
     }
 }
 
@@ -41,13 +94,15 @@ impl UiMessage {
 pub struct ConversationView {
     pub id: Option<Uuid>,
     pub messages: Vec<UiMessage>,
+    /// Another tab or person deleted it.
+    pub deleted: bool,
 }
 
 impl ConversationView {
     pub fn new(id: Uuid) -> Self {
         Self {
             id: Some(id),
-            messages: Vec::new(),
+            ..Self::default()
         }
     }
 
@@ -58,69 +113,151 @@ impl ConversationView {
             .is_some_and(|m| m.state.get() == MessageState::Streaming)
     }
 
-    pub fn apply(&mut self, msg: &ServerMsg) {
+    /// The newest assistant message.
+    pub fn last_answer(&self) -> Option<&UiMessage> {
+        self.messages
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::Assistant)
+    }
+
+    /// Messages rendered by the server before the socket's snapshot arrives.
+    pub fn seed(&mut self, messages: &[ChatMessage]) {
+        if self.messages.is_empty() {
+            self.messages = messages.iter().map(UiMessage::from_stored).collect();
+        }
+    }
+
+    /// Applies one event; true when messages were added or removed (the list must
+    /// re-render), false when only a message's own signals changed.
+    pub fn apply(&mut self, msg: &ServerMsg) -> bool {
+        let mine = |id: &Uuid| self.id == Some(*id);
         match msg {
             ServerMsg::MessageReceived {
                 conversation_id,
                 message,
-            } if self.id == Some(*conversation_id) => self.upsert_stored(message),
+            } if mine(conversation_id) => self.upsert_stored(message),
             ServerMsg::Snapshot {
                 conversation_id,
                 messages,
                 in_progress,
                 ..
-            } if self.id == Some(*conversation_id) => {
-                self.messages.clear();
+            } if mine(conversation_id) => {
+                // Messages already shown keep their signals (and so their rendered
+                // blocks); the snapshot's text and state win.
+                let mut old = std::mem::take(&mut self.messages);
                 for message in messages {
-                    self.upsert_stored(message);
+                    match old.iter().position(|m| m.id == message.id) {
+                        Some(i) => {
+                            let m = old.swap_remove(i);
+                            m.settle(message);
+                            self.messages.push(m);
+                        }
+                        None => self.messages.push(UiMessage::from_stored(message)),
+                    }
                 }
-                if let Some(p) = in_progress
-                    && self.find(p.message_id).is_none()
-                {
-                    self.messages.push(UiMessage::new(
-                        p.message_id,
-                        Role::Assistant,
-                        p.content.clone(),
-                        MessageState::Streaming,
-                    ));
+                if let Some(p) = in_progress {
+                    match old.iter().position(|m| m.id == p.message_id) {
+                        Some(i) => {
+                            let m = old.swap_remove(i);
+                            if m.content.with_untracked(|c| c != &p.content) {
+                                m.content.set(p.content.clone());
+                            }
+                            m.state.set(MessageState::Streaming);
+                            self.messages.push(m);
+                        }
+                        None => self.messages.push(UiMessage::new(
+                            p.message_id,
+                            Role::Assistant,
+                            p.content.clone(),
+                            MessageState::Streaming,
+                        )),
+                    }
                 }
+                true
             }
             ServerMsg::MessageReplaced {
                 conversation_id,
                 old_message_id,
                 ..
-            } if self.id == Some(*conversation_id) => {
+            } if mine(conversation_id) => {
+                let before = self.messages.len();
                 self.messages.retain(|m| m.id != *old_message_id);
+                before != self.messages.len()
+            }
+            ServerMsg::MessageSources {
+                conversation_id,
+                message_id,
+                sources,
+            } if mine(conversation_id) => {
+                let (m, added) = self.answer(*message_id);
+                m.sources.set(sources.clone());
+                added
             }
             ServerMsg::MessageToken {
                 conversation_id,
                 message_id,
                 token,
-            } if self.id == Some(*conversation_id) => {
-                match self.find(*message_id) {
-                    // A finished message already holds its stored text.
-                    Some(m) if m.state.get_untracked() != MessageState::Streaming => {}
-                    Some(m) => m.content.update(|c| c.push_str(token)),
-                    None => self.messages.push(UiMessage::new(
-                        *message_id,
-                        Role::Assistant,
-                        token.clone(),
-                        MessageState::Streaming,
-                    )),
+            } if mine(conversation_id) => {
+                let (m, added) = self.answer(*message_id);
+                // A finished message already holds its stored text.
+                if m.state.get_untracked() == MessageState::Streaming {
+                    m.content.update(|c| c.push_str(token));
+                    if m.waiting.with_untracked(Option::is_some) {
+                        m.waiting.set(None);
+                    }
                 }
+                added
+            }
+            ServerMsg::MessageWaiting {
+                conversation_id,
+                message_id,
+                reason,
+                retry_in_ms,
+            } if mine(conversation_id) => {
+                let (m, added) = self.answer(*message_id);
+                let secs = retry_in_ms.div_ceil(1000);
+                m.waiting.set(Some(format!(
+                    "{} — retrying in {secs} s",
+                    reason.replace('_', " ")
+                )));
+                added
+            }
+            ServerMsg::ResearchIteration {
+                conversation_id,
+                message_id,
+                n,
+                total,
+                query,
+            } if mine(conversation_id) => {
+                let (m, added) = self.answer(*message_id);
+                m.research.update(|steps| {
+                    if !steps.iter().any(|s| s.n == *n) {
+                        steps.push(ResearchStep {
+                            n: *n,
+                            total: *total,
+                            query: query.clone(),
+                        });
+                    }
+                });
+                added
             }
             ServerMsg::MessageComplete {
                 conversation_id,
                 message_id,
                 content,
                 metadata,
-            } if self.id == Some(*conversation_id) => {
+            } if mine(conversation_id) => {
                 let state = match metadata.finish_reason {
-                    crate::protocol::FinishReason::Completed => MessageState::Done,
-                    crate::protocol::FinishReason::Stopped => MessageState::Stopped,
-                    crate::protocol::FinishReason::Error => MessageState::Failed,
+                    FinishReason::Completed => MessageState::Done,
+                    FinishReason::Stopped => MessageState::Stopped,
+                    FinishReason::Error => MessageState::Failed,
                 };
-                self.finish(*message_id, content, state, None);
+                let added = self.finish(*message_id, content, state, None);
+                if let Some(m) = self.find(*message_id) {
+                    m.metadata.set(Some(metadata.clone()));
+                }
+                added
             }
             ServerMsg::MessageError {
                 conversation_id,
@@ -128,45 +265,58 @@ impl ConversationView {
                 message,
                 content,
                 ..
-            } if self.id == Some(*conversation_id) => {
-                self.finish(*message_id, content, MessageState::Failed, Some(message));
+            } if mine(conversation_id) => {
+                self.finish(*message_id, content, MessageState::Failed, Some(message))
             }
-            _ => {}
+            ServerMsg::ConversationDeleted { conversation_id } if mine(conversation_id) => {
+                self.deleted = true;
+                true
+            }
+            _ => false,
         }
     }
 
-    fn upsert_stored(&mut self, message: &ChatMessage) {
-        let state = match message.metadata.as_ref().map(|m| m.finish_reason) {
-            Some(crate::protocol::FinishReason::Stopped) => MessageState::Stopped,
-            Some(crate::protocol::FinishReason::Error) => MessageState::Failed,
-            _ => MessageState::Done,
-        };
+    fn upsert_stored(&mut self, message: &ChatMessage) -> bool {
         match self.find(message.id) {
-            Some(m) => m.content.set(message.content.clone()),
-            None => self.messages.push(UiMessage::new(
-                message.id,
-                message.role,
-                message.content.clone(),
-                state,
-            )),
+            Some(m) => {
+                m.settle(message);
+                false
+            }
+            None => {
+                self.messages.push(UiMessage::from_stored(message));
+                true
+            }
         }
     }
 
-    fn finish(&mut self, id: Uuid, content: &str, state: MessageState, error: Option<&String>) {
-        let message = match self.find(id) {
-            Some(m) => m.clone(),
+    /// The streaming answer `id`, created on its first event; true if it was created.
+    fn answer(&mut self, id: Uuid) -> (UiMessage, bool) {
+        match self.find(id) {
+            Some(m) => (m.clone(), false),
             None => {
-                let m = UiMessage::new(id, Role::Assistant, String::new(), state);
+                let m = UiMessage::new(id, Role::Assistant, String::new(), MessageState::Streaming);
                 self.messages.push(m.clone());
-                m
+                (m, true)
             }
-        };
+        }
+    }
+
+    fn finish(
+        &mut self,
+        id: Uuid,
+        content: &str,
+        state: MessageState,
+        error: Option<&String>,
+    ) -> bool {
+        let (message, added) = self.answer(id);
         // The stored text is authoritative: it heals any token this tab missed.
         if message.content.with_untracked(|c| c != content) {
             message.content.set(content.to_owned());
         }
         message.state.set(state);
         message.error.set(error.cloned());
+        message.waiting.set(None);
+        added
     }
 
     fn find(&self, id: Uuid) -> Option<&UiMessage> {

@@ -1,12 +1,16 @@
-//! The browser's view of the server: connection state, the open conversation, and the
-//! outgoing queue to the application socket. One [`ChatClient`] per tab, in context.
+//! The browser's view of the server: connection state, the open conversation, live job
+//! and upload progress, and the outgoing queue to the application socket. One
+//! [`ChatClient`] per tab, in context.
 //!
 //! Everything here compiles on the server too, where the client simply never connects:
 //! the server renders the initial state and the browser takes over after hydration.
 
+pub mod api;
 mod conversation;
 #[cfg(feature = "hydrate")]
 mod socket;
+#[cfg(feature = "hydrate")]
+mod sse;
 
 use std::collections::HashMap;
 
@@ -14,8 +18,8 @@ use futures::channel::mpsc::UnboundedSender;
 use leptos::prelude::*;
 use uuid::Uuid;
 
-use crate::protocol::{ClientMsg, ServerFrame, ServerMsg, rooms};
-pub use conversation::{ConversationView, MessageState, UiMessage};
+use crate::protocol::{ClientMsg, DocumentState, JobProgress, ServerFrame, ServerMsg, rooms};
+pub use conversation::{ConversationView, MessageState, ResearchStep, UiMessage};
 
 /// What the connection indicator shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,12 +33,40 @@ pub enum ConnectionStatus {
     Offline,
 }
 
+/// The choices a question is sent with.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SendOptions {
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub deep_research: bool,
+    pub project_id: Option<String>,
+}
+
+/// Where an uploaded document's processing is, from `document_status` events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocumentProgress {
+    pub path: String,
+    pub status: DocumentState,
+    pub progress: f32,
+    pub error: Option<String>,
+}
+
 #[derive(Clone, Copy)]
 pub struct ChatClient {
     pub status: RwSignal<ConnectionStatus>,
     /// Round-trip time of the last ping, in milliseconds.
     pub latency_ms: RwSignal<Option<u64>>,
     pub conversation: RwSignal<ConversationView>,
+    /// Bumped when the conversation list may have changed (new, renamed or deleted).
+    pub conversations_changed: RwSignal<u64>,
+    /// The newest progress of the job whose room is joined.
+    pub job: RwSignal<Option<JobProgress>>,
+    /// Upload progress per document id, in the joined project room.
+    pub documents: RwSignal<HashMap<String, DocumentProgress>>,
+    /// Bumped on every `project_update`.
+    pub project_changed: RwSignal<u64>,
+    /// Other connections typing in the open conversation.
+    pub typing: RwSignal<std::collections::HashSet<Uuid>>,
     /// The newest sequence number seen per joined room: what a reconnect resumes from.
     rooms: StoredValue<HashMap<String, u64>>,
     outbox: StoredValue<Option<UnboundedSender<ClientMsg>>>,
@@ -52,6 +84,11 @@ impl ChatClient {
             status: RwSignal::new(ConnectionStatus::Offline),
             latency_ms: RwSignal::new(None),
             conversation: RwSignal::new(ConversationView::default()),
+            conversations_changed: RwSignal::new(0),
+            job: RwSignal::new(None),
+            documents: RwSignal::new(HashMap::new()),
+            project_changed: RwSignal::new(0),
+            typing: RwSignal::new(Default::default()),
             rooms: StoredValue::new(HashMap::new()),
             outbox: StoredValue::new(None),
         }
@@ -67,24 +104,71 @@ impl ChatClient {
 
     /// Shows conversation `id`, subscribing to its room; replays what this tab has not seen.
     pub fn open_conversation(self, id: Uuid) {
-        if self.conversation.with_untracked(|c| c.id == Some(id)) {
+        let room = rooms::conversation(id);
+        if self.rooms.with_value(|r| r.contains_key(&room)) {
             return;
         }
-        self.conversation.set(ConversationView::new(id));
-        let room = rooms::conversation(id);
-        self.rooms.update_value(|r| {
-            r.clear();
-            r.insert(room.clone(), 0);
+        self.leave_conversations();
+        // Messages the server rendered for this conversation stay until the snapshot.
+        if self.conversation.with_untracked(|c| c.id != Some(id)) {
+            self.conversation.set(ConversationView::new(id));
+        }
+        self.join(room, Some(0));
+    }
+
+    /// Server-rendered messages, shown until the socket's snapshot replaces them.
+    pub fn seed_conversation(self, id: Uuid, messages: &[crate::protocol::ChatMessage]) {
+        self.conversation.update(|c| {
+            if c.id != Some(id) {
+                *c = ConversationView::new(id);
+            }
+            c.seed(messages);
         });
-        self.send(ClientMsg::Join {
-            room,
-            since_seq: Some(0),
+    }
+
+    /// Back to an empty, new conversation (the `/` page).
+    pub fn new_conversation(self) {
+        self.leave_conversations();
+        if self
+            .conversation
+            .with_untracked(|c| c.id.is_some() || !c.messages.is_empty())
+        {
+            self.conversation.set(ConversationView::default());
+        }
+    }
+
+    fn leave_conversations(self) {
+        if self.typing.with_untracked(|t| !t.is_empty()) {
+            self.typing.set(Default::default());
+        }
+        let old: Vec<String> = self.rooms.with_value(|r| {
+            r.keys()
+                .filter(|room| room.starts_with("conversation:"))
+                .cloned()
+                .collect()
         });
+        for room in old {
+            self.leave(room);
+        }
+    }
+
+    /// Subscribes to `room`. With `since_seq`, everything after it is replayed first.
+    pub fn join(self, room: String, since_seq: Option<u64>) {
+        self.rooms
+            .update_value(|r| _ = r.entry(room.clone()).or_insert(since_seq.unwrap_or(0)));
+        self.send(ClientMsg::Join { room, since_seq });
+    }
+
+    pub fn leave(self, room: String) {
+        let was_in = self.rooms.try_update_value(|r| r.remove(&room).is_some());
+        if was_in == Some(true) {
+            self.send(ClientMsg::Leave { room });
+        }
     }
 
     /// Asks a question in the open conversation, starting one if none is open. Returns
     /// the conversation's id so the caller can move to its URL.
-    pub fn send_message(self, content: String) -> Uuid {
+    pub fn send_message(self, content: String, options: SendOptions) -> Uuid {
         let id = match self.conversation.with_untracked(|c| c.id) {
             Some(id) => id,
             None => {
@@ -96,22 +180,60 @@ impl ChatClient {
                 id
             }
         };
+        // While the socket is down the question goes over HTTP (SSE) rather than waiting.
+        #[cfg(feature = "hydrate")]
+        if self.status.get_untracked() != ConnectionStatus::Connected
+            && sse::ask(self, id, &content, &options)
+        {
+            return id;
+        }
         self.send(ClientMsg::SendMessage {
             conversation_id: id,
             content,
             client_msg_id: Uuid::new_v4().to_string(),
-            provider: None,
-            model: None,
+            provider: options.provider,
+            model: options.model,
             temperature: None,
             include_history: None,
-            deep_research: None,
+            deep_research: options.deep_research.then_some(true),
+            project_id: options.project_id,
+            file_path: None,
         });
         id
+    }
+
+    /// Tells the others in the open conversation that this tab is (no longer) typing.
+    pub fn set_typing(self, is_typing: bool) {
+        if self.status.get_untracked() != ConnectionStatus::Connected {
+            return;
+        }
+        let Some(conversation_id) = self.conversation.with_untracked(|c| c.id) else {
+            return;
+        };
+        if self
+            .rooms
+            .with_value(|r| r.contains_key(&rooms::conversation(conversation_id)))
+        {
+            self.send(ClientMsg::Typing {
+                conversation_id,
+                is_typing,
+            });
+        }
     }
 
     pub fn stop(self) {
         if let Some(conversation_id) = self.conversation.with_untracked(|c| c.id) {
             self.send(ClientMsg::Stop { conversation_id });
+        }
+    }
+
+    /// Answers the question before `message_id` again.
+    pub fn regenerate(self, message_id: Uuid) {
+        if let Some(conversation_id) = self.conversation.with_untracked(|c| c.id) {
+            self.send(ClientMsg::Regenerate {
+                conversation_id,
+                message_id,
+            });
         }
     }
 
@@ -150,7 +272,55 @@ impl ChatClient {
             ServerMsg::Pong { t, .. } => {
                 self.latency_ms.set(Some(now_ms().saturating_sub(t)));
             }
-            other => self.conversation.update(|c| c.apply(&other)),
+            ServerMsg::JobProgress(progress) => self.job.set(Some(progress)),
+            ServerMsg::DocumentStatus {
+                document_id,
+                path,
+                status,
+                progress,
+                error,
+                ..
+            } => self.documents.update(|d| {
+                d.insert(
+                    document_id,
+                    DocumentProgress {
+                        path,
+                        status,
+                        progress,
+                        error,
+                    },
+                );
+            }),
+            ServerMsg::ProjectUpdate { .. } => self.project_changed.update(|n| *n += 1),
+            ServerMsg::Typing {
+                conversation_id,
+                connection_id,
+                is_typing,
+            } => {
+                if self.conversation.with_untracked(|c| c.id) == Some(conversation_id) {
+                    self.typing.update(|t| {
+                        if is_typing {
+                            t.insert(connection_id);
+                        } else {
+                            t.remove(&connection_id);
+                        }
+                    });
+                }
+            }
+            other => {
+                if matches!(
+                    other,
+                    ServerMsg::MessageReceived { .. } | ServerMsg::ConversationDeleted { .. }
+                ) {
+                    self.conversations_changed.update(|n| *n += 1);
+                }
+                // Tokens change one message's own signals; only additions and removals
+                // re-render the list, which keeps long conversations fast.
+                let changed = self.conversation.try_update_untracked(|c| c.apply(&other));
+                if changed == Some(true) {
+                    self.conversation.notify();
+                }
+            }
         }
     }
 

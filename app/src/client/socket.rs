@@ -128,7 +128,11 @@ fn socket_url() -> String {
         _ => "ws",
     };
     let host = location.host().unwrap_or_else(|_| "127.0.0.1:3000".into());
-    format!("{scheme}://{host}/ws")
+    // Browsers cannot set headers on a socket; the key travels as a query parameter.
+    match super::api::api_key() {
+        Some(key) => format!("{scheme}://{host}/ws?api_key={}", super::api::encode(&key)),
+        None => format!("{scheme}://{host}/ws"),
+    }
 }
 
 fn browser_online() -> bool {

@@ -1,5 +1,16 @@
 //! The UI's components, one file each.
 
+pub mod app_header;
 pub mod chat_page;
+pub mod composer;
 pub mod connection_indicator;
+pub mod conversation_list;
+pub mod job_page;
+pub mod markdown;
 pub mod message_list;
+pub mod projects_page;
+pub mod shortcuts;
+pub mod sources_panel;
+pub mod theme_toggle;
+pub mod ui_state;
+pub mod wiki_page;

@@ -75,6 +75,13 @@ pub enum ClientMsg {
         include_history: Option<bool>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         deep_research: Option<bool>,
+        /// The project a new conversation answers from; ignored for an existing one,
+        /// which keeps the project it started with.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        project_id: Option<String>,
+        /// A question about one file of the project: its content goes into the prompt.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file_path: Option<String>,
     },
     Stop {
         conversation_id: Uuid,
@@ -219,6 +226,28 @@ pub enum ServerMsg {
         server_time: Millis,
     },
     JobProgress(JobProgress),
+    /// An uploaded document of the project is being processed (`progress` 0 to 100).
+    DocumentStatus {
+        project_id: String,
+        document_id: String,
+        path: String,
+        status: DocumentState,
+        progress: f32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// A project changed: a document was added or deleted, or its status changed.
+    ProjectUpdate {
+        project_id: String,
+        update: ProjectChange,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        document_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        path: Option<String>,
+        /// The project's status after a `status_changed`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<rest::ProjectStatus>,
+    },
     /// A processing status published to a room over `POST /api/v1/websocket/status`.
     ProcessingStatus {
         status: String,
@@ -235,6 +264,24 @@ pub enum ServerMsg {
         #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
     },
+}
+
+/// Where an uploaded document's processing is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentState {
+    Processing,
+    Indexed,
+    Failed,
+}
+
+/// What a `project_update` reports (seed 004 calls this field `type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProjectChange {
+    DocumentAdded,
+    DocumentDeleted,
+    StatusChanged,
 }
 
 /// An assistant answer still being generated, as far as it got.
@@ -344,6 +391,10 @@ pub mod rooms {
     pub fn job(id: &str) -> String {
         format!("job:{id}")
     }
+
+    pub fn project(id: &str) -> String {
+        format!("project:{id}")
+    }
 }
 
 #[cfg(test)]
@@ -412,6 +463,8 @@ mod tests {
                 temperature: Some(0.5),
                 include_history: Some(false),
                 deep_research: Some(true),
+                project_id: Some("p1".into()),
+                file_path: Some("src/lib.rs".into()),
             },
             ClientMsg::Stop {
                 conversation_id: id,

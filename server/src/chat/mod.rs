@@ -11,19 +11,23 @@
 //! So a joining client gets history and the partial answer as of one sequence number,
 //! and every later event live: no token is lost or repeated.
 
+mod context;
 mod locks;
+mod project_files;
 mod research;
 mod turn;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use app::protocol::{ChatMessage, InProgress, Role, ServerMsg, rooms};
+use app::protocol::{ChatMessage, InProgress, Role, ServerMsg, Source, rooms};
+use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::clock::now_ms;
 use crate::providers::{PromptMessage, Providers};
+use crate::rag::Rag;
 use crate::realtime::{Hub, JoinOutcome, Peer};
 use crate::storage::{Existence, StorageError, Store};
 
@@ -37,10 +41,14 @@ pub enum ChatError {
     Busy,
     #[error("no provider named {0} is configured")]
     UnknownProvider(String),
+    #[error("no project with id {0}")]
+    UnknownProject(String),
     #[error("the conversation was deleted")]
     Deleted,
     #[error("only the conversation's last answer can be regenerated")]
     NotRegenerable,
+    #[error("projects: {0}")]
+    Projects(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -51,6 +59,8 @@ pub struct Question {
     pub conversation_id: Uuid,
     /// The project a new conversation belongs to; ignored for an existing one.
     pub project_id: Option<String>,
+    /// A file of the project the question is about; its content goes into the prompt.
+    pub file_path: Option<String>,
     pub content: String,
     pub client_msg_id: Option<String>,
     pub provider: Option<String>,
@@ -65,10 +75,25 @@ pub struct Question {
     pub prior: Vec<PromptMessage>,
 }
 
+/// The stored files of projects, as the chat engine needs them: whether a project exists,
+/// and one file's text for a question about that file. The project service provides it;
+/// it is set after construction because that service is built after this one.
+pub trait ProjectFiles: Send + Sync {
+    fn project_exists<'a>(&'a self, project_id: &'a str) -> BoxFuture<'a, Result<bool, String>>;
+    /// `Ok(None)` for a path the project does not have (or may not read, like `../x`).
+    fn read<'a>(
+        &'a self,
+        project_id: &'a str,
+        path: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, String>>;
+}
+
 pub struct ChatService {
     store: Store,
     hub: Arc<Hub>,
     providers: Providers,
+    rag: Arc<Rag>,
+    files: OnceLock<Arc<dyn ProjectFiles>>,
     locks: locks::ConversationLocks,
     turns: Mutex<HashMap<Uuid, Arc<turn::ActiveTurn>>>,
     /// Cancelled at shutdown: running turns stop and store what they have.
@@ -90,6 +115,7 @@ impl ChatService {
         store: Store,
         hub: Arc<Hub>,
         providers: Providers,
+        rag: Arc<Rag>,
         shutdown: CancellationToken,
         limits: ChatLimits,
     ) -> Arc<Self> {
@@ -97,12 +123,31 @@ impl ChatService {
             store,
             hub,
             providers,
+            rag,
+            files: OnceLock::new(),
             locks: locks::ConversationLocks::default(),
             turns: Mutex::new(HashMap::new()),
             shutdown,
             max_message_chars: limits.max_message_chars,
             research_iterations: limits.research_iterations,
         })
+    }
+
+    /// Connects the project files; later calls are ignored.
+    pub fn use_project_files(&self, files: Arc<dyn ProjectFiles>) {
+        let _ = self.files.set(files);
+    }
+
+    /// A project named by a new conversation must exist.
+    async fn check_project(&self, project_id: Option<&str>) -> Result<(), ChatError> {
+        let (Some(project_id), Some(files)) = (project_id, self.files.get()) else {
+            return Ok(());
+        };
+        match files.project_exists(project_id).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(ChatError::UnknownProject(project_id.to_owned())),
+            Err(e) => Err(ChatError::Projects(e)),
+        }
     }
 
     fn turns(&self) -> MutexGuard<'_, HashMap<Uuid, Arc<turn::ActiveTurn>>> {
@@ -127,6 +172,14 @@ impl ChatService {
             .ok_or_else(|| {
                 ChatError::UnknownProvider(question.provider.clone().unwrap_or_default())
             })?;
+        let existing = self.store.conversation(question.conversation_id).await?;
+        let project_id = match &existing {
+            Some(conversation) => conversation.project_id.clone(),
+            None => {
+                self.check_project(question.project_id.as_deref()).await?;
+                question.project_id.clone()
+            }
+        };
 
         let id = question.conversation_id;
         let room = rooms::conversation(id);
@@ -158,12 +211,7 @@ impl ChatService {
             let result = async {
                 let existence = self
                     .store
-                    .ensure_conversation(
-                        id,
-                        question.project_id.as_deref(),
-                        &title_from(content),
-                        now,
-                    )
+                    .ensure_conversation(id, project_id.as_deref(), &title_from(content), now)
                     .await?;
                 if existence == Existence::Deleted {
                     return Ok(Err(ChatError::Deleted));
@@ -207,6 +255,8 @@ impl ChatService {
                     provider,
                     model: question.model,
                     temperature: question.temperature,
+                    project_id,
+                    file_path: question.file_path,
                     prompt,
                     deep_research: question.deep_research,
                     replaces: None,
@@ -242,24 +292,24 @@ impl ChatService {
         };
         let room = rooms::conversation(conversation_id);
         let hold = self.hub.hold(&room);
-        let history = {
+        let (history, project_id) = {
             let _conversation = self.locks.lock(conversation_id).await;
             let checked = async {
-                if self.store.conversation(conversation_id).await?.is_none() {
+                let Some(conversation) = self.store.conversation(conversation_id).await? else {
                     return Ok(Err(ChatError::Deleted));
-                }
+                };
                 let mut history = self.store.messages(conversation_id).await?;
                 match history.last() {
                     Some(last) if last.id == message_id && last.role == Role::Assistant => {
                         history.pop();
-                        Ok(Ok(history))
+                        Ok(Ok((history, conversation.project_id)))
                     }
                     _ => Ok(Err(ChatError::NotRegenerable)),
                 }
             }
             .await;
-            let history = match checked {
-                Ok(Ok(history)) => history,
+            let found = match checked {
+                Ok(Ok(found)) => found,
                 Ok(Err(refused)) => {
                     self.turns().remove(&conversation_id);
                     return Err(refused);
@@ -277,7 +327,7 @@ impl ChatService {
                     new_message_id: active.message_id,
                 },
             );
-            history
+            found
         };
         let service = Arc::clone(self);
         tokio::spawn(async move {
@@ -288,6 +338,8 @@ impl ChatService {
                     provider: provider_impl,
                     model,
                     temperature: None,
+                    project_id,
+                    file_path: None,
                     prompt: turn::prompt_from(&history),
                     deep_research: false,
                     replaces: Some(message_id),
@@ -352,26 +404,47 @@ impl ChatService {
     }
 }
 
-/// The stored answer that a `message_complete` event announces, for endpoints that hand
-/// out whole messages rather than events.
-pub fn completed_answer(event: ServerMsg) -> Option<ChatMessage> {
-    match event {
-        ServerMsg::MessageComplete {
-            conversation_id,
-            message_id,
-            content,
-            metadata,
-        } => Some(ChatMessage {
-            id: message_id,
-            conversation_id,
-            role: Role::Assistant,
-            content,
-            sources: Vec::new(),
-            metadata: Some(metadata),
-            client_msg_id: None,
-            created_at: now_ms(),
-        }),
-        _ => None,
+/// Rebuilds stored answers from a room's events, for endpoints that hand out whole
+/// messages rather than events: `message_complete` carries the text and metadata, the
+/// turn's last `message_sources` before it the sources.
+#[derive(Default)]
+pub struct AnswerAssembler {
+    sources: HashMap<Uuid, Vec<Source>>,
+}
+
+impl AnswerAssembler {
+    /// The finished answer when `event` completes one; remembers sources on the way.
+    pub fn observe(&mut self, event: ServerMsg) -> Option<ChatMessage> {
+        match event {
+            ServerMsg::MessageSources {
+                message_id,
+                sources,
+                ..
+            } => {
+                self.sources.insert(message_id, sources);
+                None
+            }
+            ServerMsg::MessageComplete {
+                conversation_id,
+                message_id,
+                content,
+                metadata,
+            } => Some(ChatMessage {
+                id: message_id,
+                conversation_id,
+                role: Role::Assistant,
+                content,
+                sources: self.sources.remove(&message_id).unwrap_or_default(),
+                metadata: Some(metadata),
+                client_msg_id: None,
+                created_at: now_ms(),
+            }),
+            ServerMsg::MessageError { message_id, .. } => {
+                self.sources.remove(&message_id);
+                None
+            }
+            _ => None,
+        }
     }
 }
 

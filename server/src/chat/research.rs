@@ -7,6 +7,7 @@
 use app::protocol::ServerMsg;
 
 use super::ChatService;
+use super::context::grounded;
 use super::turn::{Ending, Progress, TurnCtx};
 use crate::providers::{PromptMessage, PromptRole};
 
@@ -73,7 +74,11 @@ impl ChatService {
                 format!("{separator}### Research step {n} of {total}: {query}\n\n"),
             );
             let before = ctx.active.partial().text.len();
-            let step = iteration_prompt(context, &question, &findings, n, total, &query);
+            let grounding = self.ground(ctx, &query).await;
+            let step = grounded(
+                grounding,
+                &iteration_prompt(context, &question, &findings, n, total, &query),
+            );
             let (ending, _) = self.stream_step(ctx, step, progress, true).await;
             let found = ctx
                 .active
@@ -89,7 +94,10 @@ impl ChatService {
         }
 
         self.emit(ctx, "\n\n## Conclusion\n\n".to_owned());
-        let conclusion = conclusion_prompt(context, &question, &findings);
+        let conclusion = grounded(
+            ChatService::recall(ctx),
+            &conclusion_prompt(context, &question, &findings),
+        );
         let (ending, _) = self.stream_step(ctx, conclusion, progress, true).await;
         (ending, total)
     }

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::ChatService;
+use super::context::{TurnSources, grounded};
 use crate::clock::now_ms;
 use crate::providers::{
     ChatProvider, ChatRequest, PromptMessage, PromptRole, ProviderError, ProviderEvent,
@@ -22,6 +23,7 @@ pub(super) struct ActiveTurn {
     pub message_id: Uuid,
     pub cancel: CancellationToken,
     partial: Mutex<Partial>,
+    sources: Mutex<TurnSources>,
 }
 
 pub(super) struct Partial {
@@ -36,7 +38,12 @@ impl ActiveTurn {
             partial: Mutex::new(Partial {
                 text: String::new(),
             }),
+            sources: Mutex::default(),
         }
+    }
+
+    pub fn sources(&self) -> MutexGuard<'_, TurnSources> {
+        self.sources.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn partial(&self) -> MutexGuard<'_, Partial> {
@@ -50,6 +57,10 @@ pub(super) struct TurnSpec {
     pub provider: Arc<dyn ChatProvider>,
     pub model: Option<String>,
     pub temperature: Option<f32>,
+    /// The project answers are grounded in; none for a conversation without one.
+    pub project_id: Option<String>,
+    /// A file the question is about, included whole.
+    pub file_path: Option<String>,
     /// The conversation so far, ending with the question.
     pub prompt: Vec<PromptMessage>,
     /// Research in several iterations instead of answering at once.
@@ -74,6 +85,8 @@ pub(super) struct TurnCtx<'a> {
     pub provider: &'a dyn ChatProvider,
     pub model: String,
     pub temperature: Option<f32>,
+    pub project_id: Option<&'a str>,
+    pub file_path: Option<&'a str>,
 }
 
 /// What a turn has produced so far, summed over all of its provider calls.
@@ -111,26 +124,28 @@ impl ChatService {
                 .clone()
                 .unwrap_or_else(|| spec.provider.default_model().to_owned()),
             temperature: spec.temperature,
+            project_id: spec.project_id.as_deref(),
+            file_path: spec.file_path.as_deref(),
         };
-        self.hub.publish(
-            &ctx.room,
-            ServerMsg::MessageSources {
-                conversation_id: id,
-                message_id,
-                sources: Vec::new(),
-            },
-        );
 
         let mut progress = Progress::new();
         let (ending, research_iterations) = if spec.deep_research {
             let (ending, done) = self.research(&ctx, &spec.prompt, &mut progress).await;
             (ending, Some(done))
         } else {
-            let (ending, _) = self
-                .stream_step(&ctx, spec.prompt.clone(), &mut progress, true)
-                .await;
+            let question = spec
+                .prompt
+                .iter()
+                .rev()
+                .find(|m| m.role == PromptRole::User)
+                .map(|m| m.content.clone())
+                .unwrap_or_default();
+            let grounding = self.ground(&ctx, &question).await;
+            let prompt = grounded(grounding, &spec.prompt);
+            let (ending, _) = self.stream_step(&ctx, prompt, &mut progress, true).await;
             (ending, None)
         };
+        let sources = spec.active.sources().sources();
 
         let finish_reason = match ending {
             Ending::Completed => FinishReason::Completed,
@@ -141,7 +156,7 @@ impl ChatService {
             provider: spec.provider.id().to_owned(),
             model: ctx.model.clone(),
             finish_reason,
-            sources_count: 0,
+            sources_count: u32::try_from(sources.len()).unwrap_or(u32::MAX),
             // Providers that report no usage get estimates: the prompt by the usual four
             // characters a token, the completion by its streamed chunks (about a token each).
             prompt_tokens: progress.prompt_tokens.or_else(|| {
@@ -161,7 +176,7 @@ impl ChatService {
             conversation_id: id,
             role: Role::Assistant,
             content: content.clone(),
-            sources: Vec::new(),
+            sources,
             metadata: Some(metadata.clone()),
             client_msg_id: None,
             created_at: now_ms(),

@@ -15,7 +15,7 @@ use futures::{SinkExt, StreamExt};
 use uuid::Uuid;
 
 use super::follower::Follower;
-use crate::chat::{Question, completed_answer};
+use crate::chat::{AnswerAssembler, Question};
 use crate::clock::now_ms;
 use crate::realtime::{ConnectionSlot, FrameBudget, Upgrade, Verdict, accept, close_code};
 use crate::state::AppState;
@@ -51,6 +51,7 @@ async fn serve(socket: WebSocket, state: AppState, conversation_id: Uuid, _slot:
     let me = follower.peer.id;
     // Questions this client asked with exclude_sender: not echoed back to it.
     let mut own_hidden: HashSet<String> = HashSet::new();
+    let mut answers = AnswerAssembler::default();
     let mut budget = FrameBudget::new(state.config.messages_per_sec);
     let connected = ConversationServerMsg::Connected {
         client_id: me.to_string(),
@@ -64,7 +65,7 @@ async fn serve(socket: WebSocket, state: AppState, conversation_id: Uuid, _slot:
         let reply = tokio::select! {
             frame = follower.next() => {
                 let Some(frame) = frame else { break };
-                match translate(frame.msg, me, &own_hidden) {
+                match translate(frame.msg, me, &own_hidden, &mut answers) {
                     Some(reply) => reply,
                     None => continue,
                 }
@@ -166,6 +167,7 @@ async fn handle(
             let question = Question {
                 conversation_id,
                 project_id: None,
+                file_path: None,
                 content,
                 client_msg_id: Some(client_msg_id),
                 provider: None,
@@ -188,6 +190,7 @@ fn translate(
     msg: ServerMsg,
     me: Uuid,
     own_hidden: &HashSet<String>,
+    answers: &mut AnswerAssembler,
 ) -> Option<ConversationServerMsg> {
     match msg {
         ServerMsg::MessageReceived { message, .. } => {
@@ -203,9 +206,9 @@ fn translate(
             message_id: message_id.to_string(),
             content: token,
         }),
-        complete @ ServerMsg::MessageComplete { .. } => {
-            completed_answer(complete).map(|message| ConversationServerMsg::Message { message })
-        }
+        event @ (ServerMsg::MessageComplete { .. } | ServerMsg::MessageSources { .. }) => answers
+            .observe(event)
+            .map(|message| ConversationServerMsg::Message { message }),
         ServerMsg::MessageError { message, .. } => Some(error_text(&message)),
         ServerMsg::Typing {
             connection_id,

@@ -3,7 +3,7 @@
 //! (30 s by default), the final status, and a normal close.
 
 use app::protocol::seed::Heartbeat;
-use app::protocol::{ServerMsg, rooms};
+use app::protocol::{JobProgress, ServerMsg, rooms};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{Path, State};
 use axum::response::Response;
@@ -26,7 +26,16 @@ pub async fn handler(
 async fn serve(mut socket: WebSocket, state: AppState, job_id: String, _slot: ConnectionSlot) {
     // Subscribe before reading the current state, so no update falls in between.
     let mut follower = Follower::room(&state, &rooms::job(&job_id));
-    let Some(current) = state.jobs.latest(&job_id) else {
+    // Wiki jobs are read from the database: it is current whichever server runs the job,
+    // and it outlives restarts. Other jobs only exist on the board.
+    let stored = match state.wiki.progress(&job_id).await {
+        Ok(stored) => stored,
+        Err(e) => {
+            tracing::warn!(error = %e, job = %job_id, "could not read a job's progress");
+            None
+        }
+    };
+    let Some(current) = stored.or_else(|| state.jobs.latest(&job_id)) else {
         return close(socket, close_code::POLICY, "Job not found").await;
     };
     if send(&mut socket, &current).await.is_err() {
@@ -35,38 +44,72 @@ async fn serve(mut socket: WebSocket, state: AppState, job_id: String, _slot: Co
     if current.is_final() {
         return close(socket, 1000, "").await;
     }
+    let mut last = current;
     let interval = state.config.ping_interval();
     let mut heartbeats = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    // A job run by another server (or not yet taken up after a restart) publishes no
+    // events here: its stored progress is polled instead.
+    let mut polls = tokio::time::interval(STORED_POLL);
+    polls.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
+        let progress = tokio::select! {
             frame = follower.next() => {
                 let Some(frame) = frame else {
                     return close(socket, close_code::TRY_AGAIN_LATER, "too slow").await;
                 };
-                if let ServerMsg::JobProgress(progress) = frame.msg {
-                    if send(&mut socket, &progress).await.is_err() {
-                        return;
-                    }
-                    if progress.is_final() {
-                        return close(socket, 1000, "").await;
-                    }
+                match frame.msg {
+                    ServerMsg::JobProgress(progress) => progress,
+                    _ => continue,
+                }
+            }
+            _ = polls.tick() => {
+                if state.wiki.runs_here(&job_id) {
+                    continue;
+                }
+                match state.wiki.progress(&job_id).await {
+                    Ok(Some(progress)) if progress != last => progress,
+                    _ => continue,
                 }
             }
             _ = heartbeats.tick() => {
                 if send(&mut socket, &Heartbeat { heartbeat: true }).await.is_err() {
                     return;
                 }
+                continue;
             }
             incoming = socket.recv() => {
                 if matches!(incoming, None | Some(Err(_)) | Some(Ok(Message::Close(_)))) {
                     return;
                 }
+                continue;
             }
             _ = state.shutdown.cancelled() => {
                 return close(socket, close_code::GOING_AWAY, "server shutting down").await;
             }
+        };
+        // Polled and published progress interleave; never show the job going backwards.
+        if rank(&progress) < rank(&last) {
+            continue;
         }
+        if send(&mut socket, &progress).await.is_err() {
+            return;
+        }
+        if progress.is_final() {
+            return close(socket, 1000, "").await;
+        }
+        last = progress;
     }
+}
+
+/// How often the stored progress of a job running elsewhere is read.
+const STORED_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
+fn rank(progress: &JobProgress) -> (bool, u8, u32) {
+    (
+        progress.is_final(),
+        progress.current_phase,
+        progress.completed_pages + progress.failed_pages,
+    )
 }
 
 async fn send(socket: &mut WebSocket, value: &impl Serialize) -> Result<(), ()> {

@@ -58,6 +58,7 @@ pub async fn handler(
             .ask(Question {
                 conversation_id,
                 project_id: None,
+                file_path: None,
                 content: message,
                 client_msg_id: None,
                 provider: query.provider,

@@ -59,6 +59,21 @@ async fn serve(mut socket: WebSocket, state: AppState, _slot: ConnectionSlot) {
         .await;
     };
 
+    // The repository is indexed (once; later requests reuse the project) before the
+    // question is answered from it.
+    let source = request
+        .repo_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let project_id = match source {
+        Some(source) => match indexed_project(&state, source, request.token.clone()).await {
+            Ok(id) => Some(id),
+            Err(reason) => return close(socket, close_code::POLICY, &reason).await,
+        },
+        None => None,
+    };
+
     let conversation_id = Uuid::new_v4();
     let mut follower = match Follower::conversation(&state, conversation_id, None).await {
         Ok(follower) => follower,
@@ -68,7 +83,8 @@ async fn serve(mut socket: WebSocket, state: AppState, _slot: ConnectionSlot) {
         .chat
         .ask(Question {
             conversation_id,
-            project_id: None,
+            project_id,
+            file_path: request.file_path.clone(),
             content: question,
             client_msg_id: None,
             provider: request.provider.clone(),
@@ -112,6 +128,32 @@ async fn serve(mut socket: WebSocket, state: AppState, _slot: ConnectionSlot) {
                 return close(socket, close_code::GOING_AWAY, "server shutting down").await;
             }
         }
+    }
+}
+
+/// The id of the project for this repository URL or local folder, once it is indexed;
+/// or why there is none.
+async fn indexed_project(
+    state: &AppState,
+    source: &str,
+    token: Option<String>,
+) -> Result<String, String> {
+    let project = state
+        .projects
+        .ensure_for_source(source, token)
+        .await
+        .map_err(|e| e.to_string())?;
+    let project = state
+        .projects
+        .wait_ready(&project.id)
+        .await
+        .map_err(|e| e.to_string())?;
+    match project.status {
+        app::protocol::rest::ProjectStatus::Failed => Err(format!(
+            "the repository could not be indexed: {}",
+            project.error.unwrap_or_default()
+        )),
+        _ => Ok(project.id),
     }
 }
 

@@ -8,7 +8,7 @@ use axum::extract::State;
 use uuid::Uuid;
 
 use super::ApiError;
-use crate::chat::{Question, completed_answer};
+use crate::chat::{AnswerAssembler, Question};
 use crate::compat::follower::Follower;
 use crate::state::AppState;
 
@@ -37,6 +37,7 @@ pub async fn send(
         .ask(Question {
             conversation_id,
             project_id: request.project_id,
+            file_path: None,
             content: request.message,
             client_msg_id: None,
             provider: request.provider,
@@ -48,20 +49,16 @@ pub async fn send(
         })
         .await?;
     // Events of this conversation's room; only this turn's answer ends the wait.
+    let mut answers = AnswerAssembler::default();
     while let Some(frame) = follower.next().await {
-        match frame.msg {
-            complete @ ServerMsg::MessageComplete { .. } => {
-                if let Some(message) = completed_answer(complete) {
-                    return Ok(Json(SyncChatResponse {
-                        conversation_id,
-                        message,
-                    }));
-                }
-            }
-            ServerMsg::MessageError { code, message, .. } => {
-                return Err(ApiError::Upstream { code, message });
-            }
-            _ => {}
+        if let ServerMsg::MessageError { code, message, .. } = frame.msg {
+            return Err(ApiError::Upstream { code, message });
+        }
+        if let Some(message) = answers.observe(frame.msg) {
+            return Ok(Json(SyncChatResponse {
+                conversation_id,
+                message,
+            }));
         }
     }
     tracing::warn!(question = %asked.id, "lost the room while waiting for an answer");

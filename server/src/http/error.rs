@@ -9,7 +9,9 @@ use utoipa::ToSchema;
 
 use super::auth::AuthError;
 use crate::chat::ChatError;
+use crate::projects::ProjectError;
 use crate::storage::StorageError;
+use crate::wiki::WikiError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -26,6 +28,14 @@ pub enum ApiError {
     Upstream { code: String, message: String },
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// A project source refused by policy (scheme, host, folder), before any connection.
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0}")]
+    TooLarge(String),
+    /// Logged; the client only learns that something failed on the server.
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl ApiError {
@@ -37,6 +47,9 @@ impl ApiError {
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            Self::Refused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "refused_source"),
+            Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
 }
@@ -45,9 +58,51 @@ impl From<ChatError> for ApiError {
     fn from(error: ChatError) -> Self {
         match error {
             ChatError::Busy => Self::Conflict(error.to_string()),
-            ChatError::Deleted => Self::NotFound(error.to_string()),
+            ChatError::Deleted | ChatError::UnknownProject(_) => Self::NotFound(error.to_string()),
             ChatError::Storage(e) => Self::Storage(e),
             other => Self::BadRequest(other.to_string()),
+        }
+    }
+}
+
+impl From<ProjectError> for ApiError {
+    fn from(error: ProjectError) -> Self {
+        match error {
+            ProjectError::NotFound | ProjectError::DocumentNotFound => {
+                Self::NotFound(error.to_string())
+            }
+            ProjectError::InvalidInput(_) | ProjectError::InvalidPath(_) => {
+                Self::BadRequest(error.to_string())
+            }
+            ProjectError::Refused(_) => Self::Refused(error.to_string()),
+            ProjectError::Busy => Self::Conflict(error.to_string()),
+            ProjectError::TooLarge(_) => Self::TooLarge(error.to_string()),
+            ProjectError::Fetch(_) => Self::Upstream {
+                code: "fetch_failed".into(),
+                message: error.to_string(),
+            },
+            ProjectError::Storage(e) => Self::Storage(e),
+            ProjectError::Index(_) | ProjectError::Internal(_) => Self::Internal(error.to_string()),
+        }
+    }
+}
+
+impl From<WikiError> for ApiError {
+    fn from(error: WikiError) -> Self {
+        match error {
+            WikiError::ProjectNotFound(_)
+            | WikiError::JobNotFound(_)
+            | WikiError::PageNotFound { .. }
+            | WikiError::WikiNotFound { .. } => Self::NotFound(error.to_string()),
+            WikiError::UnknownProvider(_) | WikiError::BadRequest(_) => {
+                Self::BadRequest(error.to_string())
+            }
+            WikiError::Conflict(_) => Self::Conflict(error.to_string()),
+            WikiError::Inputs(_) => Self::Upstream {
+                code: "project_unavailable".into(),
+                message: error.to_string(),
+            },
+            WikiError::Storage(e) => Self::Storage(e),
         }
     }
 }
@@ -61,7 +116,7 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// Machine-readable: `bad_request`, `unauthorized`, `not_found`, `conflict`,
-    /// `internal`, or a provider's code.
+    /// `refused_source`, `too_large`, `internal`, or a provider's code.
     pub code: String,
     pub message: String,
 }
@@ -72,6 +127,10 @@ impl IntoResponse for ApiError {
         let message = match &self {
             Self::Storage(e) => {
                 tracing::error!(error = %e, "request failed in storage");
+                "internal error".to_owned()
+            }
+            Self::Internal(e) => {
+                tracing::error!(error = %e, "request failed on the server");
                 "internal error".to_owned()
             }
             other => other.to_string(),

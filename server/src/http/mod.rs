@@ -7,6 +7,8 @@ mod error;
 mod health;
 mod models;
 mod openapi;
+mod projects;
+mod wiki;
 
 pub use error::{ApiError, ErrorBody};
 
@@ -22,9 +24,13 @@ use crate::state::AppState;
 pub fn router(state: AppState) -> Router {
     let pages = generate_route_list(App);
     let options = state.leptos_options.clone();
-    let api = crate::compat::api_routes().merge(api_routes()).route_layer(
-        middleware::from_fn_with_state(state.clone(), auth::require_api_key),
-    );
+    let api = crate::compat::api_routes()
+        .merge(api_routes())
+        .merge(projects::routes(state.config.max_upload_bytes))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_api_key,
+        ));
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
@@ -32,10 +38,27 @@ pub fn router(state: AppState) -> Router {
         .route("/ws", get(ws_handler))
         .merge(crate::compat::socket_routes())
         .merge(api)
-        .leptos_routes(&state, pages, move || shell(options.clone()))
+        .leptos_routes_with_context(&state, pages, page_data(&state), move || {
+            shell(options.clone())
+        })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(auth::cors(&state.config))
         .with_state(state)
+}
+
+/// What server-rendered pages read from the server itself, so a conversation is readable
+/// with JavaScript off.
+fn page_data(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
+    let store = state.store.clone();
+    move || {
+        let store = store.clone();
+        leptos::prelude::provide_context(app::ServerData {
+            messages: std::sync::Arc::new(move |id| {
+                let store = store.clone();
+                Box::pin(async move { store.messages(id).await.ok().filter(|m| !m.is_empty()) })
+            }),
+        });
+    }
 }
 
 /// The REST API proper; every route sits behind the API-key check.
@@ -62,4 +85,15 @@ fn api_routes() -> Router<AppState> {
             post(conversations::cleanup),
         )
         .route("/api/chat/stats", get(conversations::stats))
+        .route("/api/wiki/jobs", get(wiki::list).post(wiki::create))
+        .route("/api/wiki/jobs/{job_id}", get(wiki::get))
+        .route("/api/wiki/jobs/{job_id}/cancel", post(wiki::cancel))
+        .route("/api/wiki/jobs/{job_id}/pause", post(wiki::pause))
+        .route("/api/wiki/jobs/{job_id}/resume", post(wiki::resume))
+        .route(
+            "/api/wiki/jobs/{job_id}/pages/{page_id}/retry",
+            post(wiki::retry_page),
+        )
+        .route("/api/projects/{id}/wiki", get(wiki::wiki))
+        .route("/api/projects/{id}/wiki/export", get(wiki::export))
 }

@@ -6,6 +6,7 @@ mod config;
 mod embeddings;
 mod framing;
 mod gemini;
+pub mod grounding;
 mod http_chat;
 mod http_errors;
 mod offline;

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use futures::{StreamExt, stream};
 
-use super::{ChatProvider, ChatRequest, EventStream, ProviderEvent};
+use super::grounding::{self, GroundingSource};
+use super::{ChatProvider, ChatRequest, EventStream, PromptRole, ProviderEvent};
 
 pub struct OfflineProvider {
     token_interval: Duration,
@@ -26,18 +27,67 @@ impl OfflineProvider {
         }
     }
 
-    /// The whole answer; deterministic for a given request.
+    /// The whole answer; deterministic for a given request. It quotes the sources the
+    /// prompt carries (see [`grounding`]), so it is as good as retrieval is.
     pub fn answer(request: &ChatRequest) -> String {
         let question = request.question().trim();
-        format!(
+        let sources: Vec<GroundingSource> = request
+            .messages
+            .iter()
+            .filter(|m| m.role == PromptRole::System)
+            .flat_map(|m| grounding::parse(&m.content))
+            .collect();
+        let mut answer = format!(
             "This is RepoWiki's built-in offline provider: no language model is configured, \
-             so this reply is assembled, not generated.\n\n\
-             You asked: \u{201c}{question}\u{201d}\n\n\
-             No sources were retrieved for this conversation, so there is nothing to quote yet. \
-             To get real answers, configure a provider (for example OPENAI_API_KEY, \
-             GOOGLE_API_KEY or OLLAMA_HOST) and restart the server."
-        )
+             so this reply is assembled from the retrieved sources, not generated.\n\n\
+             You asked: \u{201c}{question}\u{201d}\n\n"
+        );
+        if sources.is_empty() {
+            answer.push_str(
+                "No sources were retrieved for this question, so there is nothing to quote. ",
+            );
+        } else {
+            answer.push_str("The passages that match your question best:\n");
+            for source in sources.iter().take(QUOTED_SOURCES) {
+                answer.push_str(&quote(source));
+            }
+            if sources.len() > QUOTED_SOURCES {
+                answer.push_str(&format!(
+                    "\n{} more sources are listed alongside this answer. ",
+                    sources.len() - QUOTED_SOURCES
+                ));
+            } else {
+                answer.push('\n');
+            }
+        }
+        answer.push_str(
+            "To get real answers, configure a provider (for example OPENAI_API_KEY, \
+             GOOGLE_API_KEY or OLLAMA_HOST) and restart the server.",
+        );
+        answer
     }
+}
+
+/// Sources quoted in an offline answer, and lines quoted of each.
+const QUOTED_SOURCES: usize = 3;
+const QUOTED_LINES: usize = 8;
+
+fn quote(source: &GroundingSource) -> String {
+    let lines: Vec<&str> = source.text.lines().collect();
+    let shown = lines.len().min(QUOTED_LINES);
+    let more = if lines.len() > shown { "\n…" } else { "" };
+    let language = std::path::Path::new(&source.path)
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("text");
+    format!(
+        "\n**`{}`**, lines {}\u{2013}{} [{}]:\n\n```{language}\n{}{more}\n```\n",
+        source.path,
+        source.start_line,
+        source.end_line,
+        source.n,
+        lines[..shown].join("\n"),
+    )
 }
 
 impl ChatProvider for OfflineProvider {

@@ -32,6 +32,8 @@ pub struct Hit {
     pub path: String,
     pub start_line: u64,
     pub end_line: u64,
+    /// The chunk's whole text, for the prompt.
+    pub text: String,
     pub snippet: String,
     pub score: f32,
 }
@@ -202,22 +204,7 @@ impl LexicalIndex {
         let mut seen = HashSet::new();
         let mut hits = Vec::with_capacity(k);
         for (score, address) in top {
-            let doc: TantivyDocument = searcher.doc(address)?;
-            let text = |field| {
-                doc.get_first(field)
-                    .and_then(|v| v.as_str())
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            let number = |field| doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or(0);
-            let hit = Hit {
-                chunk_id: text(f.chunk_id),
-                path: text(f.path),
-                start_line: number(f.start_line),
-                end_line: number(f.end_line),
-                snippet: text(f.text).chars().take(SNIPPET_CHARS).collect(),
-                score,
-            };
+            let hit = self.hit(&searcher.doc(address)?, score);
             if seen.insert((hit.path.clone(), hit.start_line)) {
                 hits.push(hit);
                 if hits.len() == k {
@@ -226,6 +213,49 @@ impl LexicalIndex {
             }
         }
         Ok(hits)
+    }
+
+    /// The chunks of a project with these ids, in no particular order; unknown ids are
+    /// skipped. Dense retrieval finds ids, this gives them their text and lines.
+    pub fn chunks_by_id(&self, project_id: &str, ids: &[&str]) -> Result<Vec<Hit>, RagError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let f = self.fields;
+        let any_id: Vec<(Occur, Box<dyn Query>)> = ids
+            .iter()
+            .map(|id| (Occur::Should, self.term_query(f.chunk_id, id)))
+            .collect();
+        let query = BooleanQuery::new(vec![
+            (Occur::Must, self.term_query(f.project_id, project_id)),
+            (Occur::Must, Box::new(BooleanQuery::new(any_id))),
+        ]);
+        let searcher = self.reader.searcher();
+        let top = searcher.search(&query, &TopDocs::with_limit(ids.len()).order_by_score())?;
+        top.into_iter()
+            .map(|(_, address)| Ok(self.hit(&searcher.doc(address)?, 0.0)))
+            .collect()
+    }
+
+    fn hit(&self, doc: &TantivyDocument, score: f32) -> Hit {
+        let f = self.fields;
+        let text = |field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let number = |field| doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or(0);
+        let body = text(f.text);
+        Hit {
+            chunk_id: text(f.chunk_id),
+            path: text(f.path),
+            start_line: number(f.start_line),
+            end_line: number(f.end_line),
+            snippet: body.chars().take(SNIPPET_CHARS).collect(),
+            text: body,
+            score,
+        }
     }
 
     /// Chunks searchable now, across all projects.

@@ -3,13 +3,17 @@
 //! no model, so it is always on; dense vectors, when configured, are fused on top of it.
 
 pub mod chunker;
+mod counts;
+mod fusion;
 pub mod index;
 mod service;
 pub mod tokenizer;
+mod vectors;
 
 pub use chunker::{Chunk, Chunker};
+pub use fusion::truncate_to_tokens;
 pub use index::{Hit, LexicalIndex};
-pub use service::Rag;
+pub use service::{Passage, Rag, RetrievalRequest};
 pub use tokenizer::{CODE_TOKENIZER, CodeTokenizer};
 
 /// What can go wrong while chunking or indexing.
@@ -26,6 +30,8 @@ pub enum RagError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error("a search task failed: {0}")]
+    Task(String),
     #[error("the index writer was poisoned by a panic in another thread")]
     WriterPoisoned,
 }

@@ -328,13 +328,16 @@ impl Connection {
                 temperature,
                 include_history,
                 deep_research,
+                project_id,
+                file_path,
             } => {
                 if !self.follow(conversation_id, &client_msg_id).await {
                     return;
                 }
                 let question = Question {
                     conversation_id,
-                    project_id: None,
+                    project_id,
+                    file_path,
                     content,
                     client_msg_id: Some(client_msg_id.clone()),
                     provider,
@@ -495,8 +498,12 @@ impl Connection {
             | ChatError::MessageTooLong { .. }
             | ChatError::UnknownProvider(_) => ErrorCode::InvalidField,
             ChatError::Busy => ErrorCode::Busy,
-            ChatError::Deleted => ErrorCode::NotFound,
+            ChatError::Deleted | ChatError::UnknownProject(_) => ErrorCode::NotFound,
             ChatError::NotRegenerable => ErrorCode::InvalidField,
+            ChatError::Projects(e) => {
+                tracing::error!(error = %e, "project lookup failed during a chat request");
+                return self.error(ErrorCode::Internal, "internal error".into(), reference);
+            }
             ChatError::Storage(e) => {
                 tracing::error!(error = %e, "storage failed during a chat request");
                 return self.error(ErrorCode::Internal, "internal error".into(), reference);

@@ -3,7 +3,12 @@
 //! one. Queries are written once in SQL both understand, with `$n` placeholders.
 
 mod conversations;
+pub mod documents;
 mod messages;
+pub mod projects;
+mod vectors;
+pub mod wiki_jobs;
+pub mod wiki_pages;
 
 use std::time::Duration;
 
@@ -11,6 +16,7 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
 pub use conversations::Existence;
+pub use vectors::StoredVector;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

@@ -215,6 +215,8 @@ pub fn ask(conversation_id: uuid::Uuid, content: &str) -> ClientMsg {
         temperature: None,
         include_history: None,
         deep_research: None,
+        project_id: None,
+        file_path: None,
     }
 }
 

@@ -1,0 +1,413 @@
+//! Markdown from models, rendered safely and incrementally.
+//!
+//! Safety: raw HTML in the source is shown as text, link targets other than http(s),
+//! mailto and relative ones are dropped, images become links (no request leaves the page
+//! because a model wrote an image), and code is always escaped. The only markup that
+//! reaches the DOM is what pulldown-cmark and this file write.
+//!
+//! Speed: an answer is cut into blocks at blank lines outside code fences. While it
+//! streams, every block before the last such cut is finished: it is rendered once and kept
+//! (keyed by its text), and only the growing tail is parsed again at each token. The tail
+//! is hidden from assistive technology until it is finished, so the surrounding live
+//! region announces each block once instead of the whole answer at every token.
+//!
+//! Code highlighting, mermaid diagrams and copy buttons are added by `public/enhance.js`,
+//! which loads its libraries only when a finished block contains code or a diagram.
+
+use std::fmt::Write;
+
+use leptos::prelude::*;
+use pulldown_cmark::{CodeBlockKind, CowStr, Event, Options, Parser, Tag, TagEnd, html};
+
+/// A finished block: where it starts in the answer and its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    pub start: usize,
+    pub src: String,
+}
+
+/// An answer cut into finished blocks and the unfinished tail.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Parts {
+    pub blocks: Vec<Block>,
+    pub tail: String,
+}
+
+/// Cuts `text` into blocks. With `streaming`, text after the last confirmed cut is the
+/// tail; otherwise everything is finished.
+pub fn split(text: &str, streaming: bool) -> Parts {
+    let cuts = cuts(text);
+    let mut blocks = Vec::with_capacity(cuts.len() + 1);
+    let mut start = 0;
+    for &cut in &cuts {
+        push_block(&mut blocks, text, start, cut);
+        start = cut;
+    }
+    let tail = if streaming {
+        text[start..].to_owned()
+    } else {
+        push_block(&mut blocks, text, start, text.len());
+        String::new()
+    };
+    Parts { blocks, tail }
+}
+
+fn push_block(blocks: &mut Vec<Block>, text: &str, start: usize, end: usize) {
+    let src = &text[start..end];
+    if !src.trim().is_empty() {
+        blocks.push(Block {
+            start,
+            src: src.to_owned(),
+        });
+    }
+}
+
+/// Byte offsets after blank lines that end a block: outside code fences, and followed by
+/// a line that starts at the margin (an indented line continues a list item or block).
+fn cuts(text: &str) -> Vec<usize> {
+    let mut cuts = Vec::new();
+    let mut fence: Option<(u8, usize)> = None;
+    let mut candidate: Option<usize> = None;
+    let mut pos = 0;
+    for line in text.split_inclusive('\n') {
+        let end = pos + line.len();
+        let complete = line.ends_with('\n');
+        let body = line.trim_end_matches(['\n', '\r']);
+        if body.trim().is_empty() {
+            if fence.is_none() && complete && pos > 0 {
+                candidate.get_or_insert(end);
+            }
+        } else {
+            if let Some(at) = candidate.take()
+                && !body.starts_with([' ', '\t'])
+            {
+                cuts.push(at);
+            }
+            let stripped = body.trim_start_matches(' ');
+            if body.len() - stripped.len() < 4
+                && let Some((ch, len, rest)) = fence_marker(stripped)
+            {
+                match fence {
+                    None => fence = Some((ch, len)),
+                    Some((open, open_len))
+                        if ch == open && len >= open_len && rest.trim().is_empty() =>
+                    {
+                        fence = None;
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        pos = end;
+    }
+    cuts
+}
+
+/// A code fence opener or closer: its character, its length and what follows it.
+fn fence_marker(line: &str) -> Option<(u8, usize, &str)> {
+    let ch = *line.as_bytes().first()?;
+    if ch != b'`' && ch != b'~' {
+        return None;
+    }
+    let len = line.bytes().take_while(|&b| b == ch).count();
+    (len >= 3).then(|| (ch, len, &line[len..]))
+}
+
+/// Markdown to safe HTML; `[n]` in text becomes a citation link to source n.
+pub fn to_html(src: &str) -> String {
+    let options =
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
+    let mut events: Vec<Event> = Vec::new();
+    let mut text = String::new();
+    let mut code: Option<(String, String)> = None;
+    for event in Parser::new_ext(src, options) {
+        if let Some((lang, body)) = code.as_mut() {
+            match event {
+                Event::Text(t) => body.push_str(&t),
+                Event::End(TagEnd::CodeBlock) => {
+                    let block = code_block_html(lang, body);
+                    events.push(Event::Html(block.into()));
+                    code = None;
+                }
+                _ => {}
+            }
+            continue;
+        }
+        match event {
+            // Raw HTML is shown as the text it is.
+            Event::Text(t) | Event::Html(t) | Event::InlineHtml(t) => {
+                text.push_str(&t);
+                continue;
+            }
+            _ => flush_text(&mut text, &mut events),
+        }
+        match event {
+            Event::Start(Tag::CodeBlock(kind)) => {
+                let lang = match kind {
+                    CodeBlockKind::Fenced(info) => {
+                        info.split_whitespace().next().unwrap_or("").to_owned()
+                    }
+                    CodeBlockKind::Indented => String::new(),
+                };
+                code = Some((lang, String::new()));
+            }
+            Event::Start(Tag::HtmlBlock) => events.push(Event::Start(Tag::Paragraph)),
+            Event::End(TagEnd::HtmlBlock) => events.push(Event::End(TagEnd::Paragraph)),
+            Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                title,
+                id,
+            })
+            | Event::Start(Tag::Image {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) => events.push(Event::Start(Tag::Link {
+                link_type,
+                dest_url: safe_url(dest_url),
+                title,
+                id,
+            })),
+            Event::End(TagEnd::Image) => events.push(Event::End(TagEnd::Link)),
+            other => events.push(other),
+        }
+    }
+    flush_text(&mut text, &mut events);
+    let mut out = String::with_capacity(src.len() + src.len() / 2);
+    html::push_html(&mut out, events.into_iter());
+    out
+}
+
+/// Escapes a run of text and turns `[1]`, `[2, 3]` into citation links.
+fn flush_text(text: &mut String, events: &mut Vec<Event<'_>>) {
+    if text.is_empty() {
+        return;
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut rest = text.as_str();
+    while let Some(open) = rest.find('[') {
+        let after = &rest[open + 1..];
+        match after
+            .find(']')
+            .map(|close| (close, citation_numbers(&after[..close])))
+        {
+            Some((close, Some(numbers))) => {
+                escape_into(&mut out, &rest[..open]);
+                for n in numbers {
+                    let _ = write!(
+                        out,
+                        "<a href=\"#source-{n}\" class=\"cite\" data-cite=\"{n}\">[{n}]</a>"
+                    );
+                }
+                rest = &after[close + 1..];
+            }
+            _ => {
+                escape_into(&mut out, &rest[..=open]);
+                rest = after;
+            }
+        }
+    }
+    escape_into(&mut out, rest);
+    events.push(Event::InlineHtml(CowStr::from(out)));
+    text.clear();
+}
+
+/// `1` or `1, 2` (at most 12 numbers of up to 3 digits); anything else is not a citation.
+fn citation_numbers(inner: &str) -> Option<Vec<u32>> {
+    let numbers: Vec<u32> = inner
+        .split(',')
+        .map(|part| {
+            let part = part.trim();
+            if part.is_empty() || part.len() > 3 || !part.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            part.parse().ok().filter(|&n| n > 0)
+        })
+        .collect::<Option<_>>()?;
+    (!numbers.is_empty() && numbers.len() <= 12).then_some(numbers)
+}
+
+fn code_block_html(lang: &str, body: &str) -> String {
+    let lang: String = lang
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '+'))
+        .take(32)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let mut out = String::with_capacity(body.len() + 200);
+    if lang == "mermaid" {
+        // Focusable: a wide diagram scrolls, and keyboard users must be able to scroll it.
+        out.push_str(
+            "<div class=\"mermaid-block\" data-mermaid tabindex=\"0\"><pre class=\"mermaid-src\">",
+        );
+        escape_into(&mut out, body);
+        out.push_str("</pre></div>");
+    } else {
+        let lang = if lang.is_empty() {
+            "plaintext"
+        } else {
+            lang.as_str()
+        };
+        let _ = write!(
+            out,
+            "<div class=\"code-block\"><div class=\"code-head\"><span>{lang}</span>\
+             <button type=\"button\" class=\"copy-code\" data-copy-code>Copy</button></div>\
+             <pre tabindex=\"0\"><code class=\"language-{lang}\">"
+        );
+        escape_into(&mut out, body);
+        out.push_str("</code></pre></div>");
+    }
+    out
+}
+
+/// Keeps http(s), mailto, fragment and relative targets; anything else (javascript:,
+/// data:, vbscript:…) becomes a dead link.
+fn safe_url(url: CowStr<'_>) -> CowStr<'_> {
+    let trimmed = url.trim();
+    let lower = trimmed.to_ascii_lowercase();
+    let scheme_end = lower.find(':');
+    let before_path = lower.find(['/', '?', '#']).unwrap_or(lower.len());
+    let relative = scheme_end.is_none_or(|colon| colon > before_path);
+    let allowed = ["http://", "https://", "mailto:"]
+        .iter()
+        .any(|s| lower.starts_with(s));
+    // Control characters can hide a scheme from the check above.
+    let clean = !trimmed.chars().any(char::is_control);
+    if clean && (allowed || relative) {
+        url
+    } else {
+        CowStr::Borrowed("#")
+    }
+}
+
+pub fn escape_into(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Renders `content` as Markdown; finished blocks are rendered once and kept.
+#[component]
+pub fn Markdown(
+    #[prop(into)] content: Signal<String>,
+    #[prop(into)] streaming: Signal<bool>,
+) -> impl IntoView {
+    let parts = Memo::new(move |_| content.with(|text| split(text, streaming.get())));
+    let blocks = Memo::new(move |_| parts.with(|p| p.blocks.clone()));
+    let tail = Memo::new(move |_| parts.with(|p| p.tail.clone()));
+    view! {
+        <div class="md" data-markdown="">
+            <For each=move || blocks.get() key=|b| (b.start, b.src.clone()) let:block>
+                <div class="md-block" inner_html=to_html(&block.src)></div>
+            </For>
+            <Show when=move || tail.with(|t| !t.trim().is_empty())>
+                <div class="md-tail" aria-hidden="true" inner_html=move || to_html(&tail.get())></div>
+            </Show>
+        </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_html_is_shown_as_text() {
+        let html = to_html(
+            "Hi <script>alert(1)</script> and <img src=x onerror=alert(2)>\n\n<div onclick=x>block</div>",
+        );
+        assert!(!html.contains("<script"), "{html}");
+        assert!(!html.contains("<img"), "{html}");
+        assert!(!html.contains("<div onclick"), "{html}");
+        assert!(html.contains("&lt;script&gt;"), "{html}");
+    }
+
+    #[test]
+    fn dangerous_links_and_images_are_defused() {
+        let html = to_html(
+            "[a](javascript:alert(1)) [b](JaVaScRiPt:x) ![i](https://x/y.png) [c](https://ok.example) [d](/rel) [e](data:text/html,x)",
+        );
+        assert!(!html.to_ascii_lowercase().contains("javascript:"), "{html}");
+        assert!(!html.contains("data:"), "{html}");
+        assert!(!html.contains("<img"), "{html}");
+        assert!(html.contains("href=\"https://ok.example\""), "{html}");
+        assert!(html.contains("href=\"/rel\""), "{html}");
+    }
+
+    #[test]
+    fn citations_become_links_and_other_brackets_stay() {
+        let html = to_html("Parsed in `cfg` [1] and [2, 3]; see [note] and [0].");
+        assert!(html.contains("data-cite=\"1\""), "{html}");
+        assert!(
+            html.contains("data-cite=\"2\"") && html.contains("data-cite=\"3\""),
+            "{html}"
+        );
+        assert!(html.contains("[note]") && html.contains("[0]"), "{html}");
+    }
+
+    #[test]
+    fn code_is_escaped_and_labelled_and_mermaid_is_marked() {
+        let html =
+            to_html("```rust\nfn a() -> Vec<u8> {}\n```\n\n```mermaid\ngraph TD; A-->B\n```\n");
+        assert!(html.contains("class=\"language-rust\""), "{html}");
+        assert!(html.contains("Vec&lt;u8&gt;"), "{html}");
+        assert!(html.contains("data-mermaid"), "{html}");
+        assert!(html.contains("A--&gt;B"), "{html}");
+    }
+
+    #[test]
+    fn streaming_keeps_finished_blocks_and_a_tail() {
+        let parts = split("First para.\n\nSecond\n\nthi", true);
+        let srcs: Vec<_> = parts.blocks.iter().map(|b| b.src.as_str()).collect();
+        assert_eq!(srcs, vec!["First para.\n\n", "Second\n\n"]);
+        assert_eq!(parts.tail, "thi");
+        // A blank line is a cut only once the next line shows it does not continue.
+        let pending = split("First para.\n\nSecond\n\n", true);
+        assert_eq!(pending.blocks.len(), 1);
+        assert_eq!(pending.tail, "Second\n\n");
+        let done = split("First para.\n\nSecond\n\nthi", false);
+        assert_eq!(done.blocks.len(), 3);
+        assert!(done.tail.is_empty());
+    }
+
+    #[test]
+    fn blank_lines_inside_fences_and_before_indented_lines_do_not_cut() {
+        let text = "```\na\n\nb\n```\n\n- item\n\n    more\n\nNext\n\nx";
+        let parts = split(text, true);
+        let srcs: Vec<_> = parts.blocks.iter().map(|b| b.src.as_str()).collect();
+        assert_eq!(
+            srcs,
+            vec!["```\na\n\nb\n```\n\n", "- item\n\n    more\n\n", "Next\n\n"]
+        );
+        assert_eq!(parts.tail, "x");
+    }
+
+    #[test]
+    fn a_growing_answer_never_changes_a_finished_block() {
+        let answer = "Intro [1].\n\n```rust\nlet x = 1;\n\nlet y = 2;\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nEnd.";
+        let mut seen: Vec<Block> = Vec::new();
+        for end in 1..=answer.len() {
+            if !answer.is_char_boundary(end) {
+                continue;
+            }
+            let parts = split(&answer[..end], true);
+            for (i, block) in parts.blocks.iter().enumerate() {
+                match seen.get(i) {
+                    Some(old) => assert_eq!(old, block, "block {i} changed at {end}"),
+                    None => seen.push(block.clone()),
+                }
+            }
+        }
+        let done = split(answer, false);
+        assert_eq!(done.blocks[..seen.len()], seen[..]);
+    }
+}

@@ -1,0 +1,113 @@
+import { test, expect, type Page, type TestInfo } from "@playwright/test";
+import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { ANSWER_END, ControlledServer, lastAnswer, waitForHydration } from "./server";
+
+/** A small repository on disk that a local-folder project can index. */
+function sampleRepo(): string {
+  const root = mkdtempSync(path.join(tmpdir(), "repowiki-sample-"));
+  mkdirSync(path.join(root, "src"));
+  writeFileSync(
+    path.join(root, "src", "config.rs"),
+    [
+      "//! Configuration loading.",
+      "",
+      "pub struct Config { pub port: u16 }",
+      "",
+      "/// Parses the configuration file text into a Config.",
+      "pub fn parse_config(text: &str) -> Config {",
+      "    let port = text.trim().parse().unwrap_or(8080);",
+      "    Config { port }",
+      "}",
+    ].join("\n"),
+  );
+  writeFileSync(path.join(root, "README.md"), "# Sample\n\nA sample service whose config is parsed by parse_config.\n");
+  return root;
+}
+
+/** A full-page screenshot, attached to the report and kept in the test's output folder. */
+async function shot(page: Page, testInfo: TestInfo, name: string): Promise<void> {
+  const file = testInfo.outputPath(`${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  await testInfo.attach(`${name}.png`, { path: file, contentType: "image/png" });
+}
+
+async function addLocalProject(page: Page, folder: string, name: string): Promise<void> {
+  await page.getByRole("tab", { name: "Local folder" }).click();
+  await page.getByLabel("Folder on the server").fill(folder);
+  await page.getByLabel("Name (optional)").fill(name);
+  await page.getByRole("button", { name: "Add project" }).click();
+  await expect(page.getByText("Project added; indexing has started.")).toBeVisible();
+}
+
+test("a local project is indexed, answers with sources, takes uploads, and gets a wiki", async ({ page }, testInfo) => {
+  test.setTimeout(180_000);
+  const repo = sampleRepo();
+  const server = new ControlledServer(3144, { REPOWIKI_LOCAL_ROOTS: path.dirname(repo) });
+  await server.start();
+  try {
+    await page.goto(`${server.url}/projects`);
+    await waitForHydration(page);
+    await addLocalProject(page, repo, "Sample");
+    const card = page.getByTestId("project").filter({ hasText: "Sample" });
+    await expect(card.getByText("Ready")).toBeVisible({ timeout: 60_000 });
+    await shot(page, testInfo, "projects");
+
+    // Upload by the file picker (the drop zone's input), followed to "Indexed".
+    await card.getByRole("button", { name: "Upload" }).click();
+    await card.locator("input[type=file]").setInputFiles({
+      name: "notes.md",
+      mimeType: "text/markdown",
+      buffer: Buffer.from("# Notes\n\nThe port defaults to 8080.\n"),
+    });
+    await expect(card.getByRole("list", { name: "Uploads" })).toContainText("Indexed", { timeout: 30_000 });
+
+    // Chat about the project: real retrieval, sources in the sidebar, the file viewer.
+    await card.getByRole("link", { name: "Chat" }).click();
+    await waitForHydration(page);
+    await expect(page.getByRole("status")).toHaveText("Connected");
+    await page.getByRole("textbox", { name: "Message" }).fill("How is parse_config used?");
+    await page.getByRole("button", { name: "Send" }).click();
+    await expect(lastAnswer(page)).toContainText(ANSWER_END, { timeout: 30_000 });
+    const sources = page.getByRole("complementary", { name: "Sources" });
+    await expect(sources.getByTestId("source").first()).toBeVisible();
+    const cite = lastAnswer(page).locator("a.cite").first();
+    await cite.click();
+    const active = sources.locator("[aria-current='true']");
+    await expect(active).toBeFocused();
+    await active.getByRole("button").first().click();
+    await expect(active.getByTestId("file-view")).toBeVisible();
+    await shot(page, testInfo, "chat-with-sources");
+
+    // Wiki generation, followed live, reloaded midway, then read.
+    await page.goto(`${server.url}/projects`);
+    await waitForHydration(page);
+    await card.getByRole("button", { name: "Generate wiki" }).click();
+    await expect(page).toHaveURL(/\/wiki\/job\//);
+    await expect(page.getByRole("progressbar", { name: "Wiki generation progress" })).toBeVisible();
+    await page.reload();
+    await waitForHydration(page);
+    await expect(page.getByRole("progressbar", { name: "Wiki generation progress" })).toBeVisible();
+    await expect(page.getByTestId("job-status")).toHaveText(/completed/, { timeout: 120_000 });
+    await expect(page.getByTestId("job-page").first()).toBeVisible();
+    await shot(page, testInfo, "job");
+    await page.getByRole("link", { name: "Open the wiki" }).click();
+    await waitForHydration(page);
+    await expect(page.getByRole("navigation", { name: "Wiki sections" })).toBeVisible();
+    await expect(page.locator("article [data-markdown]")).not.toBeEmpty();
+    await expect(page.getByRole("link", { name: "Export Markdown" })).toHaveAttribute("href", /format=markdown/);
+    await shot(page, testInfo, "wiki");
+  } finally {
+    await server.stop();
+  }
+});
+
+test("the projects page explains a refused folder", async ({ page }) => {
+  await page.goto("/projects");
+  await waitForHydration(page);
+  await page.getByRole("tab", { name: "Local folder" }).click();
+  await page.getByLabel("Folder on the server").fill("/etc");
+  await page.getByRole("button", { name: "Add project" }).click();
+  await expect(page.getByRole("alert")).toBeVisible();
+});

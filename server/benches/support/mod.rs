@@ -1,0 +1,126 @@
+//! What the benchmarks share: a real source tree to work on, sizes from the environment,
+//! percentiles, and the JSON report each one writes under `target/`.
+
+#![allow(dead_code)] // each benchmark uses a different part
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const MAX_FILE_BYTES: u64 = 200 * 1024;
+const SOURCE_EXTENSIONS: &[&str] = &[
+    "rs", "py", "js", "ts", "tsx", "go", "java", "c", "h", "cc", "cpp", "hpp", "md", "txt",
+];
+/// Directory names the project filters skip by default; files under them would not count.
+const SKIPPED_DIRS: &[&str] = &[
+    "target",
+    "build",
+    "vendor",
+    "dist",
+    "out",
+    "node_modules",
+    "third_party",
+    "coverage",
+];
+
+/// A size from the environment, so a quick run can ask for less.
+pub fn size(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Up to `limit` source files of the crates in `~/.cargo/registry/src/*/`, as (absolute
+/// path, path relative to its registry folder). Depth-first and sorted, so every run
+/// takes the same files.
+pub fn source_files(limit: usize) -> Vec<(PathBuf, PathBuf)> {
+    let mut files = Vec::new();
+    let mut roots = registry_roots();
+    roots.sort();
+    for root in roots {
+        let mut stack = vec![root.clone()];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            let mut children: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+            children.sort_unstable_by(|a, b| b.cmp(a));
+            for path in children {
+                let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                    continue;
+                };
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                if meta.is_dir() {
+                    if !name.starts_with('.') && !SKIPPED_DIRS.contains(&name) {
+                        stack.push(path);
+                    }
+                } else if meta.is_file()
+                    && !name.starts_with('.')
+                    && meta.len() <= MAX_FILE_BYTES
+                    && path
+                        .extension()
+                        .and_then(|e| e.to_str())
+                        .is_some_and(|e| SOURCE_EXTENSIONS.contains(&e))
+                {
+                    if let Ok(rel) = path.strip_prefix(&root) {
+                        files.push((path.clone(), rel.to_owned()));
+                    }
+                    if files.len() == limit {
+                        return files;
+                    }
+                }
+            }
+        }
+    }
+    files
+}
+
+/// Copies up to `limit` source files into `tree`, keeping their relative paths; returns
+/// those paths.
+pub fn copy_source_tree(tree: &Path, limit: usize) -> Vec<PathBuf> {
+    let files = source_files(limit);
+    let mut copied = Vec::with_capacity(files.len());
+    for (from, rel) in files {
+        let to = tree.join(&rel);
+        if let Some(parent) = to.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        match std::fs::copy(&from, &to) {
+            Ok(_) => copied.push(rel),
+            Err(e) => eprintln!("{}: {e}", from.display()),
+        }
+    }
+    copied
+}
+
+fn registry_roots() -> Vec<PathBuf> {
+    let home = std::env::var("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(&std::env::var("HOME").unwrap_or_default()).join(".cargo"));
+    std::fs::read_dir(home.join("registry/src"))
+        .map(|dirs| dirs.flatten().map(|d| d.path()).collect())
+        .unwrap_or_default()
+}
+
+/// The `p` quantile of sorted durations, in milliseconds.
+pub fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+/// Writes a benchmark's figures to `target/{name}` so runs can be compared.
+pub fn write_report(name: &str, report: &serde_json::Value) {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").into());
+    let path = Path::new(&target).join(name);
+    match std::fs::write(
+        &path,
+        serde_json::to_string_pretty(report).unwrap_or_default(),
+    ) {
+        Ok(()) => println!("wrote {}", path.display()),
+        Err(e) => eprintln!("could not write {}: {e}", path.display()),
+    }
+}

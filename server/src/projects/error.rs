@@ -1,0 +1,57 @@
+//! What can go wrong with a project, in words safe to show a user: no token, no internal
+//! paths beyond the project's own.
+
+use crate::rag::RagError;
+use crate::storage::StorageError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    #[error("no such project")]
+    NotFound,
+    #[error("no such document")]
+    DocumentNotFound,
+    #[error("{0}")]
+    InvalidInput(String),
+    /// A document path with `..`, an absolute path, or a symlink out of the tree.
+    #[error("{0}")]
+    InvalidPath(String),
+    /// A source refused by policy before any connection: scheme, host or folder.
+    #[error("{0}")]
+    Refused(String),
+    #[error("the project is being indexed; try again when it is done")]
+    Busy,
+    #[error("{0}")]
+    TooLarge(String),
+    /// Fetching the source failed (clone error, timeout); the message is scrubbed.
+    #[error("{0}")]
+    Fetch(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Index(#[from] RagError),
+    /// Anything else internal (I/O, a task that panicked); logged, not shown.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ProjectError {
+    pub(crate) fn internal(what: &str, e: impl std::fmt::Display) -> Self {
+        Self::Internal(format!("{what}: {e}"))
+    }
+
+    /// The text stored as the project's `error` and shown to users.
+    pub(crate) fn public_message(&self) -> String {
+        match self {
+            Self::Storage(_) | Self::Index(_) | Self::Internal(_) => {
+                "indexing failed on the server; see its log".to_owned()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+impl From<tokio::task::JoinError> for ProjectError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        Self::internal("background task", e)
+    }
+}

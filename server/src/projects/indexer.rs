@@ -1,0 +1,318 @@
+//! One indexing run of a project: fetch (clone or read the folder), compare content
+//! hashes with what is stored, chunk only what changed, then write the documents (one
+//! transaction) and the index (one commit). Nothing is written before everything is
+//! fetched and chunked, so a failed run leaves the project as it was.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use app::protocol::rest::{IndexReport, Project, ProjectKind};
+use uuid::Uuid;
+
+use super::ProjectError;
+use super::chunking::chunk_all;
+use super::filters::Filters;
+use super::git::{CloneRequest, remove_dir, shallow_clone};
+use super::language::language_of;
+use super::service::Inner;
+use super::url_policy::Source;
+use super::walk::walk;
+use crate::clock::now_ms;
+use crate::rag::Chunk;
+use crate::storage::documents::DocumentRow;
+
+/// What a run does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Fetch the source and index what changed; `rebuild` re-chunks every file and
+    /// replaces the project's whole index (after a crash, or a lost index).
+    Sync { rebuild: bool },
+    /// Re-chunk the stored documents, without fetching: upload projects, and an index
+    /// that lost a project's chunks.
+    FromDatabase,
+}
+
+/// What a run produced.
+pub struct Outcome {
+    pub report: IndexReport,
+    pub commit: Option<String>,
+}
+
+/// Reports progress in percent with a message.
+pub type Progress<'a> = &'a (dyn Fn(f32, String) + Sync);
+
+pub async fn run(
+    inner: &Arc<Inner>,
+    project: &Project,
+    job_id: &str,
+    token: Option<&str>,
+    mode: Mode,
+    progress: Progress<'_>,
+) -> Result<Outcome, ProjectError> {
+    let started = Instant::now();
+    let mut outcome = match (mode, project.kind) {
+        (Mode::FromDatabase, _) | (_, ProjectKind::Upload) => {
+            from_database(inner, project, progress).await?
+        }
+        (Mode::Sync { rebuild }, _) => {
+            sync(inner, project, job_id, token, rebuild, progress).await?
+        }
+    };
+    outcome.report.duration_ms = started.elapsed().as_millis() as u64;
+    Ok(outcome)
+}
+
+/// Where the files are: a fresh clone (replacing the previous one) or the folder itself.
+async fn fetch(
+    inner: &Inner,
+    project: &Project,
+    job_id: &str,
+    token: Option<&str>,
+) -> Result<(PathBuf, Option<String>), ProjectError> {
+    let source = project
+        .source
+        .as_deref()
+        .ok_or_else(|| ProjectError::InvalidInput("the project has no source".into()))?;
+    // Checked again at every fetch: the host's addresses may have changed since.
+    match inner.policy.check(source).await? {
+        Source::Local(path) => Ok((path, None)),
+        Source::Git(url) => {
+            let repos = inner.settings.data_dir.join("repos");
+            let staging = repos.join(format!("{}.{job_id}", project.id));
+            let commit = shallow_clone(CloneRequest {
+                url: &url,
+                branch: project.branch.as_deref(),
+                token,
+                dest: &staging,
+                timeout: inner.settings.clone_timeout,
+                max_bytes: inner.settings.max_repo_bytes,
+            })
+            .await?;
+            let checkout = repos.join(&project.id);
+            remove_dir(&checkout).await;
+            tokio::fs::rename(&staging, &checkout)
+                .await
+                .map_err(|e| ProjectError::internal("moving the clone in place", e))?;
+            Ok((checkout, Some(commit)))
+        }
+    }
+}
+
+async fn sync(
+    inner: &Arc<Inner>,
+    project: &Project,
+    job_id: &str,
+    token: Option<&str>,
+    rebuild: bool,
+    progress: Progress<'_>,
+) -> Result<Outcome, ProjectError> {
+    progress(1.0, "fetching".into());
+    let phase = Instant::now();
+    let (root, commit) = fetch(inner, project, job_id, token).await?;
+    let fetched = phase.elapsed();
+    progress(10.0, "reading files".into());
+    let filters = Filters::new(&project.filters)?;
+    let max_file_bytes = inner.settings.max_file_bytes;
+    let walked =
+        tokio::task::spawn_blocking(move || walk(&root, &filters, max_file_bytes)).await??;
+
+    let stored: HashMap<String, _> = inner
+        .store
+        .document_hashes(&project.id)
+        .await?
+        .into_iter()
+        .map(|s| (s.path.clone(), s))
+        .collect();
+    let mut report = IndexReport {
+        skipped: walked.skipped,
+        ..IndexReport::default()
+    };
+    let seen: HashSet<String> = walked.files.iter().map(|f| f.path.clone()).collect();
+    let removed: Vec<String> = stored
+        .values()
+        .filter(|s| s.origin == "source" && !seen.contains(&s.path))
+        .map(|s| s.path.clone())
+        .collect();
+    report.removed = removed.len() as u64;
+
+    let mut rows = Vec::new();
+    for file in walked.files {
+        let previous = stored.get(&file.path);
+        match previous {
+            Some(p) if p.content_hash == file.content_hash => {
+                report.unchanged += 1;
+                if !rebuild {
+                    continue;
+                }
+            }
+            Some(_) => report.changed += 1,
+            None => report.added += 1,
+        }
+        rows.push(DocumentRow {
+            id: previous
+                .map(|p| p.id.clone())
+                .unwrap_or_else(|| Uuid::new_v4().to_string()),
+            language: language_of(&file.path).to_owned(),
+            path: file.path,
+            size: file.size,
+            content_hash: file.content_hash,
+            content: file.content,
+            chunks: 0,
+            origin: "source",
+        });
+    }
+    // A rebuild replaces the whole index, so uploads are re-chunked from the database.
+    let mut uploads = Vec::new();
+    if rebuild {
+        let texts: HashMap<String, String> = inner
+            .store
+            .document_texts(&project.id)
+            .await?
+            .into_iter()
+            .collect();
+        uploads = stored
+            .values()
+            .filter(|s| s.origin == "upload" && !seen.contains(&s.path))
+            .filter_map(|s| Some((s.path.clone(), texts.get(&s.path)?.clone())))
+            .collect();
+    }
+
+    let items: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| (r.path.clone(), r.content.clone()))
+        .chain(uploads)
+        .collect();
+    let phase = Instant::now();
+    let chunks = chunk_in_background(items, progress).await?;
+    let chunked = phase.elapsed();
+    let mut by_path = Vec::with_capacity(chunks.len());
+    let mut upload_counts = Vec::new();
+    for (i, (path, file_chunks)) in chunks.into_iter().enumerate() {
+        report.chunks_indexed += file_chunks.len() as u64;
+        match rows.get_mut(i) {
+            Some(row) => row.chunks = file_chunks.len() as u64,
+            None => upload_counts.push((path.clone(), file_chunks.len() as u64)),
+        }
+        by_path.push((path, file_chunks));
+    }
+
+    progress(92.0, "writing documents".into());
+    let phase = Instant::now();
+    let now = now_ms();
+    inner
+        .store
+        .apply_document_changes(&project.id, &rows, &removed, now)
+        .await?;
+    if !upload_counts.is_empty() {
+        inner
+            .store
+            .set_document_chunks(&project.id, &upload_counts)
+            .await?;
+    }
+    let stored_in = phase.elapsed();
+    progress(96.0, "writing the index".into());
+    let phase = Instant::now();
+    write_index(inner, &project.id, rebuild, by_path, removed).await?;
+    tracing::info!(
+        project = project.id,
+        fetch_ms = fetched.as_millis() as u64,
+        chunk_ms = chunked.as_millis() as u64,
+        store_ms = stored_in.as_millis() as u64,
+        index_ms = phase.elapsed().as_millis() as u64,
+        "indexed"
+    );
+    Ok(Outcome { report, commit })
+}
+
+async fn from_database(
+    inner: &Arc<Inner>,
+    project: &Project,
+    progress: Progress<'_>,
+) -> Result<Outcome, ProjectError> {
+    progress(5.0, "reading stored documents".into());
+    let texts = inner.store.document_texts(&project.id).await?;
+    let chunks = chunk_in_background(texts, progress).await?;
+    let counts: Vec<(String, u64)> = chunks
+        .iter()
+        .map(|(path, c)| (path.clone(), c.len() as u64))
+        .collect();
+    let report = IndexReport {
+        unchanged: chunks.len() as u64,
+        chunks_indexed: counts.iter().map(|(_, n)| n).sum(),
+        ..IndexReport::default()
+    };
+    progress(92.0, "writing the index".into());
+    inner
+        .store
+        .set_document_chunks(&project.id, &counts)
+        .await?;
+    write_index(inner, &project.id, true, chunks, Vec::new()).await?;
+    Ok(Outcome {
+        report,
+        commit: project.commit.clone(),
+    })
+}
+
+/// Chunks on the blocking pool; progress runs from 15 to 90 percent.
+async fn chunk_in_background(
+    items: Vec<(String, String)>,
+    progress: Progress<'_>,
+) -> Result<Vec<(String, Vec<Chunk>)>, ProjectError> {
+    let total = items.len();
+    // Progress is published from the workers through a channel, since the callback
+    // borrows from this task.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<usize>();
+    let step = (total / 50).max(1);
+    let work = tokio::task::spawn_blocking(move || {
+        let done = move |n: usize| {
+            if n.is_multiple_of(step) || n == total {
+                let _ = tx.send(n);
+            }
+        };
+        let chunks = chunk_all(&items, &done);
+        items
+            .into_iter()
+            .map(|(path, _)| path)
+            .zip(chunks)
+            .collect::<Vec<_>>()
+    });
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            result = &mut work => return Ok(result?),
+            Some(n) = rx.recv() => {
+                let percent = 15.0 + 75.0 * n as f32 / total.max(1) as f32;
+                progress(percent, format!("chunked {n} of {total} files"));
+            }
+        }
+    }
+}
+
+/// Replaces the index entries of the given documents (or, with `replace_all`, of the
+/// whole project) and commits once.
+async fn write_index(
+    inner: &Arc<Inner>,
+    project_id: &str,
+    replace_all: bool,
+    documents: Vec<(String, Vec<Chunk>)>,
+    removed: Vec<String>,
+) -> Result<(), ProjectError> {
+    let rag = Arc::clone(&inner.rag);
+    let project_id = project_id.to_owned();
+    tokio::task::spawn_blocking(move || {
+        if replace_all {
+            rag.remove_project(&project_id)?;
+        }
+        for path in &removed {
+            rag.remove_document(&project_id, path)?;
+        }
+        for (path, chunks) in &documents {
+            rag.index_document(&project_id, path, chunks)?;
+        }
+        rag.commit()
+    })
+    .await??;
+    Ok(())
+}

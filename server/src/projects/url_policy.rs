@@ -1,0 +1,448 @@
+//! Which sources a project may come from, decided before any connection is made: git
+//! over `https://` (plain `http://` and private addresses only for allow-listed hosts),
+//! `ssh` only when enabled, `file:` and other schemes never; local folders only under
+//! the configured roots. The checked address is pinned for git, so a second DNS answer
+//! cannot send the clone somewhere else.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use url::{Host, Url};
+
+use super::ProjectError;
+use crate::config::Config;
+
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A source that passed the policy.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Git(GitUrl),
+    /// A canonical folder path under one of the roots.
+    Local(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct GitUrl {
+    /// What `git clone` is given.
+    pub url: String,
+    /// The same repository always gives the same key (case of the host, `.git`, `/`).
+    pub key: String,
+    /// `owner/repo`, a default project name.
+    pub name: String,
+    /// The host name as written, lower-case, for choosing the token's user name.
+    pub host: String,
+    /// `host:port:address` for git's `http.curloptResolve`, when the host was resolved.
+    pub pin: Option<String>,
+}
+
+impl Source {
+    pub fn key(&self) -> String {
+        match self {
+            Self::Git(git) => git.key.clone(),
+            Self::Local(path) => path.display().to_string(),
+        }
+    }
+
+    pub fn default_name(&self) -> String {
+        match self {
+            Self::Git(git) => git.name.clone(),
+            Self::Local(path) => path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.display().to_string()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SourcePolicy {
+    allowed_hosts: Vec<String>,
+    allow_ssh: bool,
+    local_roots: Vec<PathBuf>,
+}
+
+fn refused(why: impl Into<String>) -> ProjectError {
+    ProjectError::Refused(why.into())
+}
+
+impl SourcePolicy {
+    pub fn from_config(config: &Config) -> Self {
+        let configured: Vec<PathBuf> = config
+            .local_roots
+            .iter()
+            .map(|r| r.trim())
+            .filter(|r| !r.is_empty())
+            .map(PathBuf::from)
+            .collect();
+        let roots = if !configured.is_empty() {
+            configured
+        } else {
+            std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .into_iter()
+                .collect()
+        };
+        Self {
+            allowed_hosts: config
+                .allowed_git_hosts
+                .iter()
+                .map(|h| normalize_host(h))
+                .filter(|h| !h.is_empty())
+                .collect(),
+            allow_ssh: config.allow_ssh_git,
+            // A root that does not exist allows nothing.
+            local_roots: roots
+                .iter()
+                .filter(|r| !r.as_os_str().is_empty())
+                .filter_map(|r| r.canonicalize().ok())
+                .collect(),
+        }
+    }
+
+    /// Checks a git URL or folder path, resolving the host of a URL.
+    pub async fn check(&self, source: &str) -> Result<Source, ProjectError> {
+        let source = source.trim();
+        if source.is_empty() {
+            return Err(ProjectError::InvalidInput("source is empty".into()));
+        }
+        if source.contains('\0') || source.chars().any(char::is_control) {
+            return Err(ProjectError::InvalidInput(
+                "source contains control characters".into(),
+            ));
+        }
+        let lower = source.to_ascii_lowercase();
+        if lower.starts_with("file:") {
+            return Err(refused("file: URLs are not accepted"));
+        }
+        if source.starts_with('/') || source.starts_with('~') || source.starts_with('.') {
+            return self.check_local(source).map(Source::Local);
+        }
+        if source.contains("://") {
+            return self.check_url(source).await.map(Source::Git);
+        }
+        if let Some((user_host, path)) = scp_like(source) {
+            return self
+                .check_scp(source, user_host, path)
+                .await
+                .map(Source::Git);
+        }
+        Err(ProjectError::InvalidInput(
+            "source must be a git URL (https://…) or an absolute folder path".into(),
+        ))
+    }
+
+    fn check_local(&self, source: &str) -> Result<PathBuf, ProjectError> {
+        let expanded = match source.strip_prefix('~') {
+            Some(rest) => {
+                let home = std::env::var_os("HOME")
+                    .ok_or_else(|| refused("`~` cannot be expanded on this server"))?;
+                PathBuf::from(home).join(rest.trim_start_matches('/'))
+            }
+            None => PathBuf::from(source),
+        };
+        if !expanded.is_absolute() {
+            return Err(ProjectError::InvalidPath(
+                "a local folder must be an absolute path".into(),
+            ));
+        }
+        // Canonical form resolves `..` and symlinks, so the root check sees the real place.
+        let real = expanded
+            .canonicalize()
+            .map_err(|_| ProjectError::InvalidInput(format!("no folder at {source}")))?;
+        if !real.is_dir() {
+            return Err(ProjectError::InvalidInput(format!(
+                "{source} is not a folder"
+            )));
+        }
+        if !self.local_roots.iter().any(|root| real.starts_with(root)) {
+            return Err(refused(format!(
+                "{source} is outside the folders this server may read (REPOWIKI_LOCAL_ROOTS)"
+            )));
+        }
+        Ok(real)
+    }
+
+    async fn check_url(&self, source: &str) -> Result<GitUrl, ProjectError> {
+        let url = Url::parse(source)
+            .map_err(|e| ProjectError::InvalidInput(format!("not a valid URL: {e}")))?;
+        let host = match url.host() {
+            Some(Host::Domain(d)) => normalize_host(d),
+            Some(Host::Ipv4(ip)) => ip.to_string(),
+            Some(Host::Ipv6(ip)) => ip.to_string(),
+            None => return Err(ProjectError::InvalidInput("the URL names no host".into())),
+        };
+        let allowed = self.allowed_hosts.contains(&host);
+        let ssh = match url.scheme() {
+            "https" => false,
+            "http" if allowed => false,
+            "http" => return Err(refused("only https:// git URLs are accepted")),
+            "ssh" | "git+ssh" if self.allow_ssh => true,
+            "ssh" | "git+ssh" => {
+                return Err(refused(
+                    "ssh git URLs are disabled (REPOWIKI_ALLOW_SSH_GIT)",
+                ));
+            }
+            other => return Err(refused(format!("{other}: URLs are not accepted"))),
+        };
+        if url.password().is_some() || (!ssh && !url.username().is_empty()) {
+            return Err(ProjectError::InvalidInput(
+                "credentials in the URL are not accepted; send the token as `token`".into(),
+            ));
+        }
+        let port = url
+            .port_or_known_default()
+            .unwrap_or(if ssh { 22 } else { 443 });
+        let pin = if allowed {
+            None
+        } else {
+            let address = public_address(&host, port).await?;
+            (!ssh).then(|| pin_entry(url.host_str().unwrap_or(&host), port, address))
+        };
+        let path = url.path().trim_end_matches('/');
+        let path = path.strip_suffix(".git").unwrap_or(path);
+        Ok(GitUrl {
+            url: url.to_string(),
+            key: format!(
+                "{}://{}{}{}",
+                if ssh { "ssh" } else { "https" },
+                host,
+                url.port().map(|p| format!(":{p}")).unwrap_or_default(),
+                path
+            ),
+            name: repo_name(path),
+            host,
+            pin,
+        })
+    }
+
+    async fn check_scp(
+        &self,
+        source: &str,
+        user_host: &str,
+        path: &str,
+    ) -> Result<GitUrl, ProjectError> {
+        if !self.allow_ssh {
+            return Err(refused(
+                "ssh git URLs are disabled (REPOWIKI_ALLOW_SSH_GIT)",
+            ));
+        }
+        let host = normalize_host(user_host.rsplit('@').next().unwrap_or(user_host));
+        if host.is_empty() || host.starts_with('-') {
+            return Err(ProjectError::InvalidInput("the URL names no host".into()));
+        }
+        if !self.allowed_hosts.contains(&host) {
+            public_address(&host, 22).await?;
+        }
+        let path = path.trim_end_matches('/');
+        let path = path.strip_suffix(".git").unwrap_or(path);
+        Ok(GitUrl {
+            url: source.to_owned(),
+            key: format!("ssh://{host}/{}", path.trim_start_matches('/')),
+            name: repo_name(path),
+            host,
+            pin: None,
+        })
+    }
+}
+
+/// `git@host:owner/repo` (no scheme): the user-and-host part and the path.
+fn scp_like(source: &str) -> Option<(&str, &str)> {
+    let (user_host, path) = source.split_once(':')?;
+    (user_host.contains('@') && !user_host.contains('/') && !path.starts_with("//"))
+        .then_some((user_host, path))
+}
+
+fn normalize_host(host: &str) -> String {
+    host.trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .trim_end_matches('.')
+        .to_ascii_lowercase()
+}
+
+fn repo_name(path: &str) -> String {
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    match parts.as_slice() {
+        [] => "repository".to_owned(),
+        [one] => (*one).to_owned(),
+        [.., owner, repo] => format!("{owner}/{repo}"),
+    }
+}
+
+fn pin_entry(host: &str, port: u16, address: IpAddr) -> String {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match address {
+        IpAddr::V4(v4) => format!("{host}:{port}:{v4}"),
+        IpAddr::V6(v6) => format!("{host}:{port}:[{v6}]"),
+    }
+}
+
+/// Resolves the host; every address must be public, and the first one is returned.
+async fn public_address(host: &str, port: u16) -> Result<IpAddr, ProjectError> {
+    let addresses: Vec<IpAddr> = match host.parse::<IpAddr>() {
+        Ok(ip) => vec![ip],
+        Err(_) => tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host, port)))
+            .await
+            .map_err(|_| ProjectError::Fetch(format!("resolving {host} timed out")))?
+            .map_err(|_| ProjectError::InvalidInput(format!("the host {host} does not resolve")))?
+            .map(|a| a.ip())
+            .collect(),
+    };
+    if let Some(bad) = addresses.iter().find(|ip| !is_public(ip)) {
+        return Err(refused(format!(
+            "the host {host} resolves to a non-public address ({bad}); \
+             allow it with REPOWIKI_ALLOWED_GIT_HOSTS"
+        )));
+    }
+    addresses
+        .first()
+        .copied()
+        .ok_or_else(|| ProjectError::InvalidInput(format!("the host {host} does not resolve")))
+}
+
+/// Not loopback, private, link-local, unspecified, multicast, shared or reserved.
+pub fn is_public(ip: &IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public_v4(&v4);
+            }
+            is_public_v6(v6)
+        }
+    }
+}
+
+fn is_public_v4(ip: &Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    !(ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        || ip.is_broadcast()
+        || ip.is_documentation()
+        || a == 0
+        // Carrier-grade NAT, 100.64.0.0/10.
+        || (a == 100 && (64..128).contains(&b))
+        // Reserved, 240.0.0.0/4.
+        || a >= 240)
+}
+
+fn is_public_v6(ip: &Ipv6Addr) -> bool {
+    let first = ip.segments()[0];
+    !(ip.is_loopback()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        || ip.is_unique_local()
+        || ip.is_unicast_link_local()
+        // Site-local (deprecated, fec0::/10) and documentation (2001:db8::/32).
+        || (first & 0xffc0) == 0xfec0
+        || (first == 0x2001 && ip.segments()[1] == 0x0db8)
+        // IPv4-compatible (::a.b.c.d), a way to spell an IPv4 address.
+        || (ip.segments()[..6].iter().all(|s| *s == 0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(allowed: &[&str], ssh: bool) -> SourcePolicy {
+        SourcePolicy {
+            allowed_hosts: allowed.iter().map(|h| normalize_host(h)).collect(),
+            allow_ssh: ssh,
+            local_roots: vec![std::env::temp_dir().canonicalize().unwrap()],
+        }
+    }
+
+    #[test]
+    fn addresses_are_classified() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "224.0.0.1",
+            "::1",
+            "::",
+            "fe80::1",
+            "fc00::1",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+        ] {
+            let ip: IpAddr = private.parse().unwrap();
+            assert!(!is_public(&ip), "{private} counted as public");
+        }
+        for public in ["140.82.112.3", "8.8.8.8", "2606:4700::1111"] {
+            let ip: IpAddr = public.parse().unwrap();
+            assert!(is_public(&ip), "{public} counted as private");
+        }
+    }
+
+    #[tokio::test]
+    async fn schemes_and_hosts_are_refused_before_connecting() {
+        let p = policy(&[], false);
+        for bad in [
+            "file:///etc",
+            "ftp://example.com/x.git",
+            "git://example.com/x.git",
+            "http://example.com/x.git",
+            "ssh://git@example.com/x.git",
+            "git@example.com:x/y.git",
+            "https://127.0.0.1/x.git",
+            "https://10.0.0.8/x.git",
+            "https://169.254.169.254/x.git",
+            "https://[::1]/x.git",
+            "https://localhost/x.git",
+        ] {
+            assert!(
+                matches!(p.check(bad).await, Err(ProjectError::Refused(_))),
+                "{bad} not refused"
+            );
+        }
+        assert!(matches!(
+            p.check("https://user:secret@example.com/x.git").await,
+            Err(ProjectError::InvalidInput(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn allow_listed_hosts_pass() {
+        let p = policy(&["127.0.0.1", "[::1]"], false);
+        let Ok(Source::Git(git)) = p.check("http://127.0.0.1:8080/repo.git/").await else {
+            panic!("allow-listed host refused");
+        };
+        assert_eq!(git.key, "https://127.0.0.1:8080/repo");
+        assert!(git.pin.is_none());
+        assert!(p.check("https://[::1]/r.git").await.is_ok());
+        let ssh = policy(&["127.0.0.1"], true);
+        assert!(ssh.check("git@127.0.0.1:o/r.git").await.is_ok());
+    }
+
+    #[test]
+    fn local_folders_only_under_roots() {
+        let p = policy(&[], false);
+        let inside = tempfile::tempdir().unwrap();
+        let found = p.check_local(inside.path().to_str().unwrap()).unwrap();
+        assert!(p.local_roots.iter().any(|r| found.starts_with(r)));
+        assert!(matches!(
+            p.check_local("/etc"),
+            Err(ProjectError::Refused(_))
+        ));
+        assert!(matches!(
+            p.check_local("relative/dir"),
+            Err(ProjectError::InvalidPath(_))
+        ));
+        let sneaky = format!("{}/../../etc", inside.path().display());
+        assert!(matches!(
+            p.check_local(&sneaky),
+            Err(ProjectError::Refused(_))
+        ));
+    }
+}

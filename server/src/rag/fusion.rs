@@ -1,0 +1,262 @@
+//! Turning ranked hit lists into the passages a prompt gets: fused across retrievers,
+//! neighbouring chunks of one file merged, and cut to a token budget.
+
+use std::collections::HashMap;
+
+use super::index::Hit;
+use crate::providers::estimate_tokens;
+
+/// The usual constant of reciprocal rank fusion: it keeps one list's top hit from
+/// drowning out agreement further down the others.
+const RRF_K: f32 = 60.0;
+
+/// Fuses ranked lists by reciprocal rank: a chunk's score is the sum of `1 / (K + rank)`
+/// over the lists it appears in. Scores of different retrievers (BM25, cosine) are not
+/// comparable, ranks are.
+pub fn reciprocal_rank_fusion(lists: Vec<Vec<Hit>>) -> Vec<Hit> {
+    let mut fused: HashMap<String, Hit> = HashMap::new();
+    for list in lists {
+        for (rank, hit) in list.into_iter().enumerate() {
+            let contribution = 1.0 / (RRF_K + rank as f32 + 1.0);
+            fused
+                .entry(hit.chunk_id.clone())
+                .and_modify(|existing| existing.score += contribution)
+                .or_insert(Hit {
+                    score: contribution,
+                    ..hit
+                });
+        }
+    }
+    let mut hits: Vec<Hit> = fused.into_values().collect();
+    hits.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.chunk_id.cmp(&b.chunk_id))
+    });
+    hits
+}
+
+/// Keywords that introduce a definition in the languages the chunker knows.
+const DEFINERS: &[&str] = &[
+    "fn",
+    "struct",
+    "enum",
+    "trait",
+    "impl",
+    "type",
+    "mod",
+    "def",
+    "class",
+    "function",
+    "func",
+    "interface",
+    "const",
+    "let",
+    "var",
+    "macro_rules!",
+];
+/// How much a definition of a queried identifier outranks a mere use of it.
+const DEFINITION_BOOST: f32 = 1.5;
+
+/// Ranks chunks that define an identifier of the query (`fn parse_config` for
+/// "parseConfig") above chunks that only use it: someone who names an identifier
+/// usually wants its definition first. Identifiers compare without case or underscores.
+pub fn boost_definitions(mut hits: Vec<Hit>, query: &str) -> Vec<Hit> {
+    let wanted: Vec<String> = query
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| w.len() >= 3)
+        .map(identifier_key)
+        .collect();
+    if wanted.is_empty() {
+        return hits;
+    }
+    let mut boosted = false;
+    for hit in &mut hits {
+        if defines_any(&hit.text, &wanted) {
+            hit.score *= DEFINITION_BOOST;
+            boosted = true;
+        }
+    }
+    if boosted {
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+    }
+    hits
+}
+
+fn identifier_key(word: &str) -> String {
+    word.chars()
+        .filter(|c| *c != '_')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+fn defines_any(text: &str, wanted: &[String]) -> bool {
+    let mut previous = "";
+    for word in text.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '!')) {
+        if word.is_empty() {
+            continue;
+        }
+        if DEFINERS.contains(&previous) && wanted.contains(&identifier_key(word)) {
+            return true;
+        }
+        previous = word;
+    }
+    false
+}
+
+/// Merges hits of the same file whose line ranges touch or overlap into one, at the rank
+/// of the better one, so the prompt gets one coherent excerpt instead of fragments.
+pub fn merge_adjacent(hits: Vec<Hit>) -> Vec<Hit> {
+    let mut merged: Vec<Hit> = Vec::with_capacity(hits.len());
+    for hit in hits {
+        let neighbour = merged.iter_mut().find(|m| {
+            m.path == hit.path
+                && hit.start_line <= m.end_line + 1
+                && m.start_line <= hit.end_line + 1
+        });
+        match neighbour {
+            Some(m) => absorb(m, hit),
+            None => merged.push(hit),
+        }
+    }
+    // One merge can make a hit touch another that was kept apart before.
+    if has_touching(&merged) {
+        return merge_adjacent(merged);
+    }
+    merged
+}
+
+fn has_touching(hits: &[Hit]) -> bool {
+    hits.iter().enumerate().any(|(i, a)| {
+        hits[i + 1..].iter().any(|b| {
+            a.path == b.path && b.start_line <= a.end_line + 1 && a.start_line <= b.end_line + 1
+        })
+    })
+}
+
+fn absorb(into: &mut Hit, other: Hit) {
+    into.score = into.score.max(other.score);
+    if other.start_line >= into.start_line && other.end_line <= into.end_line {
+        return;
+    }
+    let other_first = other.start_line < into.start_line;
+    into.text = if other_first {
+        format!("{}\n{}", other.text, into.text)
+    } else {
+        format!("{}\n{}", into.text, other.text)
+    };
+    if other_first {
+        into.snippet = other.snippet;
+    }
+    into.start_line = into.start_line.min(other.start_line);
+    into.end_line = into.end_line.max(other.end_line);
+    into.chunk_id = format!("{}#L{}-L{}", into.path, into.start_line, into.end_line);
+}
+
+/// The best hits whose texts fit in `max_tokens` together. The best hit is always kept,
+/// shortened if it alone is over the budget, so a question never goes without context.
+pub fn within_budget(hits: Vec<Hit>, max_tokens: u32) -> Vec<Hit> {
+    let mut kept = Vec::new();
+    let mut used = 0u32;
+    for mut hit in hits {
+        let cost = estimate_tokens(&hit.text);
+        if used + cost <= max_tokens {
+            used += cost;
+            kept.push(hit);
+        } else if kept.is_empty() {
+            hit.text = truncate_to_tokens(&hit.text, max_tokens);
+            kept.push(hit);
+            break;
+        }
+    }
+    kept
+}
+
+/// The start of `text` that fits in `max_tokens`, as [`estimate_tokens`] counts them
+/// (about four characters a token).
+pub fn truncate_to_tokens(text: &str, max_tokens: u32) -> String {
+    let keep_chars = (max_tokens as usize).saturating_mul(4);
+    text.chars().take(keep_chars).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit(path: &str, start: u64, end: u64, score: f32) -> Hit {
+        Hit {
+            chunk_id: format!("{path}#L{start}-L{end}"),
+            path: path.into(),
+            start_line: start,
+            end_line: end,
+            text: format!("lines {start}-{end} of {path}"),
+            snippet: format!("lines {start}-{end}"),
+            score,
+        }
+    }
+
+    #[test]
+    fn fusion_rewards_agreement_between_lists() {
+        let lexical = vec![hit("a.rs", 1, 5, 9.0), hit("b.rs", 1, 5, 8.0)];
+        let dense = vec![hit("b.rs", 1, 5, 0.9), hit("c.rs", 1, 5, 0.8)];
+        let fused = reciprocal_rank_fusion(vec![lexical, dense]);
+        let order: Vec<&str> = fused.iter().map(|h| h.path.as_str()).collect();
+        assert_eq!(order, ["b.rs", "a.rs", "c.rs"]);
+    }
+
+    #[test]
+    fn definitions_of_a_queried_identifier_come_first() {
+        let mut usage = hit("main.rs", 1, 3, 2.0);
+        usage.text = "let c = parse_config(x);".into();
+        let mut definition = hit("config.rs", 1, 9, 1.5);
+        definition.text = "/// Reads it.\npub fn parse_config(input: &str) {}".into();
+        let ranked = boost_definitions(vec![usage.clone(), definition.clone()], "parseConfig?");
+        assert_eq!(ranked[0].path, "config.rs");
+        let unchanged = boost_definitions(vec![usage.clone(), definition], "what is it");
+        assert_eq!(unchanged[0].path, "main.rs");
+    }
+
+    #[test]
+    fn touching_ranges_of_one_file_merge_and_others_do_not() {
+        let merged = merge_adjacent(vec![
+            hit("a.rs", 10, 20, 3.0),
+            hit("b.rs", 21, 30, 2.5),
+            hit("a.rs", 21, 30, 2.0),
+            hit("a.rs", 40, 50, 1.0),
+        ]);
+        let ranges: Vec<(&str, u64, u64)> = merged
+            .iter()
+            .map(|h| (h.path.as_str(), h.start_line, h.end_line))
+            .collect();
+        assert_eq!(
+            ranges,
+            [("a.rs", 10, 30), ("b.rs", 21, 30), ("a.rs", 40, 50)]
+        );
+        assert_eq!(merged[0].score, 3.0);
+        assert_eq!(merged[0].chunk_id, "a.rs#L10-L30");
+        assert_eq!(merged[0].text, "lines 10-20 of a.rs\nlines 21-30 of a.rs");
+    }
+
+    #[test]
+    fn a_merge_that_bridges_two_hits_merges_all_three() {
+        let merged = merge_adjacent(vec![
+            hit("a.rs", 1, 10, 3.0),
+            hit("a.rs", 21, 30, 2.0),
+            hit("a.rs", 11, 20, 1.0),
+        ]);
+        assert_eq!(merged.len(), 1);
+        assert_eq!((merged[0].start_line, merged[0].end_line), (1, 30));
+    }
+
+    #[test]
+    fn budget_keeps_the_best_that_fit_and_always_one() {
+        let mut big = hit("a.rs", 1, 100, 5.0);
+        big.text = "x".repeat(4_000);
+        let small = hit("b.rs", 1, 2, 4.0);
+        let kept = within_budget(vec![big.clone(), small.clone()], 100);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].text.len(), 400);
+        let kept = within_budget(vec![small.clone(), big], 100);
+        assert_eq!(kept, vec![small]);
+    }
+}
