@@ -57,12 +57,19 @@ async fn send_json(ws: &mut Ws, value: Value) {
 
 #[tokio::test]
 async fn ws_chat_streams_plain_text_and_closes_when_done() {
-    let server = TestServer::start().await;
+    // A local folder stands in for the repository: no network here. The request keeps
+    // every seed field, including an absolute filePath (refused, nothing read).
+    let root = tempfile::tempdir().expect("temp dir");
+    let repo = root.path().join("repo");
+    std::fs::create_dir_all(repo.join("src")).expect("folder");
+    std::fs::write(repo.join("src/app.ts"), "export function main() {}\n").expect("file");
+    let local_root = root.path().display().to_string();
+    let server = TestServer::start_with(|c| c.local_roots = vec![local_root]).await;
     let mut ws = open(&server, "/ws/chat").await;
     send_json(
         &mut ws,
         json!({
-            "repo_url": "https://github.com/owner/repo",
+            "repo_url": repo.display().to_string(),
             "messages": [
                 {"role": "user", "content": "What is this repository about?"},
                 {"role": "assistant", "content": "A wiki generator."},
@@ -70,7 +77,7 @@ async fn ws_chat_streams_plain_text_and_closes_when_done() {
             ],
             "filePath": "/path/to/file.ts",
             "token": "github_pat_secret",
-            "type": "github",
+            "type": "local",
             "provider": "offline",
             "language": "en",
             "excluded_dirs": "node_modules,vendor",
@@ -90,10 +97,10 @@ async fn ws_chat_streams_plain_text_and_closes_when_done() {
                 text.push_str(&t);
                 frames += 1;
             }
-            Got::Closed(code, _) => break code,
+            Got::Closed(code, reason) => break (code, reason),
         }
     };
-    assert_eq!(close, 1000);
+    assert_eq!(close.0, 1000, "{}", close.1);
     assert!(frames > 5, "streamed in pieces");
     assert!(
         text.contains("You asked: \u{201c}Analyze the architecture\u{201d}"),

@@ -67,7 +67,7 @@ async fn serve(mut socket: WebSocket, state: AppState, _slot: ConnectionSlot) {
         .map(str::trim)
         .filter(|s| !s.is_empty());
     let project_id = match source {
-        Some(source) => match indexed_project(&state, source, request.token.clone()).await {
+        Some(source) => match indexed_project(&state, source, git_token(&request)).await {
             Ok(id) => Some(id),
             Err(reason) => return close(socket, close_code::POLICY, &reason).await,
         },
@@ -129,6 +129,16 @@ async fn serve(mut socket: WebSocket, state: AppState, _slot: ConnectionSlot) {
             }
         }
     }
+}
+
+/// The access token, for a git source only: seed clients send the field for local
+/// folders too, where it means nothing.
+fn git_token(request: &WsChatRequest) -> Option<String> {
+    let local = request.repo_type.as_deref() == Some("local");
+    request
+        .token
+        .clone()
+        .filter(|t| !local && !t.trim().is_empty())
 }
 
 /// The id of the project for this repository URL or local folder, once it is indexed;
