@@ -187,7 +187,11 @@ async fn sync(
     let phase = Instant::now();
     let chunks = chunk_in_background(items, progress).await?;
     let chunked = phase.elapsed();
-    let mut by_path = Vec::with_capacity(chunks.len());
+    let mut changes = IndexChanges {
+        replace_all: rebuild,
+        removed,
+        ..IndexChanges::default()
+    };
     let mut upload_counts = Vec::new();
     for (i, (path, file_chunks)) in chunks.into_iter().enumerate() {
         report.chunks_indexed += file_chunks.len() as u64;
@@ -195,7 +199,11 @@ async fn sync(
             Some(row) => row.chunks = file_chunks.len() as u64,
             None => upload_counts.push((path.clone(), file_chunks.len() as u64)),
         }
-        by_path.push((path, file_chunks));
+        if !rebuild && stored.contains_key(&path) {
+            changes.changed.push((path, file_chunks));
+        } else {
+            changes.added.push((path, file_chunks));
+        }
     }
 
     progress(92.0, "writing documents".into());
@@ -203,7 +211,7 @@ async fn sync(
     let now = now_ms();
     inner
         .store
-        .apply_document_changes(&project.id, &rows, &removed, now)
+        .apply_document_changes(&project.id, &rows, &changes.removed, now)
         .await?;
     if !upload_counts.is_empty() {
         inner
@@ -214,7 +222,7 @@ async fn sync(
     let stored_in = phase.elapsed();
     progress(96.0, "writing the index".into());
     let phase = Instant::now();
-    write_index(inner, &project.id, rebuild, by_path, removed).await?;
+    write_index(inner, &project.id, changes).await?;
     tracing::info!(
         project = project.id,
         fetch_ms = fetched.as_millis() as u64,
@@ -248,7 +256,12 @@ async fn from_database(
         .store
         .set_document_chunks(&project.id, &counts)
         .await?;
-    write_index(inner, &project.id, true, chunks, Vec::new()).await?;
+    let changes = IndexChanges {
+        replace_all: true,
+        added: chunks,
+        ..IndexChanges::default()
+    };
+    write_index(inner, &project.id, changes).await?;
     Ok(Outcome {
         report,
         commit: project.commit.clone(),
@@ -290,26 +303,38 @@ async fn chunk_in_background(
     }
 }
 
-/// Replaces the index entries of the given documents (or, with `replace_all`, of the
-/// whole project) and commits once.
+/// What one run changes in a project's index.
+#[derive(Default)]
+struct IndexChanges {
+    /// Drop the project's whole index first (a rebuild).
+    replace_all: bool,
+    /// Documents whose earlier chunks are replaced.
+    changed: Vec<(String, Vec<Chunk>)>,
+    /// Documents the index holds nothing of yet.
+    added: Vec<(String, Vec<Chunk>)>,
+    removed: Vec<String>,
+}
+
+/// Applies the changes to the index and commits once.
 async fn write_index(
     inner: &Arc<Inner>,
     project_id: &str,
-    replace_all: bool,
-    documents: Vec<(String, Vec<Chunk>)>,
-    removed: Vec<String>,
+    changes: IndexChanges,
 ) -> Result<(), ProjectError> {
     let rag = Arc::clone(&inner.rag);
     let project_id = project_id.to_owned();
     tokio::task::spawn_blocking(move || {
-        if replace_all {
+        if changes.replace_all {
             rag.remove_project(&project_id)?;
         }
-        for path in &removed {
+        for path in &changes.removed {
             rag.remove_document(&project_id, path)?;
         }
-        for (path, chunks) in &documents {
+        for (path, chunks) in &changes.changed {
             rag.index_document(&project_id, path, chunks)?;
+        }
+        for (_, chunks) in &changes.added {
+            rag.add_document(&project_id, chunks)?;
         }
         rag.commit()
     })

@@ -4,14 +4,18 @@
 
 use std::path::Path;
 
-use text_splitter::{ChunkConfig, CodeSplitter, MarkdownSplitter, TextSplitter};
+use text_splitter::{Characters, ChunkConfig, CodeSplitter, MarkdownSplitter, TextSplitter};
 use tree_sitter_language::LanguageFn;
 
 use super::RagError;
+use super::segments::segments;
 
 /// Default target chunk size, in characters: a few functions, small enough that several
 /// chunks fit in a prompt.
 pub const DEFAULT_CHUNK_CHARS: usize = 1_500;
+
+/// Chunks' worth of text the splitter sees at once (see `segments` for why).
+const SEGMENT_CHUNKS: usize = 4;
 
 /// One retrievable piece of a document.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,24 +85,48 @@ impl Chunker {
 
     /// Chunks `text`, the content of `path`; the extension picks the splitter.
     pub fn chunk(&self, path: &str, text: &str) -> Result<Vec<Chunk>, RagError> {
-        let config = ChunkConfig::new(self.max_chars);
-        let pieces: Vec<(usize, &str)> = match kind_for(path) {
-            Kind::Code(language) => CodeSplitter::new(language, config)?
-                .chunk_indices(text)
-                .collect(),
-            Kind::Markdown => MarkdownSplitter::new(config).chunk_indices(text).collect(),
-            Kind::Text => TextSplitter::new(config).chunk_indices(text).collect(),
-        };
+        let splitter = Splitter::for_path(path, self.max_chars)?;
         let lines = LineIndex::new(text);
-        Ok(pieces
-            .into_iter()
-            .map(|(offset, piece)| Chunk {
-                path: path.to_owned(),
-                start_line: lines.line_of(offset),
-                end_line: lines.line_of(offset + piece.len().saturating_sub(1)),
-                text: piece.to_owned(),
-            })
-            .collect())
+        let mut chunks = Vec::new();
+        for segment in segments(text, self.max_chars * SEGMENT_CHUNKS) {
+            let base = segment.start;
+            for (offset, piece) in splitter.chunk_indices(&text[segment]) {
+                let offset = base + offset;
+                chunks.push(Chunk {
+                    path: path.to_owned(),
+                    start_line: lines.line_of(offset),
+                    end_line: lines.line_of(offset + piece.len().saturating_sub(1)),
+                    text: piece.to_owned(),
+                });
+            }
+        }
+        Ok(chunks)
+    }
+}
+
+/// The splitter for one kind of document, built once per document.
+enum Splitter {
+    Code(CodeSplitter<Characters>),
+    Markdown(MarkdownSplitter<Characters>),
+    Text(TextSplitter<Characters>),
+}
+
+impl Splitter {
+    fn for_path(path: &str, max_chars: usize) -> Result<Self, RagError> {
+        let config = ChunkConfig::new(max_chars);
+        Ok(match kind_for(path) {
+            Kind::Code(language) => Self::Code(CodeSplitter::new(language, config)?),
+            Kind::Markdown => Self::Markdown(MarkdownSplitter::new(config)),
+            Kind::Text => Self::Text(TextSplitter::new(config)),
+        })
+    }
+
+    fn chunk_indices<'t>(&self, text: &'t str) -> Vec<(usize, &'t str)> {
+        match self {
+            Self::Code(s) => s.chunk_indices(text).collect(),
+            Self::Markdown(s) => s.chunk_indices(text).collect(),
+            Self::Text(s) => s.chunk_indices(text).collect(),
+        }
     }
 }
 
@@ -208,6 +236,24 @@ mod tests {
             assert_ranges_hold(text, &chunks);
             assert!(chunks.len() > 1, "{path}: {chunks:#?}");
         }
+    }
+
+    #[test]
+    fn long_files_are_split_in_segments_without_cutting_items() {
+        let function =
+            |i: usize| format!("fn f{i}(x: u32) -> u32 {{\n    let y = x * {i};\n    y + 1\n}}");
+        let text: String = (0..400).map(|i| function(i) + "\n\n").collect();
+        assert!(text.len() > DEFAULT_CHUNK_CHARS * SEGMENT_CHUNKS);
+        let chunks = Chunker::default().chunk("src/big.rs", &text).unwrap();
+        assert_ranges_hold(&text, &chunks);
+        for i in 0..400 {
+            assert!(
+                chunks.iter().any(|c| c.text.contains(&function(i))),
+                "f{i} was cut"
+            );
+        }
+        assert!(chunks.windows(2).all(|w| w[0].end_line < w[1].start_line));
+        assert_eq!(chunks.last().map(|c| c.end_line), Some(1_999));
     }
 
     #[test]

@@ -77,9 +77,18 @@ impl Rag {
         chunks: &[Chunk],
     ) -> Result<(), RagError> {
         self.lexical.delete_path(project_id, path)?;
-        self.lexical.add(project_id, chunks)?;
         if let Some(vectors) = &self.vectors {
             vectors.remove_path(project_id, path);
+        }
+        self.add_document(project_id, chunks)
+    }
+
+    /// Adds the chunks of a document the index holds nothing of (a new file, or any file
+    /// after [`remove_project`](Self::remove_project)). Skipping the delete matters at
+    /// scale: tantivy runs every pending delete query at commit, one per file.
+    pub fn add_document(&self, project_id: &str, chunks: &[Chunk]) -> Result<(), RagError> {
+        self.lexical.add(project_id, chunks)?;
+        if let Some(vectors) = &self.vectors {
             vectors.embed_later(
                 project_id,
                 chunks
