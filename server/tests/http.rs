@@ -18,7 +18,10 @@ async fn health_and_ready_answer() {
     assert_eq!(ready.status(), 200);
 }
 
-#[tokio::test]
+// Leptos's streaming SSR can miss a wake-up on a one-thread runtime and hang the
+// response for good (leptos-rs/leptos#4647); it was seen once in a CI run here. The
+// server itself always runs on the multi-thread runtime, so the test does too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_chat_page_is_rendered_on_the_server() {
     let server = TestServer::start().await;
     let page = reqwest::get(server.url("/"))

@@ -120,6 +120,24 @@ mod tests {
     }
 
     #[test]
+    fn any_text_is_covered_in_order() {
+        use rand::rngs::StdRng;
+        use rand::{Rng, SeedableRng};
+        let pieces = [
+            "\n", "\n\n", "    ", "\t", "}", "fn a() {", "é", "日本", "word ", "\r\n",
+        ];
+        let mut rng = StdRng::seed_from_u64(7);
+        for _ in 0..300 {
+            let len = rng.random_range(0..400);
+            let text: String = (0..len)
+                .map(|_| pieces[rng.random_range(0..pieces.len())])
+                .collect();
+            let max = rng.random_range(1..120);
+            assert_cover(&text, &segments(&text, max), max.max(8));
+        }
+    }
+
+    #[test]
     fn text_without_newlines_is_cut_on_character_boundaries() {
         let text = "é".repeat(500);
         let parts = segments(&text, 101);
