@@ -90,9 +90,12 @@ async fn main() {
 
     let times: ProviderTimes = Arc::default();
     let url = provider(Arc::clone(&times)).await;
+    // OpenRouter speaks OpenAI's wire but offers no embeddings, so retrieval is the default
+    // one (lexical). With an embedding provider a question also waits for its embedding,
+    // which is the provider's round trip rather than ours, like its first token.
     let env = [
-        ("OPENAI_API_KEY", "bench".to_owned()),
-        ("OPENAI_BASE_URL", url),
+        ("OPENROUTER_API_KEY", "bench".to_owned()),
+        ("OPENROUTER_BASE_URL", url),
     ];
     let providers = server::providers::Providers::from_env(
         |name| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()),
@@ -168,7 +171,7 @@ async fn main() {
             conversation_id,
             content: questions[turn % questions.len()].into(),
             client_msg_id: format!("bench-{turn}"),
-            provider: Some("openai".into()),
+            provider: Some("openrouter".into()),
             model: None,
             temperature: None,
             include_history: None,

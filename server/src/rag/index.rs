@@ -175,19 +175,19 @@ impl LexicalIndex {
     /// quote is then just words, never an error.
     pub fn search(&self, project_id: &str, query: &str, k: usize) -> Result<Vec<Hit>, RagError> {
         let f = self.fields;
-        let mut analyzer = tokenizer::analyzer();
-        let mut stream = analyzer.token_stream(query);
-        let mut words = HashSet::new();
-        let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        while let Some(token) = stream.next() {
-            if words.insert(token.text.clone()) {
-                let term = Term::from_field_text(f.text, &token.text);
-                should.push((
-                    Occur::Should,
-                    Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
-                ));
-            }
+        let mut words = query_words(tokenizer::question_analyzer(), query);
+        if words.is_empty() {
+            words = query_words(tokenizer::analyzer(), query);
         }
+        let should: Vec<(Occur, Box<dyn Query>)> = words
+            .into_iter()
+            .map(|word| {
+                let term = Term::from_field_text(f.text, &word);
+                let query: Box<dyn Query> =
+                    Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
+                (Occur::Should, query)
+            })
+            .collect();
         let k = k.min(MAX_K);
         if should.is_empty() || k == 0 {
             return Ok(Vec::new());
@@ -267,6 +267,19 @@ impl LexicalIndex {
     pub fn tantivy(&self) -> &Index {
         &self.index
     }
+}
+
+/// The distinct words of `query` as `analyzer` cuts them, in order.
+fn query_words(mut analyzer: tantivy::tokenizer::TextAnalyzer, query: &str) -> Vec<String> {
+    let mut stream = analyzer.token_stream(query);
+    let mut seen = HashSet::new();
+    let mut words = Vec::new();
+    while let Some(token) = stream.next() {
+        if seen.insert(token.text.clone()) {
+            words.push(token.text.clone());
+        }
+    }
+    words
 }
 
 #[cfg(test)]
@@ -352,6 +365,21 @@ mod tests {
         let hits = index.search("p", "parse_config(\"x\")", 5).unwrap();
         assert_eq!(hits[0].path, "src/lib.rs");
         assert!(index.search("p", "parse", 0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn questions_are_looked_up_by_their_meaningful_words() {
+        let prose = "// What is the thing that does how it is done? Where is it? The end.\n";
+        let index = index_with(&[("p", "src/lib.rs", LIB_RS), ("p", "NOTES.md", prose)]);
+        let hits = index
+            .search("p", "How is the config parsed, and where?", 10)
+            .unwrap();
+        let paths: Vec<&str> = hits.iter().map(|h| h.path.as_str()).collect();
+        assert_eq!(paths, ["src/lib.rs"], "{hits:#?}");
+        // A question of nothing but such words is still looked up, with all of them.
+        let hits = index.search("p", "What is it?", 10).unwrap();
+        assert_eq!(hits.len(), 1, "{hits:#?}");
+        assert_eq!(hits[0].path, "NOTES.md");
     }
 
     #[test]

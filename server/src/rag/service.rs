@@ -148,25 +148,28 @@ impl Rag {
             return Ok(Vec::new());
         }
         let candidates = request.k * CANDIDATES_PER_RESULT;
-        let lexical = {
+        let lexical = async {
             let rag = Arc::clone(self);
             let (project, query) = (request.project_id.to_owned(), request.query.to_owned());
             // BM25 over a large index can take milliseconds: keep it off the event loop.
             tokio::task::spawn_blocking(move || rag.lexical.search(&project, &query, candidates))
                 .await
-                .map_err(|e| RagError::Task(e.to_string()))??
+                .map_err(|e| RagError::Task(e.to_string()))?
         };
-        let lexical = boost_definitions(lexical, request.query);
-        let hits = match &self.vectors {
-            Some(vectors) => {
-                let dense = self.dense_hits(vectors, &request, candidates).await?;
-                if dense.is_empty() {
-                    lexical
-                } else {
-                    reciprocal_rank_fusion(vec![lexical, dense])
-                }
+        // The query's embedding is a round trip to the provider: BM25 runs meanwhile.
+        let dense = async {
+            match &self.vectors {
+                Some(vectors) => self.dense_hits(vectors, &request, candidates).await,
+                None => Ok(Vec::new()),
             }
-            None => lexical,
+        };
+        let (lexical, dense) = tokio::join!(lexical, dense);
+        let lexical = boost_definitions(lexical?, request.query);
+        let dense = dense?;
+        let hits = if dense.is_empty() {
+            lexical
+        } else {
+            reciprocal_rank_fusion(vec![lexical, dense])
         };
         let mut hits = merge_adjacent(hits);
         hits.truncate(request.k);

@@ -2,7 +2,7 @@
 //! words, so `parse_config`, `parseConfig`, `ParseConfig` and "parse config" meet.
 
 use tantivy::tokenizer::{
-    RemoveLongFilter, TextAnalyzer, Token, TokenStream, Tokenizer, TokenizerManager,
+    RemoveLongFilter, StopWordFilter, TextAnalyzer, Token, TokenStream, Tokenizer, TokenizerManager,
 };
 
 /// The name under which [`register`] puts the analyzer into a [`TokenizerManager`].
@@ -27,6 +27,29 @@ pub fn register(manager: &TokenizerManager) {
 pub fn analyzer() -> TextAnalyzer {
     TextAnalyzer::builder(CodeTokenizer)
         .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
+        .build()
+}
+
+/// Words that carry no meaning in a question about code: Lucene's English stop words plus
+/// the words questions are made of. They occur in most chunks, so a query that keeps them
+/// scores nearly the whole index for almost no change in ranking (BM25 gives them next to
+/// no weight): "How is the configuration parsed?" looks up `configuration` and `parsed`.
+const QUESTION_STOP_WORDS: &[&str] = &[
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
+    "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
+    "they", "this", "to", "was", "will", "with", "how", "what", "where", "which", "who", "why",
+    "when", "does", "do", "did", "can", "could", "should", "would", "i", "we", "you", "me", "my",
+    "our", "your", "get", "got",
+];
+
+/// The analyzer for the words of a question: the index's, without [`QUESTION_STOP_WORDS`].
+/// A question made only of them is looked up with [`analyzer`] instead.
+pub fn question_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(CodeTokenizer)
+        .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
+        .filter(StopWordFilter::remove(
+            QUESTION_STOP_WORDS.iter().map(|w| (*w).to_owned()),
+        ))
         .build()
 }
 
@@ -181,6 +204,17 @@ mod tests {
             out.push(token.text.clone());
         }
         out
+    }
+
+    #[test]
+    fn questions_lose_their_stop_words_but_not_their_identifiers() {
+        let mut analyzer = question_analyzer();
+        let mut stream = analyzer.token_stream("How does parseConfig handle THE input?");
+        let mut words = Vec::new();
+        while let Some(token) = stream.next() {
+            words.push(token.text.clone());
+        }
+        assert_eq!(words, ["parseconfig", "parse", "config", "handle", "input"]);
     }
 
     #[test]
