@@ -41,12 +41,12 @@ fn best_cut(text: &str, start: usize, max_bytes: usize) -> usize {
         let line_end = start + i;
         let after_blank = text[line_start..line_end].trim().is_empty();
         let next = line_end + 1;
-        if next >= from && next < end {
-            if let Some(rank) = rank_line(&text[next..], after_blank) {
-                if best.is_none_or(|(r, _)| rank <= r) {
-                    best = Some((rank, next));
-                }
-            }
+        if next >= from
+            && next < end
+            && let Some(rank) = rank_line(&text[next..], after_blank)
+            && best.is_none_or(|(r, _)| rank <= r)
+        {
+            best = Some((rank, next));
         }
         line_start = next;
     }

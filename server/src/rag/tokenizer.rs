@@ -1,6 +1,8 @@
 //! A tantivy tokenizer for source code: identifiers are indexed whole and split into their
 //! words, so `parse_config`, `parseConfig`, `ParseConfig` and "parse config" meet.
 
+use std::sync::LazyLock;
+
 use tantivy::tokenizer::{
     RemoveLongFilter, StopWordFilter, TextAnalyzer, Token, TokenStream, Tokenizer, TokenizerManager,
 };
@@ -42,15 +44,20 @@ const QUESTION_STOP_WORDS: &[&str] = &[
     "our", "your", "get", "got",
 ];
 
-/// The analyzer for the words of a question: the index's, without [`QUESTION_STOP_WORDS`].
-/// A question made only of them is looked up with [`analyzer`] instead.
-pub fn question_analyzer() -> TextAnalyzer {
+/// Built once: every question uses it, and clones share the stop-word set.
+static QUESTION_ANALYZER: LazyLock<TextAnalyzer> = LazyLock::new(|| {
     TextAnalyzer::builder(CodeTokenizer)
         .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
         .filter(StopWordFilter::remove(
             QUESTION_STOP_WORDS.iter().map(|w| (*w).to_owned()),
         ))
         .build()
+});
+
+/// The analyzer for the words of a question: the index's, without [`QUESTION_STOP_WORDS`].
+/// A question made only of them is looked up with [`analyzer`] instead.
+pub fn question_analyzer() -> TextAnalyzer {
+    QUESTION_ANALYZER.clone()
 }
 
 /// Tokens are computed eagerly: chunks are small, and it keeps the splitting logic plain.
