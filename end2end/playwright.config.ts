@@ -3,9 +3,9 @@ import { defineConfig } from "@playwright/test";
 import { chromiumLaunchOptions, serverCommand, MAIN_PORT } from "./tests/server";
 
 /**
- * Browser tests drive Debian's Chromium against the real server binary, which Playwright
- * starts with a fresh data folder (after `cargo leptos build`, or under
- * `cargo leptos end-to-end`).
+ * Browser tests drive Debian's Chromium against the real release server binary and WASM,
+ * which Playwright starts with a fresh data folder (after `cargo leptos build --release`).
+ * Any console error or page error fails the test (tests/fixtures.ts).
  */
 export default defineConfig({
   testDir: "./tests",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what is missing and runs every test: unit and integration tests of the server
-# and the app crate, then the browser tests in Chromium against the real server.
+# and the app crate, then the browser tests in Chromium against the real release server.
 # With DATABASE_URL pointing at PostgreSQL, the storage tests run there too.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -14,7 +14,10 @@ cargo test -p server
 step "app: protocol and UI state tests (cargo leptos test skips this crate)"
 cargo test -p app --features ssr
 
-step "browser tests: build, then Playwright in Chromium"
-cargo leptos build
+# The browser tests run what users run: the release build that scripts/run.sh serves (same
+# profile, wasm-opt and JS minification). The debug build is not tested in the browser:
+# it once hydrated where the release build could not.
+step "browser tests: release build, then Playwright in Chromium"
+cargo leptos build --release
 # The browser tests check the default, zero-setup configuration: SQLite.
 (cd end2end && env -u DATABASE_URL npx playwright test)

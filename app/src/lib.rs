@@ -4,6 +4,16 @@
 // Leptos views are deeply nested types; release builds exceed rustc's default depth.
 #![recursion_limit = "256"]
 
+// The server's HTML and the browser's hydration walk must agree on Leptos's component
+// erasure, or every page panics while hydrating in the browser. `.cargo/config.toml` sets
+// the cfg for both sides; a build that lost it (a RUSTFLAGS variable replaces that list)
+// must stop here rather than ship a page that is dead in the browser.
+#[cfg(not(erase_components))]
+compile_error!(
+    "RepoWiki is built with `--cfg erase_components` on both the server and the browser side \
+     (see .cargo/config.toml); a RUSTFLAGS variable replaces that list, so add the cfg to it"
+);
+
 pub mod client;
 pub mod components;
 pub mod protocol;

@@ -1,4 +1,4 @@
-import { test, expect } from "@playwright/test";
+import { test, expect } from "./fixtures";
 import { ANSWER_END, ControlledServer, ask, lastAnswer, waitForHydration } from "./server";
 
 test("the chat page is rendered on the server and readable without JavaScript", async ({ browser }) => {

@@ -1,7 +1,8 @@
-import { test, expect } from "@playwright/test";
+import { SERVER_DOWN, test, expect } from "./fixtures";
 import { ControlledServer, ask, lastAnswer, waitForHydration } from "./server";
 
-test("the indicator shows reconnecting while the server is down and connected when it returns", async ({ page }) => {
+test("the indicator shows reconnecting while the server is down and connected when it returns", async ({ page, browserErrors }) => {
+  browserErrors.allow(SERVER_DOWN);
   const server = new ControlledServer(3107);
   await server.start();
   try {
@@ -21,7 +22,8 @@ test("the indicator shows reconnecting while the server is down and connected wh
   }
 });
 
-test("killing and restarting the server mid-answer shows reconnecting, then the answer as stored", async ({ page }) => {
+test("killing and restarting the server mid-answer shows reconnecting, then the answer as stored", async ({ page, browserErrors }) => {
+  browserErrors.allow(SERVER_DOWN);
   const server = new ControlledServer(3145, { REPOWIKI_OFFLINE_TOKENS_PER_SEC: "6" });
   await server.start();
   try {

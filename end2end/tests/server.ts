@@ -13,7 +13,12 @@ const workspace = path.resolve(__dirname, "..", "..");
 const targetDir = process.env.CARGO_TARGET_DIR
   ? path.resolve(workspace, process.env.CARGO_TARGET_DIR)
   : path.join(workspace, "target");
-const serverBin = process.env.REPOWIKI_SERVER_BIN ?? path.join(targetDir, "debug", "server");
+// The release build by default: the one `scripts/run.sh` serves to users. A debug server
+// with a debug WASM can hydrate where the release pair does not, so testing debug alone
+// once hid a release build that was dead in the browser. REPOWIKI_E2E_PROFILE=debug is for
+// a quick local loop after `cargo leptos build`.
+const profile = process.env.REPOWIKI_E2E_PROFILE ?? "release";
+const serverBin = process.env.REPOWIKI_SERVER_BIN ?? path.join(targetDir, profile, "server");
 const siteRoot = process.env.LEPTOS_SITE_ROOT ?? path.join(workspace, "target", "site");
 
 export const chromiumLaunchOptions = {

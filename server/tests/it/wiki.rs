@@ -2,7 +2,7 @@
 //! valid and not), progress over the seed-002 socket, pause/resume, cancel, page retry,
 //! export, bad input, a provider failing on every page, and two workers on one database.
 
-mod wiki_support;
+use crate::wiki_support;
 
 use std::sync::Arc;
 

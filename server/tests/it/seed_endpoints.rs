@@ -1,7 +1,7 @@
 //! The seed systems' endpoints, exchanged exactly as their documents show
 //! (shared/seeds/002 and 003 for the sockets and SSE, 001 for the broadcast REST).
 
-mod common;
+use crate::common;
 
 use app::protocol::ServerMsg;
 use common::{PATIENCE, TestServer, ask, is_turn_end, streamed_text};

@@ -1,8 +1,6 @@
 //! Starts the real server on an ephemeral port with a temporary SQLite file, and speaks
 //! to `/ws` with a real WebSocket client.
 
-#![allow(dead_code)] // each test binary uses a different part of this module
-
 use std::net::SocketAddr;
 use std::time::Duration;
 

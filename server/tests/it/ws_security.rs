@@ -1,6 +1,6 @@
 //! Authentication, origin checks and limits on the sockets and the REST API.
 
-mod common;
+use crate::common;
 
 use app::protocol::{ClientMsg, ErrorCode, ServerMsg, rooms};
 use common::{TestServer, ask};

@@ -1,7 +1,7 @@
 //! The chat REST API (seed 003 shapes): the synchronous turn, conversations with
 //! pagination edges, messages, soft delete with its socket notification, stats, cleanup.
 
-mod common;
+use crate::common;
 
 use app::protocol::{ClientMsg, ServerMsg, rooms};
 use common::TestServer;

@@ -2,8 +2,8 @@
 //! on 127.0.0.1, local folders, uploads, incremental re-index, restart recovery, and the
 //! bad input the server must refuse (SPEC §5, §11).
 
-mod common;
-mod project_support;
+use crate::common;
+use crate::project_support;
 
 use std::path::Path;
 

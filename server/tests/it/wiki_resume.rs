@@ -3,7 +3,7 @@
 //! how often each page is asked for. Also two processes on one database (SQLite file, or
 //! the PostgreSQL at `DATABASE_URL` when set): one dies, the other takes its job over.
 
-mod wiki_support;
+use crate::wiki_support;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -5,7 +5,9 @@ use app::protocol::{ChatMessage, FinishReason, MessageMetadata, Role, Source};
 use server::storage::{Backend, Existence, Store};
 use uuid::Uuid;
 
-async fn every_backend() -> Vec<(Store, Option<tempfile::TempDir>)> {
+/// A fresh SQLite store, and the PostgreSQL at `DATABASE_URL` when one is named there;
+/// the temp dir keeps the SQLite file alive.
+pub async fn every_backend() -> Vec<(Store, Option<tempfile::TempDir>)> {
     let dir = tempfile::tempdir().expect("temp dir");
     let sqlite = Store::connect(&format!(
         "sqlite://{}?mode=rwc",

@@ -2,30 +2,10 @@
 //! PostgreSQL as well when `DATABASE_URL` names one (CI sets it).
 
 use app::protocol::rest::{IndexReport, ProjectFilters, ProjectKind, ProjectStatus};
-use server::storage::Store;
+use crate::storage::every_backend;
 use server::storage::documents::DocumentRow;
 use server::storage::projects::NewProject;
 use uuid::Uuid;
-
-async fn every_backend() -> Vec<(Store, Option<tempfile::TempDir>)> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let sqlite = Store::connect(&format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("t.db").display()
-    ))
-    .await
-    .expect("sqlite");
-    let mut stores = vec![(sqlite, Some(dir))];
-    if let Ok(url) = std::env::var("DATABASE_URL")
-        && url.starts_with("postgres")
-    {
-        let pg = Store::connect(&url)
-            .await
-            .expect("DATABASE_URL is set but unreachable");
-        stores.push((pg, None));
-    }
-    stores
-}
 
 fn row(path: &str, content: &str, chunks: u64) -> DocumentRow {
     DocumentRow {

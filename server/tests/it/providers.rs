@@ -2,8 +2,8 @@
 //! format: streaming, usage, every error kind, cut streams, cancellation, rate limits,
 //! embeddings batching, configuration and `GET /api/models`.
 
-mod common;
-mod scripted;
+use crate::common;
+use crate::scripted;
 
 use std::collections::HashMap;
 

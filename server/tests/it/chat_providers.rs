@@ -2,8 +2,8 @@
 //! format: history in the prompt, the context-too-long retry, and a provider failing
 //! mid-answer.
 
-mod common;
-mod scripted;
+use crate::common;
+use crate::scripted;
 
 use app::protocol::{FinishReason, ServerMsg};
 use common::{TestServer, ask, is_turn_end, streamed_text};

@@ -2,8 +2,8 @@
 //! questions over `/ws`, `POST /api/chat/message` and the seed-002 `/ws/chat` socket get
 //! its passages as sources (with line ranges), cite them, and store them with the answer.
 
-mod common;
-mod project_support;
+use crate::common;
+use crate::project_support;
 
 use app::protocol::{ClientMsg, ErrorCode, ServerMsg};
 use common::{PATIENCE, TestServer, ask, is_turn_end};

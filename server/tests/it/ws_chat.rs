@@ -1,6 +1,6 @@
 //! The application socket end to end: a real server, a real WebSocket client.
 
-mod common;
+use crate::common;
 
 use app::protocol::{ClientMsg, ErrorCode, FinishReason, Role, ServerMsg, rooms};
 use common::{TestServer, ask, is_turn_end, streamed_text};

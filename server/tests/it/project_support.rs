@@ -2,8 +2,6 @@
 //! `git clone` over smart HTTP on 127.0.0.1 by `git http-backend`, and small clients for
 //! the progress socket and multipart uploads.
 
-#![allow(dead_code)] // each test binary uses a different part of this module
-
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

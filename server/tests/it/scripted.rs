@@ -3,8 +3,6 @@
 //! was asked. A reply's body is fed through a channel, so the server sees the moment the
 //! client goes away (its body receiver is dropped) and tests can await that moment.
 
-#![allow(dead_code)] // the benchmark and each test use different parts
-
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -24,8 +22,6 @@ pub const PATIENCE: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub enum Part {
     Bytes(Bytes),
-    /// Waits this long before the next part (the benchmark's pacing).
-    Pause(Duration),
     /// Sends nothing more and waits until the client has gone.
     Hold,
     /// Breaks the connection, as a crashed upstream or proxy would.
@@ -191,12 +187,6 @@ async fn answer(State(script): State<Script>, request: Request) -> Response {
         for part in reply.parts {
             let sent = match part {
                 Part::Bytes(bytes) => tx.send(Ok(bytes)).await.is_ok(),
-                Part::Pause(wait) => {
-                    tokio::select! {
-                        _ = tokio::time::sleep(wait) => true,
-                        _ = tx.closed() => false,
-                    }
-                }
                 Part::Hold => {
                     tx.closed().await;
                     false

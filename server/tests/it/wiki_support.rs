@@ -2,8 +2,6 @@
 //! structure, or one page by its title), counts pages, fails or holds chosen pages; an
 //! in-process server whose projects are given in memory; and a seed-002 progress socket.
 
-#![allow(dead_code)] // each test binary uses a different part
-
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -168,10 +166,8 @@ pub fn settings(concurrency: usize) -> WikiSettings {
 pub struct Harness {
     pub addr: SocketAddr,
     pub shutdown: CancellationToken,
-    pub data: TempDir,
-    pub config: Config,
-    pub inputs: Arc<MemoryInputs>,
-    pub wiki: Arc<WikiService>,
+    /// The server's data folder, deleted when the harness is dropped.
+    _data: TempDir,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
@@ -186,7 +182,7 @@ impl Harness {
         let shutdown = CancellationToken::new();
         let providers = Providers::new(provider);
         let mut state = server::build_state_with_providers(
-            config.clone(),
+            config,
             options,
             shutdown.clone(),
             providers.clone(),
@@ -202,12 +198,11 @@ impl Harness {
                 board: Arc::clone(&state.jobs),
                 providers,
                 rag: Arc::clone(&state.rag),
-                inputs: inputs.clone(),
+                inputs,
                 shutdown: shutdown.clone(),
             },
             settings(concurrency),
         );
-        let wiki = Arc::clone(&state.wiki);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -216,10 +211,7 @@ impl Harness {
         Self {
             addr,
             shutdown,
-            data,
-            config,
-            inputs,
-            wiki,
+            _data: data,
             task,
         }
     }

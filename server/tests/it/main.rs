@@ -1,0 +1,25 @@
+//! The server's integration tests, in one binary so that the server, tantivy and
+//! tree-sitter are linked once rather than once per file. Each module is one area; the
+//! support modules start real servers and scripted providers for them.
+
+// Support: real servers on ephemeral ports, scripted providers, fixtures.
+mod common;
+mod project_support;
+mod scripted;
+mod wiki_support;
+
+// Areas under test.
+mod chat_providers;
+mod chat_rest;
+mod chat_retrieval;
+mod http;
+mod projects;
+mod projects_storage;
+mod providers;
+mod retrieval;
+mod seed_endpoints;
+mod storage;
+mod wiki;
+mod wiki_resume;
+mod ws_chat;
+mod ws_security;
