@@ -6,6 +6,8 @@ import { test as base, expect, type BrowserContext, type Page } from "@playwrigh
 /** Lets a test name the console errors it provokes on purpose (e.g. stopping the server). */
 export interface BrowserErrors {
   allow(pattern: RegExp): void;
+  /** Everything recorded so far, allowed or not. */
+  seen(): string[];
 }
 
 export const test = base.extend<{ browserErrors: BrowserErrors }>({
@@ -37,7 +39,7 @@ export const test = base.extend<{ browserErrors: BrowserErrors }>({
         return created;
       };
       try {
-        await use({ allow: (pattern) => allowed.push(pattern) });
+        await use({ allow: (pattern) => allowed.push(pattern), seen: () => [...seen] });
       } finally {
         browser.newContext = newContext;
       }

@@ -104,7 +104,9 @@ test("a local project is indexed, answers with sources, takes uploads, and gets 
   }
 });
 
-test("the projects page explains a refused folder", async ({ page }) => {
+test("the projects page explains a refused folder", async ({ page, browserErrors }) => {
+  // Chromium logs every 4xx answer; this one is the point of the test.
+  browserErrors.allow(/status of 422 .*\/api\/projects:/);
   await page.goto("/projects");
   await waitForHydration(page);
   await page.getByRole("tab", { name: "Local folder" }).click();
