@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what is missing and runs every test: unit and integration tests of the server
-# and the app crate, then the browser tests in Chromium against the real release server.
+# Installs what is missing and runs every test: formatting and lints, unit and
+# integration tests of the server and the app crate, then the browser tests in Chromium against the real release server.
 # With DATABASE_URL pointing at PostgreSQL, the storage tests run there too.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -8,6 +8,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$REPO_ROOT"
 
 step() { printf '\n==> %s\n' "$*"; }
+
+step "format and lints (rustfmt, clippy with warnings as errors)"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
 
 step "server: unit and integration tests"
 cargo test -p server

@@ -28,12 +28,10 @@ pub use shell::{App, shell};
 #[derive(Clone)]
 pub struct ServerData {
     /// The stored messages of a conversation, `None` if there is no such conversation.
-    pub messages: std::sync::Arc<
-        dyn Fn(
-                uuid::Uuid,
-            ) -> std::pin::Pin<
-                Box<dyn std::future::Future<Output = Option<Vec<protocol::ChatMessage>>> + Send>,
-            > + Send
-            + Sync,
-    >,
+    pub messages: std::sync::Arc<dyn Fn(uuid::Uuid) -> StoredMessages + Send + Sync>,
 }
+
+/// A conversation's stored messages, as [`ServerData::messages`] loads them.
+#[cfg(feature = "ssr")]
+pub type StoredMessages =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Option<Vec<protocol::ChatMessage>>> + Send>>;

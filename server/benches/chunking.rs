@@ -48,7 +48,7 @@ fn main() {
         slowest.push((took, text.len(), name));
     }
     let total = started.elapsed();
-    slowest.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    slowest.sort_unstable_by_key(|slow| std::cmp::Reverse(slow.0));
 
     let mb = |bytes: usize| bytes as f64 / 1_048_576.0;
     println!("kind   files      MB   chunks   seconds   MB/s");

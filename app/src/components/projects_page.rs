@@ -16,8 +16,11 @@ struct Uploads {
     /// The project whose upload zone is open; its room is joined (one project room at a time).
     open: RwSignal<Option<String>>,
     /// Per project: each file sent, and whether its request finished (or why it failed).
-    files: RwSignal<std::collections::HashMap<String, Vec<(String, Result<bool, String>)>>>,
+    files: RwSignal<std::collections::HashMap<String, Vec<SentFile>>>,
 }
+
+/// A file's name, and whether its upload request finished (`Ok(true)`) or why it failed.
+type SentFile = (String, Result<bool, String>);
 
 #[component]
 pub fn ProjectsPage() -> impl IntoView {

@@ -76,13 +76,13 @@ async fn serve(socket: WebSocket, state: AppState, conversation_id: Uuid, _slot:
                         on_text(&state, conversation_id, me, &text, &mut budget, &mut own_hidden).await
                     }
                     Some(Ok(Message::Binary(_))) => {
-                        Step::Reply(error_text("binary frames are not supported; send JSON text"))
+                        Step::Reply(Box::new(error_text("binary frames are not supported; send JSON text")))
                     }
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => Step::Nothing,
                     _ => break,
                 };
                 match step {
-                    Step::Reply(reply) => reply,
+                    Step::Reply(reply) => *reply,
                     Step::Nothing => continue,
                     Step::Close(code, reason) => {
                         let _ = sink.send(close_frame(code, reason)).await;
@@ -102,7 +102,7 @@ async fn serve(socket: WebSocket, state: AppState, conversation_id: Uuid, _slot:
 }
 
 enum Step {
-    Reply(ConversationServerMsg),
+    Reply(Box<ConversationServerMsg>),
     Nothing,
     Close(u16, &'static str),
 }
@@ -120,15 +120,17 @@ async fn on_text(
     }
     match budget.check() {
         Verdict::Accept => {}
-        Verdict::Refuse => return Step::Reply(error_text("too many messages; slow down")),
+        Verdict::Refuse => {
+            return Step::Reply(Box::new(error_text("too many messages; slow down")));
+        }
         Verdict::Disconnect => return Step::Close(close_code::POLICY, "rate limit exceeded"),
     }
     match serde_json::from_str::<ConversationClientMsg>(text) {
         Ok(msg) => match handle(state, conversation_id, me, msg, own_hidden).await {
-            Some(reply) => Step::Reply(reply),
+            Some(reply) => Step::Reply(Box::new(reply)),
             None => Step::Nothing,
         },
-        Err(e) => Step::Reply(error_text(&format!("invalid message: {e}"))),
+        Err(e) => Step::Reply(Box::new(error_text(&format!("invalid message: {e}")))),
     }
 }
 

@@ -107,7 +107,8 @@ async fn serve(mut socket: WebSocket, state: AppState, _slot: ConnectionSlot) {
                 };
                 match frame.msg {
                     ServerMsg::MessageToken { token, .. } => {
-                        if socket.send(Message::Text(token.into())).await.is_err() {
+                        let sent = socket.send(Message::Text(token.into())).await;
+                        if sent.is_err() {
                             // The client left; the answer still completes and is stored.
                             return;
                         }

@@ -41,9 +41,9 @@ fn admit(
     headers: &HeaderMap,
     uri: &Uri,
     addr: SocketAddr,
-) -> Result<Admission, Response> {
+) -> Result<Admission, (StatusCode, &'static str)> {
     if !origin_allowed(&state.config, headers) {
-        return Err((StatusCode::FORBIDDEN, "origin not allowed").into_response());
+        return Err((StatusCode::FORBIDDEN, "origin not allowed"));
     }
     let client = match authenticate(&state.config, headers, uri.query()) {
         Ok(Some(key)) => format!("key:{key}"),
@@ -118,7 +118,7 @@ where
 {
     let admission = match admit(&state, &upgrade.headers, &upgrade.uri, upgrade.addr) {
         Ok(admission) => admission,
-        Err(refusal) => return refusal,
+        Err(refusal) => return refusal.into_response(),
     };
     with_frame_limit(upgrade.ws, &state).on_upgrade(move |socket| {
         let tracker = state.tasks.clone();

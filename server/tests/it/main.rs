@@ -2,6 +2,9 @@
 //! tree-sitter are linked once rather than once per file. Each module is one area; the
 //! support modules start real servers and scripted providers for them.
 
+// A test's job is to panic when something is off; support code unwraps like tests do.
+#![allow(clippy::unwrap_used)]
+
 // Support: real servers on ephemeral ports, scripted providers, fixtures.
 mod common;
 mod project_support;

@@ -1,8 +1,8 @@
 //! Project and document storage on every database it supports: SQLite always, and
 //! PostgreSQL as well when `DATABASE_URL` names one (CI sets it).
 
-use app::protocol::rest::{IndexReport, ProjectFilters, ProjectKind, ProjectStatus};
 use crate::storage::every_backend;
+use app::protocol::rest::{IndexReport, ProjectFilters, ProjectKind, ProjectStatus};
 use server::storage::documents::DocumentRow;
 use server::storage::projects::NewProject;
 use uuid::Uuid;
