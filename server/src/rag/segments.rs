@@ -3,7 +3,7 @@
 //! For every chunk it cuts, text-splitter scans again all the syntax nodes (or Markdown
 //! events) after its cursor, so its cost grows faster than the document. Splitting
 //! segments of a few chunks each on their own took chunking of a 10,000-file Rust tree
-//! from 42 s to 29–36 s on one thread (`cargo bench -p server --bench chunking`); what
+//! from 42 s to 29–36 s on one thread (`cargo bench -p server -- chunking`); what
 //! remains is almost all tree-sitter parsing. A cut falls where a new item most likely
 //! starts — the least indented line, preferably after a blank line — which is where the
 //! splitter itself would cut, so chunks come out nearly as they would from the whole

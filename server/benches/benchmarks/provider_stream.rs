@@ -10,6 +10,7 @@
 //! Prints the figures and writes them to `target/bench-provider.json`. No assertion on
 //! timings: this machine's numbers are for comparison, not a gate.
 
+use crate::support;
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -184,7 +185,7 @@ async fn in_memory() -> serde_json::Value {
     })
 }
 
-fn main() {
+pub fn bench() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -216,17 +217,5 @@ fn main() {
         "paced": paced,
         "in_memory": in_memory,
     });
-    // The workspace's target directory, unless cargo was told to use another.
-    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| manifest.parent().unwrap_or(manifest).join("target"));
-    let path = target.join("bench-provider.json");
-    match serde_json::to_string_pretty(&report)
-        .map_err(std::io::Error::other)
-        .and_then(|json| std::fs::write(&path, json))
-    {
-        Ok(()) => println!("wrote {}", path.display()),
-        Err(e) => eprintln!("could not write {}: {e}", path.display()),
-    }
+    support::write_report("bench-provider.json", &report);
 }

@@ -1,8 +1,6 @@
 //! What the benchmarks share: a real source tree to work on, sizes from the environment,
 //! percentiles, and the JSON report each one writes under `target/`.
 
-#![allow(dead_code)] // each benchmark uses a different part
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

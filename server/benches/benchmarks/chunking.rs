@@ -3,10 +3,10 @@
 //! prints throughput per file kind and the slowest files, so a splitter whose cost grows
 //! faster than the file shows up at once.
 //!
-//! `cargo bench -p server --bench chunking` writes `target/bench-chunking.json`.
+//! `cargo bench -p server -- chunking` writes `target/bench-chunking.json`.
 //! `REPOWIKI_BENCH_FILES=500` for a quick run.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -21,7 +21,7 @@ struct KindTotals {
     time: Duration,
 }
 
-fn main() {
+pub fn bench() {
     let max_files = support::size("REPOWIKI_BENCH_FILES", 10_000);
     let chunker = Chunker::default();
     let mut kinds: BTreeMap<String, KindTotals> = BTreeMap::new();

@@ -3,18 +3,23 @@
 //! folder) indexed through the project service as the server does it, then re-indexed
 //! after one file changes.
 //!
-//! `cargo bench -p server --bench indexing` prints files, chunks, the first indexing and
+//! `cargo bench -p server -- indexing` prints files, chunks, the first indexing and
 //! the re-index times, and writes them to `target/bench-indexing.json`. Targets: 10,000
 //! files < 30 s, one changed file < 1 s. `REPOWIKI_BENCH_FILES=500` for a quick run.
 
-mod support;
+use crate::support;
 
 use std::time::Instant;
 
 use server::config::Config;
 
-#[tokio::main]
-async fn main() {
+pub fn bench() {
+    tokio::runtime::Runtime::new()
+        .expect("tokio runtime")
+        .block_on(measure());
+}
+
+async fn measure() {
     let max_files = support::size("REPOWIKI_BENCH_FILES", 10_000);
     // The indexer logs how long each phase took.
     let _ = tracing_subscriber::fmt()

@@ -3,12 +3,12 @@
 //! 200,000 chunks — then times identifier-like queries, both the raw BM25 search and the
 //! whole retrieval a chat turn makes (search, neighbour merging, token budget).
 //!
-//! `cargo bench -p server --bench lexical_index` prints files, chunks, indexing seconds
+//! `cargo bench -p server -- lexical_index` prints files, chunks, indexing seconds
 //! and query latency p50/p99, and writes them to `target/bench-lexical.json`. Sizes can be
 //! lowered for a quick run: `REPOWIKI_BENCH_FILES=500 REPOWIKI_BENCH_CHUNKS=5000
 //! REPOWIKI_BENCH_QUERIES=100`.
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,7 +20,7 @@ use server::rag::{Chunker, Rag, RetrievalRequest};
 use server::storage::Store;
 use support::{percentile_ms as percentile, size};
 
-fn main() {
+pub fn bench() {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => return eprintln!("no runtime: {e}"),

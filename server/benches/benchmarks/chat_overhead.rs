@@ -5,11 +5,11 @@
 //! ours: storing the question, retrieval, prompt building, the HTTP call, SSE parsing
 //! and the publish to the room.
 //!
-//! `cargo bench -p server --bench chat_overhead` prints p50/p99 over 1,000 turns and
+//! `cargo bench -p server -- chat_overhead` prints p50/p99 over 1,000 turns and
 //! writes `target/bench-chat-overhead.json`. Targets: p50 < 5 ms, p99 < 20 ms. Quick
 //! run: `REPOWIKI_BENCH_FILES=500 REPOWIKI_BENCH_TURNS=100`.
 
-mod support;
+use crate::support;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -77,8 +77,13 @@ async fn recv(
     }
 }
 
-#[tokio::main]
-async fn main() {
+pub fn bench() {
+    tokio::runtime::Runtime::new()
+        .expect("tokio runtime")
+        .block_on(measure());
+}
+
+async fn measure() {
     let files = support::size("REPOWIKI_BENCH_FILES", 10_000);
     let turns = support::size("REPOWIKI_BENCH_TURNS", 1_000);
     let work = match tempfile::tempdir() {

@@ -173,8 +173,13 @@ async fn run(dir: &Path, provider: BenchProvider, concurrency: usize) -> Run {
     }
 }
 
-#[tokio::main]
-async fn main() {
+pub fn bench() {
+    tokio::runtime::Runtime::new()
+        .expect("tokio runtime")
+        .block_on(measure());
+}
+
+async fn measure() {
     let tokens: usize = std::env::var("REPOWIKI_BENCH_WIKI_TOKENS")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -6,10 +6,11 @@
 //! - streaming: 1,000 concurrent answers at 50 tokens/s, the delay each token adds
 //!   beyond the provider's pace (p99), and tokens lost (must be 0).
 //!
-//! `cargo bench -p server --bench realtime` prints the figures and writes them to
+//! `cargo bench -p server -- realtime` prints the figures and writes them to
 //! `target/bench-realtime.json`. Sizes can be lowered for a quick run:
 //! `REPOWIKI_BENCH_IDLE=2000 REPOWIKI_BENCH_ROOM=200 REPOWIKI_BENCH_STREAMS=100`.
 
+use crate::support;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -296,21 +297,16 @@ async fn streams(n: usize) -> serde_json::Value {
     serde_json::json!({"streams": n, "tokens_per_sec": TOKENS_PER_SEC, "tokens": added.len() + n, "added_p50_ms": p50, "added_p99_ms": p99, "lost": lost})
 }
 
-#[tokio::main]
-async fn main() {
-    // `cargo bench` passes --bench; nothing else is expected.
+pub fn bench() {
+    tokio::runtime::Runtime::new()
+        .expect("tokio runtime")
+        .block_on(measure());
+}
+
+async fn measure() {
     let idle = idle_memory(size("REPOWIKI_BENCH_IDLE", 10_000)).await;
     let fan = fan_out(size("REPOWIKI_BENCH_ROOM", 1_000), 50).await;
     let streaming = streams(size("REPOWIKI_BENCH_STREAMS", 1_000)).await;
     let report = serde_json::json!({"idle_sockets": idle, "fan_out": fan, "streaming": streaming});
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").into());
-    let path = std::path::Path::new(&target).join("bench-realtime.json");
-    match std::fs::write(
-        &path,
-        serde_json::to_string_pretty(&report).unwrap_or_default(),
-    ) {
-        Ok(()) => println!("wrote {}", path.display()),
-        Err(e) => eprintln!("could not write {}: {e}", path.display()),
-    }
+    support::write_report("bench-realtime.json", &report);
 }

@@ -1,0 +1,78 @@
+//! RepoWiki's benchmarks, in one binary so that the server is linked once for all of them.
+//! Each prints its figures and writes a JSON report under `target/`; none asserts on a
+//! timing (this machine's numbers are for comparison, not a gate).
+//!
+//! `cargo bench -p server` runs them all; `cargo bench -p server -- realtime chunking`
+//! runs the ones named.
+
+mod support;
+
+mod chat_overhead;
+mod chunking;
+mod indexing;
+mod lexical_index;
+mod provider_stream;
+mod realtime;
+mod wiki;
+
+const BENCHMARKS: &[(&str, fn(), &str)] = &[
+    (
+        "realtime",
+        realtime::bench,
+        "idle-socket memory, fan-out, 1,000 streams",
+    ),
+    (
+        "provider_stream",
+        provider_stream::bench,
+        "provider client overhead per token",
+    ),
+    (
+        "indexing",
+        indexing::bench,
+        "10,000-file project: first index, re-index of one change",
+    ),
+    (
+        "chunking",
+        chunking::bench,
+        "chunking throughput per file kind, slowest files",
+    ),
+    (
+        "lexical_index",
+        lexical_index::bench,
+        "BM25 and whole retrieval over 200,000 chunks",
+    ),
+    (
+        "chat_overhead",
+        chat_overhead::bench,
+        "send_message -> first token, minus the provider",
+    ),
+    (
+        "wiki",
+        wiki::bench,
+        "wiki job overhead (50 pages), pages/min at concurrency 1/4/16",
+    ),
+];
+
+fn main() {
+    // `cargo bench` adds `--bench` (and passes on any filter after `--`).
+    let wanted: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with("--"))
+        .collect();
+    if let Some(unknown) = wanted
+        .iter()
+        .find(|name| !BENCHMARKS.iter().any(|(known, ..)| known == name))
+    {
+        eprintln!("no benchmark named {unknown:?}; there are:");
+        for (name, _, what) in BENCHMARKS {
+            eprintln!("  {name:<16} {what}");
+        }
+        std::process::exit(2);
+    }
+    for (name, bench, what) in BENCHMARKS {
+        if wanted.is_empty() || wanted.iter().any(|w| w == name) {
+            println!("\n== {name}: {what}");
+            bench();
+        }
+    }
+}
