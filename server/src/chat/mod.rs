@@ -11,6 +11,7 @@
 //! So a joining client gets history and the partial answer as of one sequence number,
 //! and every later event live: no token is lost or repeated.
 
+mod claim;
 mod context;
 mod locks;
 mod project_files;
@@ -18,7 +19,7 @@ mod research;
 mod turn;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use app::protocol::{ChatMessage, InProgress, Role, ServerMsg, Source, rooms};
 use futures::future::BoxFuture;
@@ -95,7 +96,7 @@ pub struct ChatService {
     rag: Arc<Rag>,
     files: OnceLock<Arc<dyn ProjectFiles>>,
     locks: locks::ConversationLocks,
-    turns: Mutex<HashMap<Uuid, Arc<turn::ActiveTurn>>>,
+    turns: claim::RunningTurns,
     /// Cancelled at shutdown: running turns stop and store what they have.
     shutdown: CancellationToken,
     max_message_chars: usize,
@@ -126,7 +127,7 @@ impl ChatService {
             rag,
             files: OnceLock::new(),
             locks: locks::ConversationLocks::default(),
-            turns: Mutex::new(HashMap::new()),
+            turns: claim::RunningTurns::default(),
             shutdown,
             max_message_chars: limits.max_message_chars,
             research_iterations: limits.research_iterations,
@@ -148,10 +149,6 @@ impl ChatService {
             Ok(false) => Err(ChatError::UnknownProject(project_id.to_owned())),
             Err(e) => Err(ChatError::Projects(e)),
         }
-    }
-
-    fn turns(&self) -> MutexGuard<'_, HashMap<Uuid, Arc<turn::ActiveTurn>>> {
-        self.turns.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Stores the question, announces it to the conversation's room and starts the
@@ -184,15 +181,7 @@ impl ChatService {
         let id = question.conversation_id;
         let room = rooms::conversation(id);
         // Claimed before any await, so two questions cannot both start a turn.
-        let active = {
-            let mut turns = self.turns();
-            if turns.contains_key(&id) {
-                return Err(ChatError::Busy);
-            }
-            let active = Arc::new(turn::ActiveTurn::new(Uuid::new_v4()));
-            turns.insert(id, Arc::clone(&active));
-            active
-        };
+        let claim = self.turns.claim(id)?;
         let hold = self.hub.hold(&room);
 
         let stored = {
@@ -208,28 +197,14 @@ impl ChatService {
                 client_msg_id: question.client_msg_id.clone(),
                 created_at: now,
             };
-            let result = async {
-                let existence = self
-                    .store
-                    .ensure_conversation(id, project_id.as_deref(), &title_from(content), now)
-                    .await?;
-                if existence == Existence::Deleted {
-                    return Ok(Err(ChatError::Deleted));
-                }
-                self.store.insert_message(&message).await.map(Ok)
+            let existence = self
+                .store
+                .ensure_conversation(id, project_id.as_deref(), &title_from(content), now)
+                .await?;
+            if existence == Existence::Deleted {
+                return Err(ChatError::Deleted);
             }
-            .await;
-            match result {
-                Ok(Ok(())) => {}
-                Ok(Err(refused)) => {
-                    self.turns().remove(&id);
-                    return Err(refused);
-                }
-                Err(e) => {
-                    self.turns().remove(&id);
-                    return Err(e.into());
-                }
-            }
+            self.store.insert_message(&message).await?;
             self.hub.publish(
                 &room,
                 ServerMsg::MessageReceived {
@@ -251,7 +226,7 @@ impl ChatService {
             service
                 .run_turn(turn::TurnSpec {
                     conversation_id: id,
-                    active,
+                    claim,
                     provider,
                     model: question.model,
                     temperature: question.temperature,
@@ -281,60 +256,37 @@ impl ChatService {
             .providers
             .get(provider.as_deref())
             .ok_or_else(|| ChatError::UnknownProvider(provider.clone().unwrap_or_default()))?;
-        let active = {
-            let mut turns = self.turns();
-            if turns.contains_key(&conversation_id) {
-                return Err(ChatError::Busy);
-            }
-            let active = Arc::new(turn::ActiveTurn::new(Uuid::new_v4()));
-            turns.insert(conversation_id, Arc::clone(&active));
-            active
-        };
+        let claim = self.turns.claim(conversation_id)?;
         let room = rooms::conversation(conversation_id);
         let hold = self.hub.hold(&room);
         let (history, project_id) = {
             let _conversation = self.locks.lock(conversation_id).await;
-            let checked = async {
-                let Some(conversation) = self.store.conversation(conversation_id).await? else {
-                    return Ok(Err(ChatError::Deleted));
-                };
-                let mut history = self.store.messages(conversation_id).await?;
-                match history.last() {
-                    Some(last) if last.id == message_id && last.role == Role::Assistant => {
-                        history.pop();
-                        Ok(Ok((history, conversation.project_id)))
-                    }
-                    _ => Ok(Err(ChatError::NotRegenerable)),
-                }
-            }
-            .await;
-            let found = match checked {
-                Ok(Ok(found)) => found,
-                Ok(Err(refused)) => {
-                    self.turns().remove(&conversation_id);
-                    return Err(refused);
-                }
-                Err(e) => {
-                    self.turns().remove(&conversation_id);
-                    return Err(ChatError::Storage(e));
-                }
+            let Some(conversation) = self.store.conversation(conversation_id).await? else {
+                return Err(ChatError::Deleted);
             };
+            let mut history = self.store.messages(conversation_id).await?;
+            match history.last() {
+                Some(last) if last.id == message_id && last.role == Role::Assistant => {
+                    history.pop();
+                }
+                _ => return Err(ChatError::NotRegenerable),
+            }
             self.hub.publish(
                 &room,
                 ServerMsg::MessageReplaced {
                     conversation_id,
                     old_message_id: message_id,
-                    new_message_id: active.message_id,
+                    new_message_id: claim.active().message_id,
                 },
             );
-            found
+            (history, conversation.project_id)
         };
         let service = Arc::clone(self);
         tokio::spawn(async move {
             service
                 .run_turn(turn::TurnSpec {
                     conversation_id,
-                    active,
+                    claim,
                     provider: provider_impl,
                     model,
                     temperature: None,
@@ -352,7 +304,7 @@ impl ChatService {
 
     /// Stops the running answer, if any; it is stored as far as it got, marked stopped.
     pub fn stop(&self, conversation_id: Uuid) -> bool {
-        match self.turns().get(&conversation_id) {
+        match self.turns.get(conversation_id) {
             Some(active) => {
                 active.cancel.cancel();
                 true
@@ -376,7 +328,7 @@ impl ChatService {
             Some(_) => Some(self.store.messages(conversation_id).await?),
             None => None,
         };
-        let active = self.turns().get(&conversation_id).cloned();
+        let active = self.turns.get(conversation_id);
         let partial = active.as_ref().map(|a| a.partial());
         // An answer with no text yet has nothing to show; its tokens arrive live.
         let in_progress = partial
@@ -400,7 +352,7 @@ impl ChatService {
 
     /// Answers still running, for graceful shutdown to wait on.
     pub fn running_turns(&self) -> usize {
-        self.turns().len()
+        self.turns.len()
     }
 }
 

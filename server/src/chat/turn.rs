@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::ChatService;
+use super::claim::TurnClaim;
 use super::context::{TurnSources, grounded};
 use crate::clock::now_ms;
 use crate::providers::{
@@ -53,7 +54,8 @@ impl ActiveTurn {
 
 pub(super) struct TurnSpec {
     pub conversation_id: Uuid,
-    pub active: Arc<ActiveTurn>,
+    /// Held until the answer is stored; frees the conversation however the turn ends.
+    pub claim: TurnClaim,
     pub provider: Arc<dyn ChatProvider>,
     pub model: Option<String>,
     pub temperature: Option<f32>,
@@ -113,11 +115,13 @@ impl Progress {
 impl ChatService {
     pub(super) async fn run_turn(&self, spec: TurnSpec) {
         let id = spec.conversation_id;
-        let message_id = spec.active.message_id;
+        // Shared, so that the claim can be released before the final event goes out.
+        let active = Arc::clone(spec.claim.active());
+        let message_id = active.message_id;
         let ctx = TurnCtx {
             conversation_id: id,
             room: rooms::conversation(id),
-            active: &spec.active,
+            active: &active,
             provider: spec.provider.as_ref(),
             model: spec
                 .model
@@ -145,7 +149,7 @@ impl ChatService {
             let (ending, _) = self.stream_step(&ctx, prompt, &mut progress, true).await;
             (ending, None)
         };
-        let sources = spec.active.sources().sources();
+        let sources = active.sources().sources();
 
         let finish_reason = match ending {
             Ending::Completed => FinishReason::Completed,
@@ -170,7 +174,7 @@ impl ChatService {
         };
 
         let _conversation = self.locks.lock(id).await;
-        let content = spec.active.partial().text.clone();
+        let content = active.partial().text.clone();
         let answer = ChatMessage {
             id: message_id,
             conversation_id: id,
@@ -185,7 +189,7 @@ impl ChatService {
         if let (Ok(()), Some(old)) = (&stored, spec.replaces) {
             stored = self.store.supersede_message(old, message_id).await;
         }
-        self.turns().remove(&id);
+        spec.claim.release();
         let event = match (ending, stored) {
             (_, Err(e)) => {
                 tracing::error!(error = %e, conversation = %id, "could not store an answer");
