@@ -21,7 +21,7 @@ mod turn;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
-use app::protocol::{ChatMessage, InProgress, Role, ServerMsg, Source, rooms};
+use app::protocol::{ChatMessage, ErrorCode, InProgress, Role, ServerMsg, Source, rooms};
 use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -52,6 +52,32 @@ pub enum ChatError {
     Projects(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+impl ChatError {
+    /// This error's one code on every transport: the REST status, `/ws` `error` events
+    /// and the seed endpoints' answers all follow from it.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::EmptyMessage
+            | Self::MessageTooLong { .. }
+            | Self::UnknownProvider(_)
+            | Self::NotRegenerable => ErrorCode::InvalidField,
+            Self::Busy => ErrorCode::Busy,
+            Self::Deleted | Self::UnknownProject(_) => ErrorCode::NotFound,
+            Self::Projects(_) | Self::Storage(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// What a client is told. A failure on the server's side is logged here and reaches
+    /// the client only as "internal error": its text may name files, hosts or queries.
+    pub fn client_message(&self) -> String {
+        if self.code() == ErrorCode::Internal {
+            tracing::error!(error = %self, "a chat request failed on the server");
+            return "internal error".to_owned();
+        }
+        self.to_string()
+    }
 }
 
 /// A question as the engine receives it, whichever endpoint it came through.

@@ -181,7 +181,7 @@ async fn handle(
             };
             match state.chat.ask(question).await {
                 Ok(_) => None,
-                Err(e) => Some(error_text(&e.to_string())),
+                Err(e) => Some(error_text(&e.client_message())),
             }
         }
     }

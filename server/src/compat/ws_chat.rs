@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use app::protocol::ServerMsg;
 use app::protocol::seed::{DEEP_RESEARCH_PREFIX, WsChatRequest};
+use app::protocol::{ErrorCode, ServerMsg};
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::response::Response;
@@ -96,7 +96,11 @@ async fn serve(mut socket: WebSocket, state: AppState, _slot: ConnectionSlot) {
         })
         .await;
     if let Err(e) = asked {
-        return close(socket, close_code::POLICY, &e.to_string()).await;
+        let code = match e.code() {
+            ErrorCode::Internal => INTERNAL_ERROR,
+            _ => close_code::POLICY,
+        };
+        return close(socket, code, &e.client_message()).await;
     }
 
     loop {

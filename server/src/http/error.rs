@@ -1,6 +1,7 @@
 //! The REST API's one error type: every failure becomes `{"error": {code, message}}`
 //! with the right status. Internal details are logged, never sent.
 
+use app::protocol::ErrorCode;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -56,11 +57,12 @@ impl ApiError {
 
 impl From<ChatError> for ApiError {
     fn from(error: ChatError) -> Self {
-        match error {
-            ChatError::Busy => Self::Conflict(error.to_string()),
-            ChatError::Deleted | ChatError::UnknownProject(_) => Self::NotFound(error.to_string()),
-            ChatError::Storage(e) => Self::Storage(e),
-            other => Self::BadRequest(other.to_string()),
+        match (error.code(), error) {
+            (_, ChatError::Storage(e)) => Self::Storage(e),
+            (ErrorCode::Internal, other) => Self::Internal(other.to_string()),
+            (ErrorCode::Busy, other) => Self::Conflict(other.to_string()),
+            (ErrorCode::NotFound, other) => Self::NotFound(other.to_string()),
+            (_, other) => Self::BadRequest(other.to_string()),
         }
     }
 }

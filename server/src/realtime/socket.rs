@@ -493,23 +493,7 @@ impl Connection {
     }
 
     fn chat_error(&self, error: ChatError, reference: Option<String>) {
-        let code = match &error {
-            ChatError::EmptyMessage
-            | ChatError::MessageTooLong { .. }
-            | ChatError::UnknownProvider(_) => ErrorCode::InvalidField,
-            ChatError::Busy => ErrorCode::Busy,
-            ChatError::Deleted | ChatError::UnknownProject(_) => ErrorCode::NotFound,
-            ChatError::NotRegenerable => ErrorCode::InvalidField,
-            ChatError::Projects(e) => {
-                tracing::error!(error = %e, "project lookup failed during a chat request");
-                return self.error(ErrorCode::Internal, "internal error".into(), reference);
-            }
-            ChatError::Storage(e) => {
-                tracing::error!(error = %e, "storage failed during a chat request");
-                return self.error(ErrorCode::Internal, "internal error".into(), reference);
-            }
-        };
-        self.error(code, error.to_string(), reference);
+        self.error(error.code(), error.client_message(), reference);
     }
 
     fn error(&self, code: ErrorCode, message: String, reference: Option<String>) {
