@@ -51,6 +51,8 @@ pub struct FakeProvider {
     pub held: Mutex<HashSet<String>>,
     released: Mutex<Option<watch::Sender<bool>>>,
     pub calls: Mutex<HashMap<String, usize>>,
+    /// Bumped after every page prompt is counted, for `asked`.
+    asked: watch::Sender<u64>,
     pub structure_calls: Mutex<usize>,
 }
 
@@ -84,6 +86,16 @@ impl FakeProvider {
     pub fn calls(&self, title: &str) -> usize {
         self.calls.lock().unwrap().get(title).copied().unwrap_or(0)
     }
+
+    /// Resolves once the page `title` has been asked for (so it is in progress, waiting
+    /// there if held). Unlike a progress event, this cannot be missed by subscribing late.
+    pub async fn asked(&self, title: &str) {
+        let mut asked = self.asked.subscribe();
+        tokio::time::timeout(PATIENCE, asked.wait_for(|_| self.calls(title) > 0))
+            .await
+            .expect("timed out waiting for the page to be asked for")
+            .expect("the provider is alive");
+    }
 }
 
 impl ChatProvider for FakeProvider {
@@ -113,6 +125,7 @@ impl ChatProvider for FakeProvider {
         }
         let title = page_title(&prompt).unwrap_or_default();
         *self.calls.lock().unwrap().entry(title.clone()).or_default() += 1;
+        self.asked.send_modify(|n| *n += 1);
         let failing = self.failing.lock().unwrap();
         let fail = failing.contains(&title) || failing.contains("*");
         let held = self.held.lock().unwrap().contains(&title);
