@@ -150,6 +150,8 @@ test("reloading mid-answer continues the same answer", async ({ page }) => {
     await expect(page.locator("[data-role='assistant']")).toHaveCount(1);
     await expect(lastAnswer(page)).toContainText("You asked: “Keep going after a reload”");
   } finally {
+    // The page first: open on a stopped server, it would log its reconnect attempts.
+    await page.close();
     await server.stop();
   }
 });
@@ -179,6 +181,8 @@ test("stop keeps the partial answer, regenerate replaces it, copy copies it", as
     await expect(lastAnswer(page)).toContainText(ANSWER_END, { timeout: 30_000 });
     await expect(page.locator("[data-role='assistant']")).toHaveCount(1);
   } finally {
+    // The page first: open on a stopped server, it would log its reconnect attempts.
+    await page.close();
     await server.stop();
   }
 });

@@ -100,6 +100,8 @@ test("a local project is indexed, answers with sources, takes uploads, and gets 
     await expect(page.getByRole("link", { name: "Export Markdown" })).toHaveAttribute("href", /format=markdown/);
     await shot(page, testInfo, "wiki");
   } finally {
+    // The page first: open on a stopped server, it would log its reconnect attempts.
+    await page.close();
     await server.stop();
   }
 });
