@@ -41,7 +41,7 @@ async fn serve(socket: WebSocket, state: AppState, conversation_id: Uuid, _slot:
             let _ = send(
                 &mut sink,
                 &ConversationServerMsg::Error {
-                    message: e.to_string(),
+                    message: e.client_message(),
                 },
             )
             .await;

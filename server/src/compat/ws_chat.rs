@@ -77,7 +77,7 @@ async fn serve(mut socket: WebSocket, state: AppState, _slot: ConnectionSlot) {
     let conversation_id = Uuid::new_v4();
     let mut follower = match Follower::conversation(&state, conversation_id, None).await {
         Ok(follower) => follower,
-        Err(e) => return close(socket, INTERNAL_ERROR, &e.to_string()).await,
+        Err(e) => return close(socket, INTERNAL_ERROR, &e.client_message()).await,
     };
     let asked = state
         .chat
