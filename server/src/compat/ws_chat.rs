@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::follower::Follower;
 use crate::chat::Question;
+use crate::projects::ProjectError;
 use crate::providers::{PromptMessage, PromptRole};
 use crate::realtime::{ConnectionSlot, Upgrade, accept, close_code};
 use crate::state::AppState;
@@ -153,16 +154,18 @@ async fn indexed_project(
     source: &str,
     token: Option<String>,
 ) -> Result<String, String> {
+    let told = |e: ProjectError| {
+        if e.is_internal() {
+            tracing::error!(error = %e, "a /ws/chat repository could not be indexed");
+        }
+        e.public_message()
+    };
     let project = state
         .projects
         .ensure_for_source(source, token)
         .await
-        .map_err(|e| e.to_string())?;
-    let project = state
-        .projects
-        .wait_ready(&project.id)
-        .await
-        .map_err(|e| e.to_string())?;
+        .map_err(told)?;
+    let project = state.projects.wait_ready(&project.id).await.map_err(told)?;
     match project.status {
         app::protocol::rest::ProjectStatus::Failed => Err(format!(
             "the repository could not be indexed: {}",

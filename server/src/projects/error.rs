@@ -39,14 +39,17 @@ impl ProjectError {
         Self::Internal(format!("{what}: {e}"))
     }
 
+    /// A failure on the server's side, whose text is for the log only.
+    pub(crate) fn is_internal(&self) -> bool {
+        matches!(self, Self::Storage(_) | Self::Index(_) | Self::Internal(_))
+    }
+
     /// The text stored as the project's `error` and shown to users.
     pub(crate) fn public_message(&self) -> String {
-        match self {
-            Self::Storage(_) | Self::Index(_) | Self::Internal(_) => {
-                "indexing failed on the server; see its log".to_owned()
-            }
-            other => other.to_string(),
+        if self.is_internal() {
+            return "indexing failed on the server; see its log".to_owned();
         }
+        self.to_string()
     }
 }
 
