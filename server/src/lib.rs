@@ -4,8 +4,8 @@
 
 pub mod chat;
 pub mod clock;
-pub mod compat;
 pub mod config;
+pub mod fault;
 pub mod http;
 pub mod jobs;
 pub mod projects;
@@ -25,7 +25,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::chat::{ChatLimits, ChatService};
+use crate::chat::{ChatDeps, ChatLimits, ChatService};
 use crate::config::Config;
 use crate::providers::Providers;
 use crate::rag::{Rag, RagError};
@@ -72,17 +72,6 @@ pub async fn build_state_with_providers(
         providers.embedder(None),
     )?);
     let hub = Arc::new(Hub::new(config.replay_buffer));
-    let chat = ChatService::new(
-        store.clone(),
-        Arc::clone(&hub),
-        providers.clone(),
-        Arc::clone(&rag),
-        shutdown.clone(),
-        ChatLimits {
-            max_message_chars: config.max_message_chars,
-            research_iterations: config.research_iterations,
-        },
-    );
     let jobs = Arc::new(crate::jobs::JobBoard::default());
     let projects = crate::projects::ProjectService::new(
         store.clone(),
@@ -92,7 +81,20 @@ pub async fn build_state_with_providers(
         &config,
         shutdown.clone(),
     );
-    chat.use_project_files(Arc::clone(&projects) as Arc<dyn crate::chat::ProjectFiles>);
+    let chat = ChatService::new(
+        ChatDeps {
+            store: store.clone(),
+            hub: Arc::clone(&hub),
+            providers: providers.clone(),
+            rag: Arc::clone(&rag),
+            projects: Arc::clone(&projects),
+            shutdown: shutdown.clone(),
+        },
+        ChatLimits {
+            max_message_chars: config.max_message_chars,
+            research_iterations: config.research_iterations,
+        },
+    );
     let wiki = WikiService::new(
         WikiDeps {
             store: store.clone(),

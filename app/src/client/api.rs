@@ -7,39 +7,14 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::protocol::rest::ErrorBody;
+
 /// Where the browser keeps the API key the user entered.
 pub const API_KEY_STORAGE: &str = "repowiki.api_key";
 
 /// A JSON body of `{}`, for actions that take none.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct Empty {}
-
-/// The server's error body, `{error: {code, message}}`.
-#[derive(serde::Deserialize)]
-struct ErrorBody {
-    error: ErrorDetail,
-}
-
-#[derive(serde::Deserialize)]
-struct ErrorDetail {
-    message: String,
-}
-
-/// `GET /api/models`.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct Models {
-    pub default_provider: String,
-    pub providers: Vec<ProviderModels>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct ProviderModels {
-    pub id: String,
-    pub name: String,
-    pub configured: bool,
-    pub default_model: String,
-    pub models: Vec<String>,
-}
 
 pub fn local_get(key: &str) -> Option<String> {
     #[cfg(feature = "hydrate")]

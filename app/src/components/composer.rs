@@ -5,8 +5,9 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
 use super::ui_state::Ui;
-use crate::client::api::{self, Models};
+use crate::client::api;
 use crate::client::{ChatClient, SendOptions};
+use crate::protocol::rest::ModelsResponse;
 use crate::protocol::rest::Project;
 
 pub const MESSAGE_INPUT_ID: &str = "message";
@@ -140,10 +141,10 @@ pub fn Composer() -> impl IntoView {
 #[component]
 fn ModelPicker() -> impl IntoView {
     let model = expect_context::<Ui>().settings.model;
-    let models = RwSignal::new(None::<Models>);
+    let models = RwSignal::new(None::<ModelsResponse>);
     Effect::new(move |_| {
         leptos::task::spawn_local(async move {
-            if let Ok(m) = api::get::<Models>("/api/models").await {
+            if let Ok(m) = api::get::<ModelsResponse>("/api/models").await {
                 models.set(Some(m));
             }
         });

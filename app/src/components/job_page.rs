@@ -8,7 +8,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::client::{ChatClient, api};
 use crate::protocol::rest::WikiJob;
-use crate::protocol::rooms;
+use crate::protocol::{JobStatus, PageStatus, rooms};
 
 fn phase_name(phase: u8) -> &'static str {
     match phase {
@@ -17,13 +17,6 @@ fn phase_name(phase: u8) -> &'static str {
         2 => "Generating pages",
         _ => "Finished",
     }
-}
-
-fn is_final(status: &str) -> bool {
-    matches!(
-        status,
-        "completed" | "partially_completed" | "failed" | "cancelled"
-    )
 }
 
 #[component]
@@ -83,7 +76,7 @@ pub fn JobPage() -> impl IntoView {
                     || j.failed_pages != p.failed_pages
                     || j.total_pages != p.total_pages
                     || j.status != p.status;
-                j.status = p.status.clone();
+                j.status = p.status;
                 j.current_phase = p.current_phase;
                 j.progress_percent = p.progress_percent;
                 j.message = p.message.clone();
@@ -121,9 +114,9 @@ pub fn JobPage() -> impl IntoView {
                 Some(Ok(j)) => {
                     let id = j.job_id.clone();
                     let base = format!("/api/wiki/jobs/{}", api::encode(&id));
-                    let running = !is_final(&j.status) && j.status != "paused";
-                    let paused = j.status == "paused";
-                    let finished = is_final(&j.status);
+                    let running = !j.status.is_final() && j.status != JobStatus::Paused;
+                    let paused = j.status == JobStatus::Paused;
+                    let finished = j.status.is_final();
                     let percent = j.progress_percent.clamp(0.0, 100.0);
                     let (b1, b2, b3) = (base.clone(), base.clone(), base.clone());
                     view! {
@@ -131,7 +124,7 @@ pub fn JobPage() -> impl IntoView {
                         <section class="mt-5 rounded-2xl border border-stone-200 bg-white p-4 shadow-sm dark:border-stone-800 dark:bg-stone-900" aria-labelledby="progress-title">
                             <div class="flex items-baseline justify-between gap-2">
                                 <h2 id="progress-title" class="font-semibold">{phase_name(j.current_phase)}</h2>
-                                <span class="text-sm tabular-nums" data-testid="job-status">{j.status.replace('_', " ")}</span>
+                                <span class="text-sm tabular-nums" data-testid="job-status">{j.status.label()}</span>
                             </div>
                             <div class="mt-3 h-3 overflow-hidden rounded-full bg-stone-200 dark:bg-stone-800" role="progressbar" aria-label="Wiki generation progress" aria-valuemin="0" aria-valuemax="100" aria-valuenow=format!("{percent:.0}")>
                                 <div class="h-3 rounded-full bg-indigo-600 transition-[width] duration-300" style=format!("width: {percent:.1}%")></div>
@@ -157,17 +150,17 @@ pub fn JobPage() -> impl IntoView {
                                     <ul class="mt-2 flex flex-col divide-y divide-stone-200 rounded-2xl border border-stone-200 bg-white dark:divide-stone-800 dark:border-stone-800 dark:bg-stone-900">
                                         {j.pages.into_iter().map(|page| {
                                             let retry = format!("{base}/pages/{}/retry", api::encode(&page.page_id));
-                                            let failed = page.status == "failed";
-                                            let badge = match page.status.as_str() {
-                                                "completed" => "text-emerald-700 dark:text-emerald-400",
-                                                "failed" => "text-red-700 dark:text-red-400",
-                                                "in_progress" => "text-indigo-700 dark:text-indigo-300",
-                                                _ => "text-stone-600 dark:text-stone-400",
+                                            let failed = page.status == PageStatus::Failed;
+                                            let badge = match page.status {
+                                                PageStatus::Completed => "text-emerald-700 dark:text-emerald-400",
+                                                PageStatus::Failed => "text-red-700 dark:text-red-400",
+                                                PageStatus::InProgress => "text-indigo-700 dark:text-indigo-300",
+                                                PageStatus::Pending => "text-stone-600 dark:text-stone-400",
                                             };
                                             view! {
                                                 <li class="flex flex-wrap items-center gap-2 px-3 py-2 text-sm" data-testid="job-page">
                                                     <span class="min-w-0 flex-1">{page.title}</span>
-                                                    <span class=badge>{page.status.replace('_', " ")}</span>
+                                                    <span class=badge>{page.status.label()}</span>
                                                     {failed.then(|| view! { <button type="button" class="btn-secondary" on:click=move |_| act(retry.clone())>"Retry"</button> })}
                                                     {page.error.map(|e| view! { <p class="w-full text-xs text-red-700 dark:text-red-400">{e}</p> })}
                                                 </li>

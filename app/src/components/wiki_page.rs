@@ -6,6 +6,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::markdown::Markdown;
 use crate::client::api;
+use crate::protocol::PageStatus;
 use crate::protocol::rest::Wiki;
 
 #[component]
@@ -87,7 +88,7 @@ pub fn WikiPage() -> impl IntoView {
                                 </label>
                                 {match current {
                                     None => view! { <p class="mt-6 text-sm">"This wiki has no pages."</p> }.into_any(),
-                                    Some(page) if page.status == "failed" || page.content.is_empty() => view! {
+                                    Some(page) if page.status == PageStatus::Failed || page.content.is_empty() => view! {
                                         <p class="mt-6 text-sm text-red-700 dark:text-red-400" role="alert">"This page could not be generated."</p>
                                     }.into_any(),
                                     Some(page) => {

@@ -12,13 +12,16 @@ use uuid::Uuid;
 
 pub mod rest;
 pub mod seed;
+mod vocabulary;
+
+pub use vocabulary::{Importance, JobStatus, PageStatus, UnknownState};
 
 /// Progress of a background job, in the field names of the seed-002 progress socket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct JobProgress {
     pub job_id: String,
-    pub status: String,
+    pub status: JobStatus,
     /// 0 fetch and index, 1 structure, 2 pages, 3 done.
     pub current_phase: u8,
     pub progress_percent: f32,
@@ -35,10 +38,7 @@ pub struct JobProgress {
 impl JobProgress {
     /// Statuses after which nothing more will happen.
     pub fn is_final(&self) -> bool {
-        matches!(
-            self.status.as_str(),
-            "completed" | "partially_completed" | "failed" | "cancelled"
-        )
+        self.status.is_final()
     }
 }
 
@@ -573,7 +573,7 @@ mod tests {
             },
             ServerMsg::JobProgress(JobProgress {
                 job_id: "job_123".into(),
-                status: "running".into(),
+                status: JobStatus::Running,
                 current_phase: 2,
                 progress_percent: 35.0,
                 message: "Generating authentication page".into(),

@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{ChatMessage, Millis};
+pub use super::vocabulary::{ProjectKind, ProjectStatus};
+use super::{ChatMessage, Importance, JobStatus, Millis, PageStatus};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -141,8 +142,7 @@ pub struct NewWikiJob {
 pub struct WikiJobPage {
     pub page_id: String,
     pub title: String,
-    /// `pending`, `in_progress`, `completed` or `failed`.
-    pub status: String,
+    pub status: PageStatus,
     /// Failed generation attempts so far (a page fails for good after 3).
     pub attempts: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -155,9 +155,7 @@ pub struct WikiJobPage {
 pub struct WikiJob {
     pub job_id: String,
     pub project_id: String,
-    /// `queued`, `preparing`, `generating_structure`, `generating_pages`, `paused`,
-    /// `completed`, `partially_completed`, `failed` or `cancelled`.
-    pub status: String,
+    pub status: JobStatus,
     /// 0 fetch and index, 1 structure, 2 pages, 3 done.
     pub current_phase: u8,
     pub progress_percent: f32,
@@ -207,12 +205,11 @@ pub struct WikiPage {
     pub section: String,
     /// Markdown (with mermaid diagrams); empty when generation failed.
     pub content: String,
-    /// `high`, `medium` or `low`.
-    pub importance: String,
+    pub importance: Importance,
     pub relevant_files: Vec<String>,
     pub related_pages: Vec<String>,
     /// `completed`, or `failed` when the page could not be generated.
-    pub status: String,
+    pub status: PageStatus,
 }
 
 /// `GET /api/projects/{id}/wiki`: the current wiki of a project in one language.
@@ -229,25 +226,6 @@ pub struct Wiki {
 }
 
 // --- Projects (SPEC §2, §4, §5) ---
-
-/// Where a project's documents come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum ProjectKind {
-    Git,
-    Local,
-    Upload,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum ProjectStatus {
-    Indexing,
-    Ready,
-    Failed,
-}
 
 /// Which files of a repository or folder are indexed, as globs relative to its root.
 /// Dirs: `tests` matches a directory of that name anywhere, `docs/api` (or `docs/api/**`)
@@ -422,4 +400,41 @@ pub struct DocumentContent {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UploadedDocuments {
     pub documents: Vec<DocumentInfo>,
+}
+
+// --- Errors and models ---
+
+/// What every failed REST request answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ErrorDetail {
+    /// Machine-readable: `bad_request`, `unauthorized`, `not_found`, `conflict`,
+    /// `refused_source`, `too_large`, `internal`, or a provider's code.
+    pub code: String,
+    pub message: String,
+}
+
+/// `GET /api/models`: every provider the server knows, whether it is configured, and
+/// its models.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ModelsResponse {
+    pub default_provider: String,
+    pub providers: Vec<ProviderEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ProviderEntry {
+    pub id: String,
+    pub name: String,
+    pub configured: bool,
+    pub default_model: String,
+    pub models: Vec<String>,
 }

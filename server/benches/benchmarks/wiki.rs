@@ -151,16 +151,10 @@ async fn run(dir: &Path, provider: BenchProvider, concurrency: usize) -> Run {
         .expect("job");
     let done = loop {
         let job = service.job(&job.job_id).await.expect("job");
-        if job.status == "completed" {
+        if job.status == app::protocol::JobStatus::Completed {
             break job;
         }
-        assert!(
-            !matches!(
-                job.status.as_str(),
-                "failed" | "partially_completed" | "cancelled"
-            ),
-            "{job:?}"
-        );
+        assert!(!job.status.is_final(), "{job:?}");
         tokio::time::sleep(Duration::from_millis(1)).await;
     };
     let seconds = started.elapsed().as_secs_f64();

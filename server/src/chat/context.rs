@@ -6,6 +6,7 @@ use app::protocol::{ServerMsg, Source};
 
 use super::ChatService;
 use super::turn::TurnCtx;
+use crate::projects::ProjectError;
 use crate::providers::grounding::{self, GroundingSource};
 use crate::providers::{PromptMessage, PromptRole, estimate_tokens};
 use crate::rag::{Passage, RetrievalRequest};
@@ -113,10 +114,10 @@ impl ChatService {
 
     /// The file a question is about, as one passage ahead of the retrieved ones.
     async fn whole_file(&self, project_id: &str, path: &str) -> Option<Passage> {
-        let files = self.files.get()?;
-        let text = match files.read(project_id, path).await {
+        let text = match self.projects.read_document(project_id, path).await {
             Ok(Some(text)) => text,
-            Ok(None) => return None,
+            // A path that may not be read is, to the question, a file that is not there.
+            Ok(None) | Err(ProjectError::InvalidPath(_) | ProjectError::NotFound) => return None,
             Err(e) => {
                 tracing::warn!(error = %e, project_id, path, "could not read the asked file");
                 return None;

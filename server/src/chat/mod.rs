@@ -14,22 +14,22 @@
 mod claim;
 mod context;
 mod locks;
-mod project_files;
 mod research;
 mod turn;
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use app::protocol::{ChatMessage, ErrorCode, InProgress, Role, ServerMsg, Source, rooms};
-use futures::future::BoxFuture;
+use app::protocol::{ChatMessage, InProgress, Role, ServerMsg, Source, rooms};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::clock::now_ms;
+use crate::fault::{ClientFault, Fault};
+use crate::projects::{ProjectError, ProjectService};
 use crate::providers::{PromptMessage, Providers};
 use crate::rag::Rag;
-use crate::realtime::{Hub, JoinOutcome, Peer};
+use crate::realtime::{Follower, Hub, JoinOutcome, Peer};
 use crate::storage::{Existence, StorageError, Store};
 
 #[derive(Debug, thiserror::Error)]
@@ -49,34 +49,22 @@ pub enum ChatError {
     #[error("only the conversation's last answer can be regenerated")]
     NotRegenerable,
     #[error("projects: {0}")]
-    Projects(String),
+    Projects(ProjectError),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
 
-impl ChatError {
-    /// This error's one code on every transport: the REST status, `/ws` `error` events
-    /// and the seed endpoints' answers all follow from it.
-    pub fn code(&self) -> ErrorCode {
+impl ClientFault for ChatError {
+    fn fault(&self) -> Fault {
         match self {
             Self::EmptyMessage
             | Self::MessageTooLong { .. }
             | Self::UnknownProvider(_)
-            | Self::NotRegenerable => ErrorCode::InvalidField,
-            Self::Busy => ErrorCode::Busy,
-            Self::Deleted | Self::UnknownProject(_) => ErrorCode::NotFound,
-            Self::Projects(_) | Self::Storage(_) => ErrorCode::Internal,
+            | Self::NotRegenerable => Fault::Invalid,
+            Self::Busy => Fault::Busy,
+            Self::Deleted | Self::UnknownProject(_) => Fault::NotFound,
+            Self::Projects(_) | Self::Storage(_) => Fault::Internal,
         }
-    }
-
-    /// What a client is told. A failure on the server's side is logged here and reaches
-    /// the client only as "internal error": its text may name files, hosts or queries.
-    pub fn client_message(&self) -> String {
-        if self.code() == ErrorCode::Internal {
-            tracing::error!(error = %self, "a chat request failed on the server");
-            return "internal error".to_owned();
-        }
-        self.to_string()
     }
 }
 
@@ -102,25 +90,13 @@ pub struct Question {
     pub prior: Vec<PromptMessage>,
 }
 
-/// The stored files of projects, as the chat engine needs them: whether a project exists,
-/// and one file's text for a question about that file. The project service provides it;
-/// it is set after construction because that service is built after this one.
-pub trait ProjectFiles: Send + Sync {
-    fn project_exists<'a>(&'a self, project_id: &'a str) -> BoxFuture<'a, Result<bool, String>>;
-    /// `Ok(None)` for a path the project does not have (or may not read, like `../x`).
-    fn read<'a>(
-        &'a self,
-        project_id: &'a str,
-        path: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, String>>;
-}
-
 pub struct ChatService {
     store: Store,
     hub: Arc<Hub>,
     providers: Providers,
     rag: Arc<Rag>,
-    files: OnceLock<Arc<dyn ProjectFiles>>,
+    /// Whether a project exists, and a file's text for a question about that file.
+    projects: Arc<ProjectService>,
     locks: locks::ConversationLocks,
     turns: claim::RunningTurns,
     /// Cancelled at shutdown: running turns stop and store what they have.
@@ -137,21 +113,33 @@ pub struct ChatLimits {
     pub research_iterations: u32,
 }
 
+/// What the chat engine is built on.
+pub struct ChatDeps {
+    pub store: Store,
+    pub hub: Arc<Hub>,
+    pub providers: Providers,
+    pub rag: Arc<Rag>,
+    pub projects: Arc<ProjectService>,
+    /// Cancelled at shutdown: running turns stop and store what they have.
+    pub shutdown: CancellationToken,
+}
+
 impl ChatService {
-    pub fn new(
-        store: Store,
-        hub: Arc<Hub>,
-        providers: Providers,
-        rag: Arc<Rag>,
-        shutdown: CancellationToken,
-        limits: ChatLimits,
-    ) -> Arc<Self> {
+    pub fn new(deps: ChatDeps, limits: ChatLimits) -> Arc<Self> {
+        let ChatDeps {
+            store,
+            hub,
+            providers,
+            rag,
+            projects,
+            shutdown,
+        } = deps;
         Arc::new(Self {
             store,
             hub,
             providers,
             rag,
-            files: OnceLock::new(),
+            projects,
             locks: locks::ConversationLocks::default(),
             turns: claim::RunningTurns::default(),
             shutdown,
@@ -160,19 +148,14 @@ impl ChatService {
         })
     }
 
-    /// Connects the project files; later calls are ignored.
-    pub fn use_project_files(&self, files: Arc<dyn ProjectFiles>) {
-        let _ = self.files.set(files);
-    }
-
     /// A project named by a new conversation must exist.
     async fn check_project(&self, project_id: Option<&str>) -> Result<(), ChatError> {
-        let (Some(project_id), Some(files)) = (project_id, self.files.get()) else {
+        let Some(project_id) = project_id else {
             return Ok(());
         };
-        match files.project_exists(project_id).await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(ChatError::UnknownProject(project_id.to_owned())),
+        match self.projects.get(project_id).await {
+            Ok(_) => Ok(()),
+            Err(ProjectError::NotFound) => Err(ChatError::UnknownProject(project_id.to_owned())),
             Err(e) => Err(ChatError::Projects(e)),
         }
     }
@@ -374,6 +357,20 @@ impl ChatService {
         });
         drop(partial);
         Ok(outcome)
+    }
+
+    /// A subscriber to the conversation's room, for endpoints that translate its events
+    /// into another wire format: live, or from `since_seq` (a snapshot if it is too old).
+    pub async fn follow(
+        &self,
+        conversation_id: Uuid,
+        since_seq: Option<u64>,
+        queue_capacity: usize,
+    ) -> Result<Follower, ChatError> {
+        let follower = Follower::new(&self.hub, queue_capacity);
+        self.join(&follower.peer, conversation_id, since_seq)
+            .await?;
+        Ok(follower)
     }
 
     /// Answers still running, for graceful shutdown to wait on.

@@ -9,7 +9,6 @@ use uuid::Uuid;
 
 use super::ApiError;
 use crate::chat::{AnswerAssembler, Question};
-use crate::compat::follower::Follower;
 use crate::state::AppState;
 
 #[utoipa::path(post, path = "/api/chat/message", tag = "chat", request_body = SyncChatRequest,
@@ -31,7 +30,10 @@ pub async fn send(
         }
         None => Uuid::new_v4(),
     };
-    let mut follower = Follower::conversation(&state, conversation_id, None).await?;
+    let mut follower = state
+        .chat
+        .follow(conversation_id, None, state.config.outgoing_queue)
+        .await?;
     let asked = state
         .chat
         .ask(Question {

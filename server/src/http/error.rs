@@ -1,15 +1,14 @@
 //! The REST API's one error type: every failure becomes `{"error": {code, message}}`
 //! with the right status. Internal details are logged, never sent.
 
-use app::protocol::ErrorCode;
+pub use app::protocol::rest::{ErrorBody, ErrorDetail};
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
-use utoipa::ToSchema;
 
 use super::auth::AuthError;
 use crate::chat::ChatError;
+use crate::fault::{ClientFault, Fault};
 use crate::projects::ProjectError;
 use crate::storage::StorageError;
 use crate::wiki::WikiError;
@@ -55,72 +54,42 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The one mapping from a domain error to a response.
+    fn from_domain(error: &impl ClientFault) -> Self {
+        let message = error.to_string();
+        match error.fault() {
+            Fault::Invalid => Self::BadRequest(message),
+            Fault::NotFound => Self::NotFound(message),
+            Fault::Busy | Fault::Conflict => Self::Conflict(message),
+            Fault::Refused => Self::Refused(message),
+            Fault::TooLarge => Self::TooLarge(message),
+            Fault::Upstream(code) => Self::Upstream {
+                code: code.to_owned(),
+                message,
+            },
+            // Logged when the response is made; the client gets "internal error".
+            Fault::Internal => Self::Internal(message),
+        }
+    }
+}
+
 impl From<ChatError> for ApiError {
     fn from(error: ChatError) -> Self {
-        match (error.code(), error) {
-            (_, ChatError::Storage(e)) => Self::Storage(e),
-            (ErrorCode::Internal, other) => Self::Internal(other.to_string()),
-            (ErrorCode::Busy, other) => Self::Conflict(other.to_string()),
-            (ErrorCode::NotFound, other) => Self::NotFound(other.to_string()),
-            (_, other) => Self::BadRequest(other.to_string()),
-        }
+        Self::from_domain(&error)
     }
 }
 
 impl From<ProjectError> for ApiError {
     fn from(error: ProjectError) -> Self {
-        match error {
-            ProjectError::NotFound | ProjectError::DocumentNotFound => {
-                Self::NotFound(error.to_string())
-            }
-            ProjectError::InvalidInput(_) | ProjectError::InvalidPath(_) => {
-                Self::BadRequest(error.to_string())
-            }
-            ProjectError::Refused(_) => Self::Refused(error.to_string()),
-            ProjectError::Busy => Self::Conflict(error.to_string()),
-            ProjectError::TooLarge(_) => Self::TooLarge(error.to_string()),
-            ProjectError::Fetch(_) => Self::Upstream {
-                code: "fetch_failed".into(),
-                message: error.to_string(),
-            },
-            ProjectError::Storage(e) => Self::Storage(e),
-            ProjectError::Index(_) | ProjectError::Internal(_) => Self::Internal(error.to_string()),
-        }
+        Self::from_domain(&error)
     }
 }
 
 impl From<WikiError> for ApiError {
     fn from(error: WikiError) -> Self {
-        match error {
-            WikiError::ProjectNotFound(_)
-            | WikiError::JobNotFound(_)
-            | WikiError::PageNotFound { .. }
-            | WikiError::WikiNotFound { .. } => Self::NotFound(error.to_string()),
-            WikiError::UnknownProvider(_) | WikiError::BadRequest(_) => {
-                Self::BadRequest(error.to_string())
-            }
-            WikiError::Conflict(_) => Self::Conflict(error.to_string()),
-            WikiError::Inputs(_) => Self::Upstream {
-                code: "project_unavailable".into(),
-                message: error.to_string(),
-            },
-            WikiError::Storage(e) => Self::Storage(e),
-        }
+        Self::from_domain(&error)
     }
-}
-
-/// What every failed request answers.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorDetail {
-    /// Machine-readable: `bad_request`, `unauthorized`, `not_found`, `conflict`,
-    /// `refused_source`, `too_large`, `internal`, or a provider's code.
-    pub code: String,
-    pub message: String,
 }
 
 impl IntoResponse for ApiError {

@@ -2,6 +2,7 @@
 
 pub mod auth;
 mod chat_message;
+mod compat;
 mod conversations;
 mod error;
 mod health;
@@ -9,6 +10,7 @@ mod models;
 mod openapi;
 mod projects;
 mod wiki;
+mod ws;
 
 pub use error::{ApiError, ErrorBody};
 
@@ -18,13 +20,12 @@ use axum::middleware;
 use axum::routing::{get, post};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 
-use crate::realtime::ws_handler;
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
     let pages = generate_route_list(App);
     let options = state.leptos_options.clone();
-    let api = crate::compat::api_routes()
+    let api = compat::api_routes()
         .merge(api_routes())
         .merge(projects::routes(state.config.max_upload_bytes))
         .route_layer(middleware::from_fn_with_state(
@@ -35,8 +36,8 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route("/api/openapi.json", get(openapi::document))
-        .route("/ws", get(ws_handler))
-        .merge(crate::compat::socket_routes())
+        .route("/ws", get(ws::ws_handler))
+        .merge(compat::socket_routes())
         .merge(api)
         .leptos_routes_with_context(&state, pages, page_data(&state), move || {
             shell(options.clone())

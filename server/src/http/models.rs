@@ -1,26 +1,11 @@
 //! `GET /api/models`: every provider the server knows, whether it is configured, and its
 //! models, so a client can offer a provider and model picker.
 
+use app::protocol::rest::{ModelsResponse, ProviderEntry};
 use axum::Json;
 use axum::extract::State;
-use serde::Serialize;
 
 use crate::state::AppState;
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ModelsResponse {
-    pub default_provider: String,
-    pub providers: Vec<ProviderEntry>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ProviderEntry {
-    pub id: String,
-    pub name: String,
-    pub configured: bool,
-    pub default_model: String,
-    pub models: Vec<String>,
-}
 
 #[utoipa::path(get, path = "/api/models", tag = "models", responses((status = 200, body = ModelsResponse)))]
 pub async fn list(State(state): State<AppState>) -> Json<ModelsResponse> {

@@ -16,9 +16,9 @@ use app::protocol::{ChatMessage, FinishReason, MessageMetadata, Role, Source};
 use axum::Json;
 use utoipa::OpenApi;
 
+use super::compat::{broadcast, sse};
 use super::error::{ErrorBody, ErrorDetail};
 use super::{chat_message, conversations, health, models, projects, wiki};
-use crate::compat::{broadcast, sse};
 
 #[derive(OpenApi)]
 #[openapi(

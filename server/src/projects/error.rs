@@ -1,6 +1,7 @@
 //! What can go wrong with a project, in words safe to show a user: no token, no internal
 //! paths beyond the project's own.
 
+use crate::fault::{ClientFault, Fault};
 use crate::rag::RagError;
 use crate::storage::StorageError;
 
@@ -39,17 +40,26 @@ impl ProjectError {
         Self::Internal(format!("{what}: {e}"))
     }
 
-    /// A failure on the server's side, whose text is for the log only.
-    pub(crate) fn is_internal(&self) -> bool {
-        matches!(self, Self::Storage(_) | Self::Index(_) | Self::Internal(_))
-    }
-
     /// The text stored as the project's `error` and shown to users.
     pub(crate) fn public_message(&self) -> String {
-        if self.is_internal() {
+        if self.fault() == Fault::Internal {
             return "indexing failed on the server; see its log".to_owned();
         }
         self.to_string()
+    }
+}
+
+impl ClientFault for ProjectError {
+    fn fault(&self) -> Fault {
+        match self {
+            Self::NotFound | Self::DocumentNotFound => Fault::NotFound,
+            Self::InvalidInput(_) | Self::InvalidPath(_) => Fault::Invalid,
+            Self::Refused(_) => Fault::Refused,
+            Self::Busy => Fault::Busy,
+            Self::TooLarge(_) => Fault::TooLarge,
+            Self::Fetch(_) => Fault::Upstream("fetch_failed"),
+            Self::Storage(_) | Self::Index(_) | Self::Internal(_) => Fault::Internal,
+        }
     }
 }
 

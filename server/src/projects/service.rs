@@ -11,7 +11,7 @@ use app::protocol::rest::{
     CreateProjectRequest, DocumentContent, DocumentInfo, IndexReport, Page, Project,
     ProjectFilters, ProjectKind, ProjectStatus,
 };
-use app::protocol::{JobProgress, ProjectChange, ServerMsg, rooms};
+use app::protocol::{JobProgress, JobStatus, ProjectChange, ServerMsg, rooms};
 use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -120,13 +120,13 @@ impl Inner {
         &self,
         project_id: &str,
         job_id: &str,
-        status: &str,
+        status: JobStatus,
         percent: f32,
         message: String,
     ) {
         let progress = JobProgress {
             job_id: job_id.to_owned(),
-            status: status.to_owned(),
+            status,
             current_phase: 0,
             progress_percent: percent.clamp(0.0, 100.0),
             message,
@@ -185,7 +185,7 @@ impl Inner {
         self.publish_progress(
             &project.id,
             &job_id,
-            "queued",
+            JobStatus::Queued,
             0.0,
             "waiting to start".into(),
         );
@@ -213,9 +213,9 @@ impl Inner {
             () = self.shutdown.cancelled() => return,
         };
         let id = project.id.as_str();
-        self.publish_progress(id, &job_id, "running", 0.0, "started".into());
+        self.publish_progress(id, &job_id, JobStatus::Running, 0.0, "started".into());
         let progress = |percent: f32, message: String| {
-            self.publish_progress(id, &job_id, "running", percent, message);
+            self.publish_progress(id, &job_id, JobStatus::Running, percent, message);
         };
         let result = tokio::select! {
             result = indexer::run(&self, &project, &job_id, token.as_deref(), mode, &progress) => result,
@@ -229,14 +229,14 @@ impl Inner {
                     .store
                     .finish_project_index(id, outcome.commit.as_deref(), &outcome.report, now)
                     .await;
-                self.publish_progress(id, &job_id, "completed", 100.0, message);
+                self.publish_progress(id, &job_id, JobStatus::Completed, 100.0, message);
                 (ProjectStatus::Ready, stored)
             }
             Err(e) => {
                 tracing::warn!(project = id, error = %e, "indexing failed");
                 let message = e.public_message();
                 let stored = self.store.fail_project_index(id, &message, now).await;
-                self.publish_progress(id, &job_id, "failed", 100.0, message);
+                self.publish_progress(id, &job_id, JobStatus::Failed, 100.0, message);
                 (ProjectStatus::Failed, stored)
             }
         };

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::dialect::Dialect;
+
 /// Every provider id with its display name, in the order that picks the default provider
 /// (the first configured one). `offline` is always present and always last.
 pub const KNOWN_PROVIDERS: [(&str, &str); 8] = [
@@ -63,8 +65,10 @@ impl ModelSettings {
 
 #[derive(Debug, Clone)]
 pub struct ProviderSettings {
+    /// What users and the API name the provider by; behaviour follows `dialect`.
     pub id: &'static str,
     pub name: &'static str,
+    pub dialect: Dialect,
     /// For Azure, the resource endpoint (`https://x.openai.azure.com`).
     pub base_url: String,
     pub api_key: Option<String>,
@@ -160,56 +164,56 @@ struct Builtin {
     embedding_batch_size: usize,
 }
 
-fn builtin(id: &str) -> Builtin {
-    let (base_url, models, embedding_model, embedding_batch_size): (_, &[&str], _, _) = match id {
-        "openai" => (
-            "https://api.openai.com/v1",
-            &["gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1"],
-            Some("text-embedding-3-small"),
-            256,
-        ),
-        "openrouter" => (
-            "https://openrouter.ai/api/v1",
-            &[
-                "openai/gpt-4o-mini",
-                "anthropic/claude-sonnet-4",
-                "google/gemini-2.5-flash",
-            ],
-            None,
-            0,
-        ),
-        "deepseek" => (
-            "https://api.deepseek.com",
-            &["deepseek-chat", "deepseek-reasoner"],
-            None,
-            0,
-        ),
-        // Azure's models are the user's deployments; the file lists them.
-        "azure" => ("", &["gpt-4o-mini"], None, 16),
-        "dashscope" => (
-            "https://dashscope.aliyuncs.com/compatible-mode/v1",
-            &["qwen-plus", "qwen-max", "qwen-turbo"],
-            Some("text-embedding-v3"),
-            10,
-        ),
-        "google" => (
-            "https://generativelanguage.googleapis.com",
-            &[
-                "gemini-2.5-flash",
-                "gemini-2.5-pro",
-                "gemini-2.5-flash-lite",
-            ],
-            Some("text-embedding-004"),
-            100,
-        ),
-        "ollama" => (
-            "http://localhost:11434",
-            &["llama3.2", "qwen3:8b"],
-            Some("nomic-embed-text"),
-            32,
-        ),
-        _ => ("", &[], None, 0),
-    };
+fn builtin(dialect: Dialect) -> Builtin {
+    let (base_url, models, embedding_model, embedding_batch_size): (_, &[&str], _, _) =
+        match dialect {
+            Dialect::OpenAi => (
+                "https://api.openai.com/v1",
+                &["gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1"],
+                Some("text-embedding-3-small"),
+                256,
+            ),
+            Dialect::OpenRouter => (
+                "https://openrouter.ai/api/v1",
+                &[
+                    "openai/gpt-4o-mini",
+                    "anthropic/claude-sonnet-4",
+                    "google/gemini-2.5-flash",
+                ],
+                None,
+                0,
+            ),
+            Dialect::DeepSeek => (
+                "https://api.deepseek.com",
+                &["deepseek-chat", "deepseek-reasoner"],
+                None,
+                0,
+            ),
+            // Azure's models are the user's deployments; the file lists them.
+            Dialect::Azure => ("", &["gpt-4o-mini"], None, 16),
+            Dialect::Dashscope => (
+                "https://dashscope.aliyuncs.com/compatible-mode/v1",
+                &["qwen-plus", "qwen-max", "qwen-turbo"],
+                Some("text-embedding-v3"),
+                10,
+            ),
+            Dialect::Gemini => (
+                "https://generativelanguage.googleapis.com",
+                &[
+                    "gemini-2.5-flash",
+                    "gemini-2.5-pro",
+                    "gemini-2.5-flash-lite",
+                ],
+                Some("text-embedding-004"),
+                100,
+            ),
+            Dialect::Ollama => (
+                "http://localhost:11434",
+                &["llama3.2", "qwen3:8b"],
+                Some("nomic-embed-text"),
+                32,
+            ),
+        };
     Builtin {
         base_url,
         models,
@@ -252,34 +256,39 @@ impl ProvidersConfig {
             return Err(ConfigError::UnknownProvider(unknown.clone()));
         }
         let env = |name: &str| non_empty(&lookup, name);
+        // `offline` has no dialect: it is no network provider and has no settings.
         let providers = KNOWN_PROVIDERS
             .iter()
-            .filter(|(id, _)| *id != "offline")
-            .map(|&(id, name)| {
+            .filter_map(|&(id, name)| Some((id, name, Dialect::from_id(id)?)))
+            .map(|(id, name, dialect)| {
                 let listed = file.providers.remove(id);
                 let in_file = listed.is_some();
                 let from_file = listed.unwrap_or_default();
-                let (key_var, url_var) = match id {
-                    "openai" => (Some("OPENAI_API_KEY"), "OPENAI_BASE_URL"),
-                    "openrouter" => (Some("OPENROUTER_API_KEY"), "OPENROUTER_BASE_URL"),
-                    "deepseek" => (Some("DEEPSEEK_API_KEY"), "DEEPSEEK_BASE_URL"),
-                    "azure" => (Some("AZURE_OPENAI_API_KEY"), "AZURE_OPENAI_ENDPOINT"),
-                    "dashscope" => (Some("DASHSCOPE_API_KEY"), "DASHSCOPE_BASE_URL"),
-                    "google" => (Some("GOOGLE_API_KEY"), "GEMINI_BASE_URL"),
-                    _ => (None, "OLLAMA_HOST"),
+                let (key_var, url_var) = match dialect {
+                    Dialect::OpenAi => (Some("OPENAI_API_KEY"), "OPENAI_BASE_URL"),
+                    Dialect::OpenRouter => (Some("OPENROUTER_API_KEY"), "OPENROUTER_BASE_URL"),
+                    Dialect::DeepSeek => (Some("DEEPSEEK_API_KEY"), "DEEPSEEK_BASE_URL"),
+                    Dialect::Azure => (Some("AZURE_OPENAI_API_KEY"), "AZURE_OPENAI_ENDPOINT"),
+                    Dialect::Dashscope => (Some("DASHSCOPE_API_KEY"), "DASHSCOPE_BASE_URL"),
+                    Dialect::Gemini => (Some("GOOGLE_API_KEY"), "GEMINI_BASE_URL"),
+                    Dialect::Ollama => (None, "OLLAMA_HOST"),
                 };
                 let api_key = key_var.and_then(env);
                 let url_from_env = env(url_var);
-                let configured = match id {
-                    "azure" => {
+                let configured = match dialect {
+                    Dialect::Azure => {
                         api_key.is_some()
                             && (url_from_env.is_some() || from_file.base_url.is_some())
                     }
                     // Ollama needs no key: naming its host, or listing it in the file, is enough.
-                    "ollama" => url_from_env.is_some() || in_file,
-                    _ => api_key.is_some(),
+                    Dialect::Ollama => url_from_env.is_some() || in_file,
+                    Dialect::OpenAi
+                    | Dialect::OpenRouter
+                    | Dialect::DeepSeek
+                    | Dialect::Dashscope
+                    | Dialect::Gemini => api_key.is_some(),
                 };
-                let defaults = builtin(id);
+                let defaults = builtin(dialect);
                 let mut models = from_file.models;
                 if models.is_empty() {
                     models = defaults
@@ -301,9 +310,10 @@ impl ProvidersConfig {
                 ProviderSettings {
                     id,
                     name,
-                    base_url: ollama_scheme(id, base_url.trim_end_matches('/')),
+                    dialect,
+                    base_url: ollama_scheme(dialect, base_url.trim_end_matches('/')),
                     api_key,
-                    api_version: (id == "azure").then(|| {
+                    api_version: (dialect == Dialect::Azure).then(|| {
                         env("AZURE_OPENAI_VERSION")
                             .or(from_file.api_version)
                             .unwrap_or_else(|| "2024-10-21".to_owned())
@@ -365,8 +375,8 @@ fn non_empty(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<Str
 }
 
 /// `OLLAMA_HOST` is often written as Ollama itself accepts it: `host:port`, no scheme.
-fn ollama_scheme(id: &str, url: &str) -> String {
-    if id == "ollama" && !url.contains("://") {
+fn ollama_scheme(dialect: Dialect, url: &str) -> String {
+    if dialect == Dialect::Ollama && !url.contains("://") {
         format!("http://{url}")
     } else {
         url.to_owned()

@@ -5,11 +5,12 @@
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::config::ProviderSettings;
+use super::dialect::{Dialect, Wire};
+use super::gemini::TextContent;
 use super::transport::{Transport, body_error};
 use super::{EmbeddingProvider, ProviderError, gemini, openai_compatible};
 
@@ -19,13 +20,6 @@ pub struct Embeddings {
     pub vectors: Vec<Vec<f32>>,
     /// The length of every vector.
     pub dimension: usize,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Wire {
-    OpenAi,
-    Gemini,
-    Ollama,
 }
 
 pub struct HttpEmbedder {
@@ -38,11 +32,13 @@ pub struct HttpEmbedder {
 impl HttpEmbedder {
     /// `None` when the provider offers no embeddings or none is configured.
     pub(crate) fn new(settings: Arc<ProviderSettings>, transport: Transport) -> Option<Self> {
-        let wire = match settings.id {
-            "openai" | "azure" | "dashscope" => Wire::OpenAi,
-            "google" => Wire::Gemini,
-            "ollama" => Wire::Ollama,
-            _ => return None,
+        let wire = match settings.dialect {
+            Dialect::OpenAi
+            | Dialect::Azure
+            | Dialect::Dashscope
+            | Dialect::Gemini
+            | Dialect::Ollama => settings.dialect.wire(),
+            Dialect::OpenRouter | Dialect::DeepSeek => return None,
         };
         let model = settings.embedding_model.clone()?;
         Some(Self {
@@ -67,7 +63,10 @@ impl HttpEmbedder {
                     index: usize,
                     embedding: Vec<f32>,
                 }
-                let body = json!({ "model": model, "input": inputs });
+                let body = InputBody {
+                    input: inputs,
+                    model,
+                };
                 let request = |c: &reqwest::Client| {
                     openai_compatible::post(settings, c, model, "embeddings").json(&body)
                 };
@@ -85,14 +84,24 @@ impl HttpEmbedder {
                 struct Values {
                     values: Vec<f32>,
                 }
+                #[derive(Serialize)]
+                struct Batch<'a> {
+                    requests: Vec<EmbedContent<'a>>,
+                }
+                #[derive(Serialize)]
+                struct EmbedContent<'a> {
+                    content: TextContent<'a>,
+                    model: &'a str,
+                }
                 let name = format!("models/{}", model.trim_start_matches("models/"));
-                let requests: Vec<_> = inputs
+                let requests = inputs
                     .iter()
-                    .map(
-                        |text| json!({ "model": name, "content": { "parts": [{ "text": text }] } }),
-                    )
+                    .map(|text| EmbedContent {
+                        content: TextContent::new(text.as_str()),
+                        model: &name,
+                    })
                     .collect();
-                let body = json!({ "requests": requests });
+                let body = Batch { requests };
                 let request = |c: &reqwest::Client| {
                     gemini::post(settings, c, model, "batchEmbedContents").json(&body)
                 };
@@ -104,7 +113,10 @@ impl HttpEmbedder {
                 struct Answer {
                     embeddings: Vec<Vec<f32>>,
                 }
-                let body = json!({ "model": model, "input": inputs });
+                let body = InputBody {
+                    input: inputs,
+                    model,
+                };
                 let url = format!("{}/api/embed", settings.base_url);
                 let request = |c: &reqwest::Client| c.post(&url).json(&body);
                 let answer: Answer = self.call(request).await?;
@@ -122,6 +134,13 @@ impl HttpEmbedder {
         serde_json::from_slice(&bytes)
             .map_err(|e| ProviderError::BadResponse(format!("unreadable embeddings answer: {e}")))
     }
+}
+
+/// The request OpenAI-compatible `/embeddings` and Ollama's `/api/embed` share.
+#[derive(Serialize)]
+struct InputBody<'a> {
+    input: &'a [String],
+    model: &'a str,
 }
 
 impl EmbeddingProvider for HttpEmbedder {

@@ -3,11 +3,12 @@
 //! whose candidate parts carry the text; the record with a `finishReason` ends the answer
 //! and carries the final `usageMetadata`.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::config::ProviderSettings;
 use super::framing::{Decoder, body_bytes, decode, json_record, sse_records};
@@ -33,15 +34,59 @@ pub(crate) fn post(
     }
 }
 
+/// A `streamGenerateContent` request.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GenerateBody<'a> {
+    contents: Vec<TextContent<'a>>,
+    /// Absent rather than empty when nothing is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    generation_config: Option<GenerationConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    system_instruction: Option<TextContent<'a>>,
+}
+
+/// A `Content` of one text part. The role is absent for a system instruction and for an
+/// embedding's input.
+#[derive(Serialize)]
+pub(crate) struct TextContent<'a> {
+    parts: [TextPart<'a>; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct TextPart<'a> {
+    text: Cow<'a, str>,
+}
+
+impl<'a> TextContent<'a> {
+    pub(crate) fn new(text: impl Into<Cow<'a, str>>) -> Self {
+        Self {
+            parts: [TextPart { text: text.into() }],
+            role: None,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GenerationConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f64>,
+}
+
 /// Gemini's request: system messages go to `systemInstruction`, the assistant is `model`.
-fn request_body(request: &ChatRequest, temperature: Option<f32>, top_p: Option<f32>) -> Value {
+fn request_body<'a>(request: &'a ChatRequest, resolved: &Resolved) -> GenerateBody<'a> {
     let system: Vec<&str> = request
         .messages
         .iter()
         .filter(|m| m.role == PromptRole::System)
         .map(|m| m.content.as_str())
         .collect();
-    let contents: Vec<Value> = request
+    let contents = request
         .messages
         .iter()
         .filter(|m| m.role != PromptRole::System)
@@ -51,47 +96,40 @@ fn request_body(request: &ChatRequest, temperature: Option<f32>, top_p: Option<f
             } else {
                 "user"
             };
-            json!({ "role": role, "parts": [{ "text": m.content }] })
+            TextContent {
+                role: Some(role),
+                ..TextContent::new(m.content.as_str())
+            }
         })
         .collect();
-    let mut body = json!({ "contents": contents });
-    if !system.is_empty() {
-        body["systemInstruction"] = json!({ "parts": [{ "text": system.join("\n\n") }] });
+    let (temperature, top_p) = (resolved.temperature, resolved.top_p);
+    GenerateBody {
+        contents,
+        generation_config: (temperature.is_some() || top_p.is_some())
+            .then_some(GenerationConfig { temperature, top_p }),
+        system_instruction: (!system.is_empty()).then(|| TextContent::new(system.join("\n\n"))),
     }
-    let mut config = serde_json::Map::new();
-    if let Some(t) = temperature {
-        config.insert("temperature".into(), json!(t));
-    }
-    if let Some(p) = top_p {
-        config.insert("topP".into(), json!(p));
-    }
-    if !config.is_empty() {
-        body["generationConfig"] = Value::Object(config);
-    }
-    body
 }
 
 /// Streams `streamGenerateContent` as server-sent events.
 pub(crate) fn stream_chat(
     settings: &Arc<ProviderSettings>,
     transport: &Transport,
-    request: &ChatRequest,
+    request: ChatRequest,
     resolved: Resolved,
 ) -> EventStream {
     let settings = Arc::clone(settings);
-    let model = resolved.model;
-    let body = request_body(request, resolved.temperature, resolved.top_p);
+    let model = resolved.model.clone();
     let decoder = ChunkDecoder {
         model: model.clone(),
         usage: None,
     };
-    let url_model = model.clone();
     transport.stream(
         model,
         move |client| {
-            post(&settings, client, &url_model, "streamGenerateContent")
+            post(&settings, client, &resolved.model, "streamGenerateContent")
                 .query(&[("alt", "sse")])
-                .json(&body)
+                .json(&request_body(&request, &resolved))
         },
         move |response| decode(sse_records(body_bytes(response)), decoder),
     )
@@ -208,5 +246,42 @@ impl Decoder for ChunkDecoder {
             });
         }
         Ok(finished)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::PromptMessage;
+
+    #[test]
+    fn system_messages_become_one_instruction() {
+        let message = |role, content: &str| PromptMessage {
+            role,
+            content: content.into(),
+        };
+        let request = ChatRequest {
+            messages: vec![
+                message(PromptRole::System, "One."),
+                message(PromptRole::System, "Two."),
+                message(PromptRole::User, "Hi?"),
+                message(PromptRole::Assistant, "Hello."),
+            ],
+            model: None,
+            temperature: None,
+        };
+        let mut resolved = Resolved {
+            model: "gemini-2.5-flash".into(),
+            temperature: None,
+            top_p: None,
+            context_window: None,
+        };
+        let json = |r: &Resolved| serde_json::to_string(&request_body(&request, r)).unwrap();
+        assert_eq!(
+            json(&resolved),
+            r#"{"contents":[{"parts":[{"text":"Hi?"}],"role":"user"},{"parts":[{"text":"Hello."}],"role":"model"}],"systemInstruction":{"parts":[{"text":"One.\n\nTwo."}]}}"#
+        );
+        resolved.top_p = Some(0.5);
+        assert!(json(&resolved).contains(r#""generationConfig":{"topP":0.5}"#));
     }
 }

@@ -3,6 +3,7 @@
 //! stopped turn stops its upstream call.
 
 mod config;
+mod dialect;
 mod embeddings;
 mod framing;
 mod gemini;
@@ -21,6 +22,7 @@ use futures::stream::BoxStream;
 pub use config::{
     ConfigError, HttpSettings, KNOWN_PROVIDERS, ModelSettings, ProviderSettings, ProvidersConfig,
 };
+pub use dialect::Dialect;
 pub use embeddings::{Embeddings, HttpEmbedder};
 pub use http_chat::HttpChatProvider;
 pub use offline::{OfflineProvider, estimate_tokens};

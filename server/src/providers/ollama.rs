@@ -5,48 +5,67 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::config::ProviderSettings;
 use super::framing::{Decoder, body_bytes, decode, json_record, ndjson_records};
 use super::http_chat::Resolved;
-use super::openai_compatible::role_content_messages;
+use super::openai_compatible::{RoleContent, role_content_messages};
 use super::transport::Transport;
 use super::{ChatRequest, EventStream, ProviderError, ProviderEvent, http_errors};
+
+/// An `/api/chat` request.
+#[derive(Serialize)]
+struct ChatBody<'a> {
+    messages: Vec<RoleContent<'a>>,
+    model: &'a str,
+    /// Always sent, empty when nothing is set.
+    options: Options,
+    stream: bool,
+}
+
+#[derive(Serialize)]
+struct Options {
+    /// Ollama silently truncates prompts to num_ctx (2048 by default); say how much fits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    num_ctx: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f64>,
+}
+
+impl<'a> ChatBody<'a> {
+    fn new(request: &'a ChatRequest, resolved: &'a Resolved) -> Self {
+        Self {
+            messages: role_content_messages(request),
+            model: &resolved.model,
+            options: Options {
+                num_ctx: resolved.context_window,
+                temperature: resolved.temperature,
+                top_p: resolved.top_p,
+            },
+            stream: true,
+        }
+    }
+}
 
 /// Streams `/api/chat` as newline-delimited JSON.
 pub(crate) fn stream_chat(
     settings: &Arc<ProviderSettings>,
     transport: &Transport,
-    request: &ChatRequest,
+    request: ChatRequest,
     resolved: Resolved,
 ) -> EventStream {
-    let model = resolved.model;
-    let mut options = serde_json::Map::new();
-    if let Some(t) = resolved.temperature {
-        options.insert("temperature".into(), json!(t));
-    }
-    if let Some(p) = resolved.top_p {
-        options.insert("top_p".into(), json!(p));
-    }
-    // Ollama silently truncates prompts to num_ctx (2048 by default); say how much fits.
-    if let Some(n) = resolved.context_window {
-        options.insert("num_ctx".into(), json!(n));
-    }
-    let body = json!({
-        "model": model,
-        "messages": role_content_messages(request),
-        "stream": true,
-        "options": options,
-    });
+    let model = resolved.model.clone();
     let url = format!("{}/api/chat", settings.base_url);
     let decoder = RecordDecoder {
         model: model.clone(),
     };
     transport.stream(
         model,
-        move |client| client.post(&url).json(&body),
+        move |client| client.post(&url).json(&ChatBody::new(&request, &resolved)),
         move |response| decode(ndjson_records(body_bytes(response)), decoder),
     )
 }
@@ -100,5 +119,37 @@ impl Decoder for RecordDecoder {
             });
         }
         Ok(record.done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::{PromptMessage, PromptRole};
+
+    #[test]
+    fn options_are_sent_even_when_empty() {
+        let request = ChatRequest {
+            messages: vec![PromptMessage {
+                role: PromptRole::System,
+                content: "Be brief.".into(),
+            }],
+            model: None,
+            temperature: None,
+        };
+        let mut resolved = Resolved {
+            model: "llama3.2".into(),
+            temperature: None,
+            top_p: None,
+            context_window: None,
+        };
+        let json = |r: &Resolved| serde_json::to_string(&ChatBody::new(&request, r)).unwrap();
+        assert_eq!(
+            json(&resolved),
+            r#"{"messages":[{"content":"Be brief.","role":"system"}],"model":"llama3.2","options":{},"stream":true}"#
+        );
+        resolved.context_window = Some(8192);
+        resolved.top_p = Some(0.5);
+        assert!(json(&resolved).contains(r#""options":{"num_ctx":8192,"top_p":0.5}"#));
     }
 }

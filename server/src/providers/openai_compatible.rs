@@ -7,10 +7,11 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use futures::Stream;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::config::ProviderSettings;
+use super::dialect::Dialect;
 use super::framing::{Decoder, body_bytes, decode, json_record, sse_records};
 use super::http_chat::Resolved;
 use super::transport::Transport;
@@ -25,8 +26,8 @@ pub(crate) fn post(
     operation: &str,
 ) -> reqwest::RequestBuilder {
     let base = &settings.base_url;
-    let url = match (settings.id, &settings.api_version) {
-        ("azure", Some(version)) => {
+    let url = match (settings.dialect, &settings.api_version) {
+        (Dialect::Azure, Some(version)) => {
             format!("{base}/openai/deployments/{model}/{operation}?api-version={version}")
         }
         _ => format!("{base}/{operation}"),
@@ -35,10 +36,10 @@ pub(crate) fn post(
     let Some(key) = &settings.api_key else {
         return request;
     };
-    match settings.id {
-        "azure" => request.header("api-key", key),
+    match settings.dialect {
+        Dialect::Azure => request.header("api-key", key),
         // OpenRouter ranks apps by these; harmless, and it identifies us in their logs.
-        "openrouter" => request
+        Dialect::OpenRouter => request
             .bearer_auth(key)
             .header("HTTP-Referer", "https://github.com/repowiki/repowiki")
             .header("X-Title", "RepoWiki"),
@@ -46,46 +47,94 @@ pub(crate) fn post(
     }
 }
 
-/// The conversation as `{role, content}` messages, the shape OpenAI and Ollama share.
-pub(crate) fn role_content_messages(request: &ChatRequest) -> Vec<Value> {
+/// A message as `{role, content}`, the shape OpenAI and Ollama share.
+#[derive(Serialize)]
+pub(crate) struct RoleContent<'a> {
+    content: &'a str,
+    role: &'static str,
+}
+
+/// The conversation as the messages OpenAI and Ollama take.
+pub(crate) fn role_content_messages(request: &ChatRequest) -> Vec<RoleContent<'_>> {
     request
         .messages
         .iter()
-        .map(|m| json!({ "role": m.role.as_str(), "content": m.content }))
+        .map(|m| RoleContent {
+            content: &m.content,
+            role: m.role.as_str(),
+        })
         .collect()
+}
+
+/// A `chat/completions` request.
+#[derive(Serialize)]
+struct ChatBody<'a> {
+    messages: Vec<RoleContent<'a>>,
+    /// Absent for Azure, which takes the model from the deployment in the URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model: Option<&'a str>,
+    stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<StreamOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f64>,
+    /// OpenRouter's own switch for usage, instead of `stream_options`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<UsageSwitch>,
+}
+
+#[derive(Serialize)]
+struct StreamOptions {
+    include_usage: bool,
+}
+
+#[derive(Serialize)]
+struct UsageSwitch {
+    include: bool,
+}
+
+impl<'a> ChatBody<'a> {
+    fn new(dialect: Dialect, request: &'a ChatRequest, resolved: &'a Resolved) -> Self {
+        // Without asking, streams carry no usage; OpenRouter has its own switch for it.
+        let (stream_options, usage) = match dialect {
+            Dialect::OpenRouter => (None, Some(UsageSwitch { include: true })),
+            _ => (
+                Some(StreamOptions {
+                    include_usage: true,
+                }),
+                None,
+            ),
+        };
+        Self {
+            messages: role_content_messages(request),
+            model: (dialect != Dialect::Azure).then_some(resolved.model.as_str()),
+            stream: true,
+            stream_options,
+            temperature: resolved.temperature,
+            top_p: resolved.top_p,
+            usage,
+        }
+    }
 }
 
 /// Streams a chat completion; usage is asked for so that the last record carries it.
 pub(crate) fn stream_chat(
     settings: &Arc<ProviderSettings>,
     transport: &Transport,
-    request: &ChatRequest,
+    request: ChatRequest,
     resolved: Resolved,
 ) -> EventStream {
     let settings = Arc::clone(settings);
-    let model = resolved.model;
-    let mut body = json!({ "messages": role_content_messages(request), "stream": true });
-    // Azure takes the model from the deployment in the URL.
-    if settings.id != "azure" {
-        body["model"] = json!(model);
-    }
-    if let Some(t) = resolved.temperature {
-        body["temperature"] = json!(t);
-    }
-    if let Some(p) = resolved.top_p {
-        body["top_p"] = json!(p);
-    }
-    // Without asking, streams carry no usage; OpenRouter has its own switch for it.
-    if settings.id == "openrouter" {
-        body["usage"] = json!({ "include": true });
-    } else {
-        body["stream_options"] = json!({ "include_usage": true });
-    }
-    let url_model = model.clone();
+    let model = resolved.model.clone();
     let decoder_model = model.clone();
     transport.stream(
         model,
-        move |client| post(&settings, client, &url_model, "chat/completions").json(&body),
+        move |client| {
+            let body = ChatBody::new(settings.dialect, &request, &resolved);
+            post(&settings, client, &resolved.model, "chat/completions").json(&body)
+        },
         move |response| parse_sse_stream(body_bytes(response), decoder_model),
     )
 }
@@ -161,5 +210,45 @@ impl Decoder for ChunkDecoder {
             });
         }
         Ok(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::{PromptMessage, PromptRole};
+
+    fn body(dialect: Dialect, temperature: Option<f64>) -> String {
+        let request = ChatRequest {
+            messages: vec![PromptMessage {
+                role: PromptRole::User,
+                content: "Hi?".into(),
+            }],
+            model: None,
+            temperature: None,
+        };
+        let resolved = Resolved {
+            model: "m".into(),
+            temperature,
+            top_p: None,
+            context_window: None,
+        };
+        serde_json::to_string(&ChatBody::new(dialect, &request, &resolved)).unwrap()
+    }
+
+    #[test]
+    fn bodies_differ_only_where_the_dialect_says() {
+        assert_eq!(
+            body(Dialect::OpenAi, Some(0.25)),
+            r#"{"messages":[{"content":"Hi?","role":"user"}],"model":"m","stream":true,"stream_options":{"include_usage":true},"temperature":0.25}"#
+        );
+        assert_eq!(
+            body(Dialect::Azure, None),
+            r#"{"messages":[{"content":"Hi?","role":"user"}],"stream":true,"stream_options":{"include_usage":true}}"#
+        );
+        assert_eq!(
+            body(Dialect::OpenRouter, None),
+            r#"{"messages":[{"content":"Hi?","role":"user"}],"model":"m","stream":true,"usage":{"include":true}}"#
+        );
     }
 }

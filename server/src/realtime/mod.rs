@@ -1,12 +1,16 @@
-//! Real-time delivery: rooms of connections ([`hub`]), the connection handle the rest of
-//! the server talks to ([`peer`]), and the application socket `/ws` ([`socket`]).
+//! Real-time delivery, independent of any transport: rooms of connections ([`hub`]), the
+//! connection handle the rest of the server talks to ([`peer`]), in-process room
+//! subscribers ([`follower`]), room names ([`room_name`]) and per-client limits
+//! ([`limits`]). The sockets that carry it live in `http::ws` and `http::compat`.
 
+mod follower;
 mod hub;
 mod limits;
 mod peer;
-mod socket;
+mod room_name;
 
+pub use follower::Follower;
 pub use hub::{CatchUp, Hub, JoinOutcome, RoomHold};
 pub use limits::{ConnectionLimiter, ConnectionSlot, FrameBudget, Verdict};
 pub use peer::{CloseReason, ConnectionId, Peer, WireFrame, close_code};
-pub use socket::{RoomName, Upgrade, accept, ws_handler};
+pub use room_name::RoomName;

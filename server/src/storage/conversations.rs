@@ -9,9 +9,13 @@ use super::{Result, Store};
 
 type ConversationRecord = (String, Option<String>, String, i64, i64, i64);
 
-const SELECT: &str = "SELECT c.id, c.project_id, c.title, c.created_at, c.updated_at, \
+macro_rules! select_conversations {
+    () => {
+        "SELECT c.id, c.project_id, c.title, c.created_at, c.updated_at, \
      (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.superseded_by IS NULL) \
-     FROM conversations c";
+     FROM conversations c"
+    };
+}
 
 /// What a conversation's existence looks like to a writer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +23,14 @@ pub enum Existence {
     Created,
     Existing,
     Deleted,
+}
+
+macro_rules! live_conversations_filter {
+    () => {
+        "WHERE c.deleted_at IS NULL \
+             AND ($1 IS NULL OR c.project_id = $1) \
+             AND ($2 IS NULL OR LOWER(c.title) LIKE $2 ESCAPE '\\')"
+    };
 }
 
 impl Store {
@@ -56,8 +68,9 @@ impl Store {
 
     /// A conversation that exists and is not deleted.
     pub async fn conversation(&self, id: Uuid) -> Result<Option<Conversation>> {
-        let row: Option<ConversationRecord> = sqlx::query_as(&format!(
-            "{SELECT} WHERE c.id = $1 AND c.deleted_at IS NULL"
+        let row: Option<ConversationRecord> = sqlx::query_as(concat!(
+            select_conversations!(),
+            " WHERE c.id = $1 AND c.deleted_at IS NULL"
         ))
         .bind(id.to_string())
         .fetch_optional(&self.pool)
@@ -74,17 +87,19 @@ impl Store {
         offset: u64,
     ) -> Result<Page<Conversation>> {
         let pattern = query.map(|q| format!("%{}%", escape_like(&q.to_lowercase())));
-        let filter = "WHERE c.deleted_at IS NULL \
-             AND ($1 IS NULL OR c.project_id = $1) \
-             AND ($2 IS NULL OR LOWER(c.title) LIKE $2 ESCAPE '\\')";
-        let (total,): (i64,) =
-            sqlx::query_as(&format!("SELECT COUNT(*) FROM conversations c {filter}"))
-                .bind(project_id.map(str::to_owned))
-                .bind(pattern.clone())
-                .fetch_one(&self.pool)
-                .await?;
-        let rows: Vec<ConversationRecord> = sqlx::query_as(&format!(
-            "{SELECT} {filter} ORDER BY c.updated_at DESC, c.id LIMIT $3 OFFSET $4"
+        let (total,): (i64,) = sqlx::query_as(concat!(
+            "SELECT COUNT(*) FROM conversations c ",
+            live_conversations_filter!()
+        ))
+        .bind(project_id.map(str::to_owned))
+        .bind(pattern.clone())
+        .fetch_one(&self.pool)
+        .await?;
+        let rows: Vec<ConversationRecord> = sqlx::query_as(concat!(
+            select_conversations!(),
+            " ",
+            live_conversations_filter!(),
+            " ORDER BY c.updated_at DESC, c.id LIMIT $3 OFFSET $4"
         ))
         .bind(project_id.map(str::to_owned))
         .bind(pattern)

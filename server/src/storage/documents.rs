@@ -29,8 +29,11 @@ pub struct StoredHash {
     pub origin: String,
 }
 
-const INFO: &str =
-    "SELECT id, path, language, size, content_hash, chunks, origin, updated_at FROM documents";
+macro_rules! select_document_info {
+    () => {
+        "SELECT id, path, language, size, content_hash, chunks, origin, updated_at FROM documents"
+    };
+}
 
 impl Store {
     /// Paths and hashes of a project's documents.
@@ -96,10 +99,13 @@ impl Store {
 
     /// Every document of a project without its text, by path.
     pub async fn documents(&self, project_id: &str) -> Result<Vec<DocumentInfo>> {
-        let rows = sqlx::query(&format!("{INFO} WHERE project_id = $1 ORDER BY path"))
-            .bind(project_id)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(concat!(
+            select_document_info!(),
+            " WHERE project_id = $1 ORDER BY path"
+        ))
+        .bind(project_id)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(info_from_row).collect()
     }
 
@@ -108,11 +114,14 @@ impl Store {
         project_id: &str,
         document_id: &str,
     ) -> Result<Option<DocumentInfo>> {
-        let row = sqlx::query(&format!("{INFO} WHERE project_id = $1 AND id = $2"))
-            .bind(project_id)
-            .bind(document_id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(concat!(
+            select_document_info!(),
+            " WHERE project_id = $1 AND id = $2"
+        ))
+        .bind(project_id)
+        .bind(document_id)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(info_from_row).transpose()
     }
 
@@ -121,11 +130,14 @@ impl Store {
         project_id: &str,
         path: &str,
     ) -> Result<Option<DocumentInfo>> {
-        let row = sqlx::query(&format!("{INFO} WHERE project_id = $1 AND path = $2"))
-            .bind(project_id)
-            .bind(path)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(concat!(
+            select_document_info!(),
+            " WHERE project_id = $1 AND path = $2"
+        ))
+        .bind(project_id)
+        .bind(path)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(info_from_row).transpose()
     }
 

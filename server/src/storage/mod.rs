@@ -6,6 +6,7 @@ mod conversations;
 pub mod documents;
 mod messages;
 pub mod projects;
+pub mod status_sets;
 mod vectors;
 pub mod wiki_jobs;
 pub mod wiki_pages;

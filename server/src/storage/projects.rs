@@ -2,14 +2,19 @@
 //! what the last run did. Counts are recomputed from the documents table on each change,
 //! so they cannot drift from it.
 
+use app::protocol::UnknownState;
 use app::protocol::rest::{IndexReport, Page, Project, ProjectFilters, ProjectKind, ProjectStatus};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Result, StorageError, Store};
 
-const SELECT: &str = "SELECT id, name, kind, source, branch, filters, status, error, documents, \
-     chunks, last_commit, job_id, report, created_at, updated_at, indexed_at FROM projects";
+macro_rules! select_projects {
+    () => {
+        "SELECT id, name, kind, source, branch, filters, status, error, documents, \
+     chunks, last_commit, job_id, report, created_at, updated_at, indexed_at FROM projects"
+    };
+}
 
 /// A project about to be stored.
 pub struct NewProject<'a> {
@@ -23,22 +28,6 @@ pub struct NewProject<'a> {
     /// The job indexing it; `None` for an upload project, which starts ready.
     pub job_id: Option<&'a str>,
     pub now: u64,
-}
-
-pub fn kind_name(kind: ProjectKind) -> &'static str {
-    match kind {
-        ProjectKind::Git => "git",
-        ProjectKind::Local => "local",
-        ProjectKind::Upload => "upload",
-    }
-}
-
-pub fn status_name(status: ProjectStatus) -> &'static str {
-    match status {
-        ProjectStatus::Indexing => "indexing",
-        ProjectStatus::Ready => "ready",
-        ProjectStatus::Failed => "failed",
-    }
 }
 
 impl Store {
@@ -56,12 +45,12 @@ impl Store {
         )
         .bind(new.id)
         .bind(new.name)
-        .bind(kind_name(new.kind))
+        .bind(new.kind.as_str())
         .bind(new.source.map(str::to_owned))
         .bind(new.source_key.map(str::to_owned))
         .bind(new.branch.map(str::to_owned))
         .bind(filters)
-        .bind(status_name(status))
+        .bind(status.as_str())
         .bind(new.job_id.map(str::to_owned))
         .bind(new.now as i64)
         .execute(&self.pool)
@@ -70,7 +59,7 @@ impl Store {
     }
 
     pub async fn project(&self, id: &str) -> Result<Option<Project>> {
-        let row = sqlx::query(&format!("{SELECT} WHERE id = $1"))
+        let row = sqlx::query(concat!(select_projects!(), " WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -83,8 +72,9 @@ impl Store {
         source_key: &str,
         branch: Option<&str>,
     ) -> Result<Option<Project>> {
-        let row = sqlx::query(&format!(
-            "{SELECT} WHERE source_key = $1 AND (($2 IS NULL AND branch IS NULL) OR branch = $2) \
+        let row = sqlx::query(concat!(
+            select_projects!(),
+            " WHERE source_key = $1 AND (($2 IS NULL AND branch IS NULL) OR branch = $2) \
              ORDER BY created_at DESC LIMIT 1"
         ))
         .bind(source_key)
@@ -99,8 +89,9 @@ impl Store {
         let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM projects")
             .fetch_one(&self.pool)
             .await?;
-        let rows = sqlx::query(&format!(
-            "{SELECT} ORDER BY created_at DESC, id LIMIT $1 OFFSET $2"
+        let rows = sqlx::query(concat!(
+            select_projects!(),
+            " ORDER BY created_at DESC, id LIMIT $1 OFFSET $2"
         ))
         .bind(limit as i64)
         .bind(offset as i64)
@@ -114,7 +105,7 @@ impl Store {
 
     /// Every project, for the checks made at start-up.
     pub async fn all_projects(&self) -> Result<Vec<Project>> {
-        let rows = sqlx::query(&format!("{SELECT} ORDER BY created_at"))
+        let rows = sqlx::query(concat!(select_projects!(), " ORDER BY created_at"))
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(project_from_row).collect()
@@ -123,12 +114,13 @@ impl Store {
     /// Marks a project as being indexed by `job_id`.
     pub async fn set_project_indexing(&self, id: &str, job_id: &str, now: u64) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE projects SET status = 'indexing', error = NULL, job_id = $1, updated_at = $2 \
+            "UPDATE projects SET status = $4, error = NULL, job_id = $1, updated_at = $2 \
              WHERE id = $3",
         )
         .bind(job_id)
         .bind(now as i64)
         .bind(id)
+        .bind(ProjectStatus::Indexing.as_str())
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -145,7 +137,7 @@ impl Store {
         let report = serde_json::to_string(report)
             .map_err(|e| StorageError::Corrupt(format!("report: {e}")))?;
         sqlx::query(
-            "UPDATE projects SET status = 'ready', error = NULL, \
+            "UPDATE projects SET status = $5, error = NULL, \
              last_commit = COALESCE($1, last_commit), report = $2, indexed_at = $3, \
              updated_at = $3 WHERE id = $4",
         )
@@ -153,6 +145,7 @@ impl Store {
         .bind(report)
         .bind(now as i64)
         .bind(id)
+        .bind(ProjectStatus::Ready.as_str())
         .execute(&self.pool)
         .await?;
         self.refresh_project_counts(id, now).await
@@ -160,14 +153,13 @@ impl Store {
 
     /// Indexing failed; the documents indexed before stay as they were.
     pub async fn fail_project_index(&self, id: &str, error: &str, now: u64) -> Result<()> {
-        sqlx::query(
-            "UPDATE projects SET status = 'failed', error = $1, updated_at = $2 WHERE id = $3",
-        )
-        .bind(error)
-        .bind(now as i64)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query("UPDATE projects SET status = $4, error = $1, updated_at = $2 WHERE id = $3")
+            .bind(error)
+            .bind(now as i64)
+            .bind(id)
+            .bind(ProjectStatus::Failed.as_str())
+            .execute(&self.pool)
+            .await?;
         self.refresh_project_counts(id, now).await
     }
 
@@ -205,18 +197,12 @@ fn project_from_row(row: &AnyRow) -> Result<Project> {
     let text = |name: &str| -> Result<String> { Ok(row.try_get::<String, _>(name)?) };
     let optional = |name: &str| -> Result<Option<String>> { Ok(row.try_get(name)?) };
     let number = |name: &str| -> Result<i64> { Ok(row.try_get::<i64, _>(name)?) };
-    let kind = match text("kind")?.as_str() {
-        "git" => ProjectKind::Git,
-        "local" => ProjectKind::Local,
-        "upload" => ProjectKind::Upload,
-        other => return Err(StorageError::Corrupt(format!("project kind {other}"))),
-    };
-    let status = match text("status")?.as_str() {
-        "indexing" => ProjectStatus::Indexing,
-        "ready" => ProjectStatus::Ready,
-        "failed" => ProjectStatus::Failed,
-        other => return Err(StorageError::Corrupt(format!("project status {other}"))),
-    };
+    let kind: ProjectKind = text("kind")?
+        .parse()
+        .map_err(|e: UnknownState| StorageError::Corrupt(e.to_string()))?;
+    let status: ProjectStatus = text("status")?
+        .parse()
+        .map_err(|e: UnknownState| StorageError::Corrupt(e.to_string()))?;
     let filters = serde_json::from_str(&text("filters")?)
         .map_err(|e| StorageError::Corrupt(format!("project filters: {e}")))?;
     let last_index = optional("report")?

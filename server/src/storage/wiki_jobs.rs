@@ -2,11 +2,13 @@
 //! that the worker renews, moved through their phases by that worker only, and
 //! controlled (cancel, pause, resume) by anyone through guarded status changes.
 
+use app::protocol::{JobStatus, PageStatus};
+
+use super::status_sets::BindStatuses;
 use super::wiki_pages::NewWikiPage;
 use super::{Result, Store};
 
-/// Statuses of a job some worker should be running.
-pub const RUNNING: &str = "('queued', 'preparing', 'generating_structure', 'generating_pages')";
+const RUNNING: &[JobStatus] = &JobStatus::WIKI_RUNNING;
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct WikiJobRow {
@@ -18,7 +20,8 @@ pub struct WikiJobRow {
     pub comprehensive: i64,
     /// JSON.
     pub filters: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: JobStatus,
     pub current_phase: i64,
     pub message: String,
     pub error: Option<String>,
@@ -29,22 +32,34 @@ pub struct WikiJobRow {
     pub updated_at: i64,
 }
 
-const COLUMNS: &str = "id, project_id, language, provider, model, comprehensive, filters, \
-     status, current_phase, message, error, structure, structure_fallback, created_at, updated_at";
+macro_rules! job_columns {
+    () => {
+        "id, project_id, language, provider, model, comprehensive, filters, \
+     status, current_phase, message, error, structure, structure_fallback, created_at, updated_at"
+    };
+}
 
 /// How a worker finishes a job it holds.
 pub struct Finish<'a> {
-    pub status: &'a str,
+    pub status: JobStatus,
     pub message: &'a str,
     pub error: Option<&'a str>,
     /// Make this job's pages the project's current wiki in the job's language.
     pub publish: bool,
 }
 
+macro_rules! job_list_filter {
+    () => {
+        "WHERE ($1 IS NULL OR project_id = $1) AND ($2 IS NULL OR status = $2)"
+    };
+}
+
 impl Store {
     pub async fn insert_wiki_job(&self, job: &WikiJobRow) -> Result<()> {
-        sqlx::query(&format!(
-            "INSERT INTO wiki_jobs ({COLUMNS}) \
+        sqlx::query(concat!(
+            "INSERT INTO wiki_jobs (",
+            job_columns!(),
+            ") \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
         ))
         .bind(&job.id)
@@ -54,7 +69,7 @@ impl Store {
         .bind(&job.model)
         .bind(job.comprehensive)
         .bind(&job.filters)
-        .bind(&job.status)
+        .bind(job.status.as_str())
         .bind(job.current_phase)
         .bind(&job.message)
         .bind(job.error.clone())
@@ -68,34 +83,42 @@ impl Store {
     }
 
     pub async fn wiki_job(&self, id: &str) -> Result<Option<WikiJobRow>> {
-        Ok(
-            sqlx::query_as(&format!("SELECT {COLUMNS} FROM wiki_jobs WHERE id = $1"))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            job_columns!(),
+            " FROM wiki_jobs WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     /// Newest first, optionally of one project and in one status; with the total count.
     pub async fn wiki_jobs(
         &self,
         project_id: Option<&str>,
-        status: Option<&str>,
+        status: Option<JobStatus>,
         limit: u64,
         offset: u64,
     ) -> Result<(Vec<WikiJobRow>, u64)> {
-        let filter = "WHERE ($1 IS NULL OR project_id = $1) AND ($2 IS NULL OR status = $2)";
-        let (total,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM wiki_jobs {filter}"))
-            .bind(project_id.map(str::to_owned))
-            .bind(status.map(str::to_owned))
-            .fetch_one(&self.pool)
-            .await?;
-        let rows = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM wiki_jobs {filter} \
+        let (total,): (i64,) = sqlx::query_as(concat!(
+            "SELECT COUNT(*) FROM wiki_jobs ",
+            job_list_filter!()
+        ))
+        .bind(project_id.map(str::to_owned))
+        .bind(status.map(JobStatus::as_str))
+        .fetch_one(&self.pool)
+        .await?;
+        let rows = sqlx::query_as(concat!(
+            "SELECT ",
+            job_columns!(),
+            " FROM wiki_jobs ",
+            job_list_filter!(),
+            " \
              ORDER BY created_at DESC, id LIMIT $3 OFFSET $4"
         ))
         .bind(project_id.map(str::to_owned))
-        .bind(status.map(str::to_owned))
+        .bind(status.map(JobStatus::as_str))
         .bind(limit as i64)
         .bind(offset as i64)
         .fetch_all(&self.pool)
@@ -106,13 +129,14 @@ impl Store {
     /// Running jobs this worker may take: unclaimed, its own (from before a restart), or
     /// held under a lease that has expired. Oldest first.
     pub async fn claimable_wiki_jobs(&self, worker: &str, now: u64) -> Result<Vec<String>> {
-        let rows: Vec<(String,)> = sqlx::query_as(&format!(
-            "SELECT id FROM wiki_jobs WHERE status IN {RUNNING} \
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT id FROM wiki_jobs WHERE status IN ($3, $4, $5, $6, $7) \
              AND (claimed_by IS NULL OR claimed_by = $1 OR lease_until < $2) \
-             ORDER BY created_at, id"
-        ))
+             ORDER BY created_at, id",
+        )
         .bind(worker)
         .bind(now as i64)
+        .bind_statuses(RUNNING)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().map(|(id,)| id).collect())
@@ -128,15 +152,16 @@ impl Store {
         now: u64,
         lease_until: u64,
     ) -> Result<bool> {
-        let done = sqlx::query(&format!(
+        let done = sqlx::query(
             "UPDATE wiki_jobs SET claimed_by = $1, lease_until = $2 \
-             WHERE id = $3 AND status IN {RUNNING} \
-             AND (claimed_by IS NULL OR claimed_by = $1 OR lease_until < $4)"
-        ))
+             WHERE id = $3 AND status IN ($5, $6, $7, $8, $9) \
+             AND (claimed_by IS NULL OR claimed_by = $1 OR lease_until < $4)",
+        )
         .bind(worker)
         .bind(lease_until as i64)
         .bind(id)
         .bind(now as i64)
+        .bind_statuses(RUNNING)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -145,22 +170,24 @@ impl Store {
     /// Extends the worker's lease on the job and on its pages in progress; false when the
     /// worker no longer holds a running job (cancelled, paused, or taken over).
     pub async fn renew_wiki_job(&self, id: &str, worker: &str, lease_until: u64) -> Result<bool> {
-        let done = sqlx::query(&format!(
+        let done = sqlx::query(
             "UPDATE wiki_jobs SET lease_until = $1 \
-             WHERE id = $2 AND claimed_by = $3 AND status IN {RUNNING}"
-        ))
-        .bind(lease_until as i64)
-        .bind(id)
-        .bind(worker)
-        .execute(&self.pool)
-        .await?;
-        sqlx::query(
-            "UPDATE wiki_pages SET lease_until = $1 \
-             WHERE job_id = $2 AND claimed_by = $3 AND status = 'in_progress'",
+             WHERE id = $2 AND claimed_by = $3 AND status IN ($4, $5, $6, $7, $8)",
         )
         .bind(lease_until as i64)
         .bind(id)
         .bind(worker)
+        .bind_statuses(RUNNING)
+        .execute(&self.pool)
+        .await?;
+        sqlx::query(
+            "UPDATE wiki_pages SET lease_until = $1 \
+             WHERE job_id = $2 AND claimed_by = $3 AND status = $4",
+        )
+        .bind(lease_until as i64)
+        .bind(id)
+        .bind(worker)
+        .bind(PageStatus::InProgress.as_str())
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -171,12 +198,14 @@ impl Store {
     pub async fn release_wiki_job(&self, id: &str, worker: &str, now: u64) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "UPDATE wiki_pages SET status = 'pending', claimed_by = NULL, lease_until = 0, \
-             updated_at = $1 WHERE job_id = $2 AND claimed_by = $3 AND status = 'in_progress'",
+            "UPDATE wiki_pages SET status = $4, claimed_by = NULL, lease_until = 0, \
+             updated_at = $1 WHERE job_id = $2 AND claimed_by = $3 AND status = $5",
         )
         .bind(now as i64)
         .bind(id)
         .bind(worker)
+        .bind(PageStatus::Pending.as_str())
+        .bind(PageStatus::InProgress.as_str())
         .execute(&mut *tx)
         .await?;
         sqlx::query(
@@ -197,21 +226,22 @@ impl Store {
         &self,
         id: &str,
         worker: &str,
-        status: &str,
+        status: JobStatus,
         phase: u8,
         message: &str,
         now: u64,
     ) -> Result<bool> {
-        let done = sqlx::query(&format!(
+        let done = sqlx::query(
             "UPDATE wiki_jobs SET status = $1, current_phase = $2, message = $3, updated_at = $4 \
-             WHERE id = $5 AND claimed_by = $6 AND status IN {RUNNING}"
-        ))
-        .bind(status)
+             WHERE id = $5 AND claimed_by = $6 AND status IN ($7, $8, $9, $10, $11)",
+        )
+        .bind(status.as_str())
         .bind(i64::from(phase))
         .bind(message)
         .bind(now as i64)
         .bind(id)
         .bind(worker)
+        .bind_statuses(RUNNING)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -231,17 +261,19 @@ impl Store {
         now: u64,
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(&format!(
+        let done = sqlx::query(
             "UPDATE wiki_jobs SET structure = $1, structure_fallback = $2, \
-             status = 'generating_pages', current_phase = 2, message = $3, updated_at = $4 \
-             WHERE id = $5 AND claimed_by = $6 AND status IN {RUNNING}"
-        ))
+             status = $7, current_phase = 2, message = $3, updated_at = $4 \
+             WHERE id = $5 AND claimed_by = $6 AND status IN ($8, $9, $10, $11, $12)",
+        )
         .bind(structure)
         .bind(i64::from(fallback))
         .bind(message)
         .bind(now as i64)
         .bind(id)
         .bind(worker)
+        .bind(JobStatus::GeneratingPages.as_str())
+        .bind_statuses(RUNNING)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {
@@ -252,7 +284,7 @@ impl Store {
             sqlx::query(
                 "INSERT INTO wiki_pages (job_id, page_id, position, section, title, importance, \
                  relevant_files, related_pages, status, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
                  ON CONFLICT (job_id, page_id) DO NOTHING",
             )
             .bind(id)
@@ -260,9 +292,10 @@ impl Store {
             .bind(position as i64)
             .bind(&page.section)
             .bind(&page.title)
-            .bind(&page.importance)
+            .bind(page.importance.as_str())
             .bind(&page.relevant_files)
             .bind(&page.related_pages)
+            .bind(PageStatus::Pending.as_str())
             .bind(now as i64)
             .execute(&mut *tx)
             .await?;
@@ -281,17 +314,18 @@ impl Store {
         now: u64,
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(&format!(
+        let done = sqlx::query(
             "UPDATE wiki_jobs SET status = $1, current_phase = 3, message = $2, error = $3, \
              claimed_by = NULL, lease_until = 0, updated_at = $4 \
-             WHERE id = $5 AND claimed_by = $6 AND status IN {RUNNING}"
-        ))
-        .bind(finish.status)
+             WHERE id = $5 AND claimed_by = $6 AND status IN ($7, $8, $9, $10, $11)",
+        )
+        .bind(finish.status.as_str())
         .bind(finish.message)
         .bind(finish.error.map(str::to_owned))
         .bind(now as i64)
         .bind(id)
         .bind(worker)
+        .bind_statuses(RUNNING)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {
@@ -314,25 +348,26 @@ impl Store {
         Ok(true)
     }
 
-    /// Anyone moves a job from one of `from` (SQL list) to `to`, releasing its claim;
+    /// Anyone moves a job from one of `from` to `to`, releasing its claim;
     /// pages in progress go back to pending. False if the job was in none of `from`.
     pub async fn control_wiki_job(
         &self,
         id: &str,
-        from: &str,
-        to: &str,
+        from: &[JobStatus],
+        to: JobStatus,
         message: &str,
         now: u64,
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(&format!(
+        let done = sqlx::query(
             "UPDATE wiki_jobs SET status = $1, message = $2, claimed_by = NULL, lease_until = 0, \
-             updated_at = $3 WHERE id = $4 AND status IN {from}"
-        ))
-        .bind(to)
+             updated_at = $3 WHERE id = $4 AND status IN ($5, $6, $7, $8, $9)",
+        )
+        .bind(to.as_str())
         .bind(message)
         .bind(now as i64)
         .bind(id)
+        .bind_statuses(from)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {
@@ -340,11 +375,13 @@ impl Store {
             return Ok(false);
         }
         sqlx::query(
-            "UPDATE wiki_pages SET status = 'pending', claimed_by = NULL, lease_until = 0, \
-             updated_at = $1 WHERE job_id = $2 AND status = 'in_progress'",
+            "UPDATE wiki_pages SET status = $3, claimed_by = NULL, lease_until = 0, \
+             updated_at = $1 WHERE job_id = $2 AND status = $4",
         )
         .bind(now as i64)
         .bind(id)
+        .bind(PageStatus::Pending.as_str())
+        .bind(PageStatus::InProgress.as_str())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -1,8 +1,10 @@
 //! The pages of wiki jobs: each claimed by one worker at a time (atomically, so two
 //! workers never generate the same page), completed once, or failed after its attempts.
 
-use super::wiki_jobs::RUNNING;
-use super::{Backend, Result, Store};
+use app::protocol::{Importance, JobStatus, PageStatus};
+
+use super::status_sets::{BindStatuses, WIKI_REOPENABLE};
+use super::{Backend, Result, StorageError, Store};
 
 /// A page as the structure phase creates it. List fields are JSON arrays.
 #[derive(Debug, Clone, PartialEq)]
@@ -10,7 +12,7 @@ pub struct NewWikiPage {
     pub page_id: String,
     pub section: String,
     pub title: String,
-    pub importance: String,
+    pub importance: Importance,
     pub relevant_files: String,
     pub related_pages: String,
 }
@@ -20,17 +22,23 @@ pub struct WikiPageRow {
     pub page_id: String,
     pub section: String,
     pub title: String,
-    pub importance: String,
+    #[sqlx(try_from = "String")]
+    pub importance: Importance,
     pub relevant_files: String,
     pub related_pages: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: PageStatus,
     pub attempts: i64,
     pub error: Option<String>,
     pub content: Option<String>,
 }
 
-const COLUMNS: &str = "page_id, section, title, importance, relevant_files, related_pages, \
-     status, attempts, error, content";
+macro_rules! page_columns {
+    () => {
+        "page_id, section, title, importance, relevant_files, related_pages, \
+     status, attempts, error, content"
+    };
+}
 
 /// Pages of a job by status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -45,8 +53,10 @@ pub struct PageCounts {
 impl Store {
     /// In structure order.
     pub async fn wiki_pages(&self, job_id: &str) -> Result<Vec<WikiPageRow>> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM wiki_pages WHERE job_id = $1 ORDER BY position"
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            page_columns!(),
+            " FROM wiki_pages WHERE job_id = $1 ORDER BY position"
         ))
         .bind(job_id)
         .fetch_all(&self.pool)
@@ -64,10 +74,11 @@ impl Store {
         for (status, n) in rows {
             let n = n.max(0) as u32;
             counts.total += n;
-            match status.as_str() {
-                "completed" => counts.completed += n,
-                "failed" => counts.failed += n,
-                _ => counts.unfinished += n,
+            match status.parse() {
+                Ok(PageStatus::Completed) => counts.completed += n,
+                Ok(PageStatus::Failed) => counts.failed += n,
+                Ok(PageStatus::Pending | PageStatus::InProgress) => counts.unfinished += n,
+                Err(e) => return Err(StorageError::Corrupt(e.to_string())),
             }
         }
         Ok(counts)
@@ -84,26 +95,36 @@ impl Store {
         now: u64,
         lease_until: u64,
     ) -> Result<Option<WikiPageRow>> {
-        let claimable = "(status = 'pending' AND not_before <= $3) \
-             OR (status = 'in_progress' AND lease_until < $3)";
-        let lock = match self.backend {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
+        // $5 is `in_progress`, $6 `pending`.
+        macro_rules! claim_first_claimable {
+            ($lock:literal) => {
+                concat!(
+                    "UPDATE wiki_pages SET status = $5, claimed_by = $1, lease_until = $2, \
+                     updated_at = $3 \
+                     WHERE job_id = $4 \
+                     AND ((status = $6 AND not_before <= $3) OR (status = $5 AND lease_until < $3)) \
+                     AND page_id = (SELECT page_id FROM wiki_pages WHERE job_id = $4 \
+                     AND ((status = $6 AND not_before <= $3) OR (status = $5 AND lease_until < $3)) \
+                     ORDER BY position LIMIT 1",
+                    $lock,
+                    ") RETURNING ",
+                    page_columns!()
+                )
+            };
+        }
+        let sql = match self.backend {
+            Backend::Postgres => claim_first_claimable!(" FOR UPDATE SKIP LOCKED"),
+            Backend::Sqlite => claim_first_claimable!(""),
         };
-        Ok(sqlx::query_as(&format!(
-            "UPDATE wiki_pages SET status = 'in_progress', claimed_by = $1, lease_until = $2, \
-             updated_at = $3 \
-             WHERE job_id = $4 AND ({claimable}) AND page_id = ( \
-                 SELECT page_id FROM wiki_pages WHERE job_id = $4 AND ({claimable}) \
-                 ORDER BY position LIMIT 1{lock}) \
-             RETURNING {COLUMNS}"
-        ))
-        .bind(worker)
-        .bind(lease_until as i64)
-        .bind(now as i64)
-        .bind(job_id)
-        .fetch_optional(&self.pool)
-        .await?)
+        Ok(sqlx::query_as(sql)
+            .bind(worker)
+            .bind(lease_until as i64)
+            .bind(now as i64)
+            .bind(job_id)
+            .bind(PageStatus::InProgress.as_str())
+            .bind(PageStatus::Pending.as_str())
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     /// Stores a generated page; false if the worker had lost it (it was taken over, or
@@ -117,15 +138,17 @@ impl Store {
         now: u64,
     ) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE wiki_pages SET status = 'completed', content = $1, error = NULL, \
+            "UPDATE wiki_pages SET status = $6, content = $1, error = NULL, \
              claimed_by = NULL, lease_until = 0, updated_at = $2 \
-             WHERE job_id = $3 AND page_id = $4 AND claimed_by = $5 AND status = 'in_progress'",
+             WHERE job_id = $3 AND page_id = $4 AND claimed_by = $5 AND status = $7",
         )
         .bind(content)
         .bind(now as i64)
         .bind(job_id)
         .bind(page_id)
         .bind(worker)
+        .bind(PageStatus::Completed.as_str())
+        .bind(PageStatus::InProgress.as_str())
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -143,12 +166,12 @@ impl Store {
         max_attempts: u32,
         not_before: u64,
         now: u64,
-    ) -> Result<Option<String>> {
+    ) -> Result<Option<PageStatus>> {
         let row: Option<(String,)> = sqlx::query_as(
             "UPDATE wiki_pages SET attempts = attempts + 1, error = $1, \
-             status = CASE WHEN attempts + 1 >= $2 THEN 'failed' ELSE 'pending' END, \
+             status = CASE WHEN attempts + 1 >= $2 THEN $8 ELSE $9 END, \
              not_before = $3, claimed_by = NULL, lease_until = 0, updated_at = $4 \
-             WHERE job_id = $5 AND page_id = $6 AND claimed_by = $7 AND status = 'in_progress' \
+             WHERE job_id = $5 AND page_id = $6 AND claimed_by = $7 AND status = $10 \
              RETURNING status",
         )
         .bind(error)
@@ -158,9 +181,14 @@ impl Store {
         .bind(job_id)
         .bind(page_id)
         .bind(worker)
+        .bind(PageStatus::Failed.as_str())
+        .bind(PageStatus::Pending.as_str())
+        .bind(PageStatus::InProgress.as_str())
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|(status,)| status))
+        row.map(|(status,)| status.parse::<PageStatus>())
+            .transpose()
+            .map_err(|e| StorageError::Corrupt(e.to_string()))
     }
 
     /// Gives a page that failed for good a new set of attempts, and sets its job running
@@ -168,13 +196,15 @@ impl Store {
     pub async fn retry_wiki_page(&self, job_id: &str, page_id: &str, now: u64) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
-            "UPDATE wiki_pages SET status = 'pending', attempts = 0, error = NULL, \
+            "UPDATE wiki_pages SET status = $4, attempts = 0, error = NULL, \
              not_before = 0, updated_at = $1 \
-             WHERE job_id = $2 AND page_id = $3 AND status = 'failed'",
+             WHERE job_id = $2 AND page_id = $3 AND status = $5",
         )
         .bind(now as i64)
         .bind(job_id)
         .bind(page_id)
+        .bind(PageStatus::Pending.as_str())
+        .bind(PageStatus::Failed.as_str())
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {
@@ -183,13 +213,14 @@ impl Store {
         }
         // A job that had ended runs again just for this page; a running one picks it up,
         // a paused one when it is resumed.
-        sqlx::query(&format!(
-            "UPDATE wiki_jobs SET status = 'queued', current_phase = 2, message = 'Retrying a page', \
-             updated_at = $1 \
-             WHERE id = $2 AND status NOT IN {RUNNING} AND status NOT IN ('paused', 'cancelled')"
-        ))
+        sqlx::query(
+            "UPDATE wiki_jobs SET status = $3, current_phase = 2, message = 'Retrying a page', \
+             updated_at = $1 WHERE id = $2 AND status IN ($4, $5, $6, $7, $8)",
+        )
         .bind(now as i64)
         .bind(job_id)
+        .bind(JobStatus::Queued.as_str())
+        .bind_statuses(&WIKI_REOPENABLE)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -199,11 +230,13 @@ impl Store {
     /// At start-up: pages this worker had in progress when it died go back to pending.
     pub async fn release_worker_pages(&self, worker: &str, now: u64) -> Result<u64> {
         let done = sqlx::query(
-            "UPDATE wiki_pages SET status = 'pending', claimed_by = NULL, lease_until = 0, \
-             updated_at = $1 WHERE claimed_by = $2 AND status = 'in_progress'",
+            "UPDATE wiki_pages SET status = $3, claimed_by = NULL, lease_until = 0, \
+             updated_at = $1 WHERE claimed_by = $2 AND status = $4",
         )
         .bind(now as i64)
         .bind(worker)
+        .bind(PageStatus::Pending.as_str())
+        .bind(PageStatus::InProgress.as_str())
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())

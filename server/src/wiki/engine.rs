@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use app::protocol::rest::WikiFilters;
+use app::protocol::{JobStatus, PageStatus};
 use futures::future::try_join_all;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -164,9 +165,9 @@ impl WikiService {
                 return Ok(());
             };
             fallback_used = used;
-        } else if job.status != "generating_pages"
+        } else if job.status != JobStatus::GeneratingPages
             && !self
-                .advance(id, "generating_pages", 2, "Generating pages")
+                .advance(id, JobStatus::GeneratingPages, 2, "Generating pages")
                 .await?
         {
             return Ok(());
@@ -182,13 +183,16 @@ impl WikiService {
             return Ok(());
         }
         let pages = self.store.wiki_pages(id).await?;
-        let first_error = pages.iter().find(|p| p.status == "failed").map(|p| {
-            format!(
-                "{}: {}",
-                p.title,
-                p.error.as_deref().unwrap_or("unknown error")
-            )
-        });
+        let first_error = pages
+            .iter()
+            .find(|p| p.status == PageStatus::Failed)
+            .map(|p| {
+                format!(
+                    "{}: {}",
+                    p.title,
+                    p.error.as_deref().unwrap_or("unknown error")
+                )
+            });
         let note = if fallback_used {
             format!(" ({LAYOUT_NOTE})")
         } else {
@@ -196,19 +200,19 @@ impl WikiService {
         };
         let (status, message, error) = if counts.failed == 0 {
             (
-                "completed",
+                JobStatus::Completed,
                 format!("Wiki generation completed{note}"),
                 None,
             )
         } else if counts.completed > 0 {
             (
-                "partially_completed",
+                JobStatus::PartiallyCompleted,
                 format!("{} of {} pages failed{note}", counts.failed, counts.total),
                 first_error,
             )
         } else {
             (
-                "failed",
+                JobStatus::Failed,
                 format!("Every page failed{note}"),
                 first_error.map(|e| format!("every page failed; first: {e}")),
             )
@@ -217,7 +221,7 @@ impl WikiService {
             status,
             message: &message,
             error: error.as_deref(),
-            publish: status != "failed",
+            publish: status != JobStatus::Failed,
         };
         if self
             .store
@@ -239,7 +243,12 @@ impl WikiService {
     ) -> Result<Option<bool>, StorageError> {
         let id = job.id.as_str();
         if !self
-            .advance(id, "preparing", 0, "Fetching and indexing the repository")
+            .advance(
+                id,
+                JobStatus::Preparing,
+                0,
+                "Fetching and indexing the repository",
+            )
             .await?
         {
             return Ok(None);
@@ -266,7 +275,7 @@ impl WikiService {
         if !self
             .advance(
                 id,
-                "generating_structure",
+                JobStatus::GeneratingStructure,
                 1,
                 "Determining the wiki structure",
             )
@@ -465,8 +474,10 @@ impl WikiService {
                             now,
                         )
                         .await?;
-                    let message = match status.as_deref() {
-                        Some("failed") => format!("{title} failed after {attempts} attempts: {e}"),
+                    let message = match status {
+                        Some(PageStatus::Failed) => {
+                            format!("{title} failed after {attempts} attempts: {e}")
+                        }
                         _ => format!("{title} will be retried: {e}"),
                     };
                     self.publish(&job.id, Some((&page.page_id, &title)), Some(message))
@@ -494,7 +505,7 @@ impl WikiService {
             title: &page.title,
             relevant_files: &files,
             related_titles: &related,
-            importance: &page.importance,
+            importance: page.importance,
         };
         let excerpts =
             pages::excerpts(&self.rag, self.inputs.as_ref(), &job.project_id, &plan).await;
@@ -529,7 +540,7 @@ impl WikiService {
     async fn advance(
         &self,
         id: &str,
-        status: &str,
+        status: JobStatus,
         phase: u8,
         message: &str,
     ) -> Result<bool, StorageError> {
@@ -553,7 +564,7 @@ impl WikiService {
     async fn fail(&self, id: &str, reason: &str) -> Result<(), StorageError> {
         let message = format!("Wiki generation failed: {reason}");
         let finish = Finish {
-            status: "failed",
+            status: JobStatus::Failed,
             message: &message,
             error: Some(reason),
             publish: false,

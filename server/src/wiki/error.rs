@@ -1,6 +1,7 @@
-//! What can go wrong when asking the wiki service for something; each maps to one HTTP
-//! status at the edge (`http::error`).
+//! What can go wrong when asking the wiki service for something; each is one [`Fault`],
+//! told to clients at the edge.
 
+use crate::fault::{ClientFault, Fault};
 use crate::storage::StorageError;
 
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +25,21 @@ pub enum WikiError {
     Inputs(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+impl ClientFault for WikiError {
+    fn fault(&self) -> Fault {
+        match self {
+            Self::ProjectNotFound(_)
+            | Self::JobNotFound(_)
+            | Self::PageNotFound { .. }
+            | Self::WikiNotFound { .. } => Fault::NotFound,
+            Self::UnknownProvider(_) | Self::BadRequest(_) => Fault::Invalid,
+            Self::Conflict(_) => Fault::Conflict,
+            Self::Inputs(_) => Fault::Upstream("project_unavailable"),
+            Self::Storage(_) => Fault::Internal,
+        }
+    }
 }
 
 impl From<sqlx::Error> for WikiError {

@@ -147,10 +147,10 @@ mod tests {
                 title: "Intro".into(),
                 section: "s".into(),
                 content: "# Intro\n\n```sh\n# not a heading\n```\n## Part".into(),
-                importance: "high".into(),
+                importance: app::protocol::Importance::High,
                 relevant_files: vec![],
                 related_pages: vec![],
-                status: "completed".into(),
+                status: app::protocol::PageStatus::Completed,
             }],
         };
         let md = markdown(&wiki);

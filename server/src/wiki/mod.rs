@@ -26,8 +26,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use app::protocol::JobProgress;
 use app::protocol::rest::{NewWikiJob, Page, Wiki, WikiJob, WikiPage, WikiStructure};
+use app::protocol::{JobProgress, JobStatus};
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -43,23 +43,13 @@ use crate::providers::Providers;
 use crate::rag::Rag;
 use crate::realtime::Hub;
 use crate::storage::Store;
-use crate::storage::wiki_jobs::{RUNNING, WikiJobRow};
+use crate::storage::status_sets::WIKI_CANCELLABLE;
+use crate::storage::wiki_jobs::WikiJobRow;
 
 /// Attempts a page gets before it fails for good.
 pub const MAX_PAGE_ATTEMPTS: u32 = 3;
 const DEFAULT_LIST_LIMIT: u64 = 20;
 const MAX_LIST_LIMIT: u64 = 200;
-const STATUSES: [&str; 9] = [
-    "queued",
-    "preparing",
-    "generating_structure",
-    "generating_pages",
-    "paused",
-    "completed",
-    "partially_completed",
-    "failed",
-    "cancelled",
-];
 
 #[derive(Debug, Clone)]
 pub struct WikiSettings {
@@ -214,7 +204,7 @@ impl WikiService {
             comprehensive: i64::from(request.comprehensive.unwrap_or(true)),
             filters: serde_json::to_string(&request.filters.unwrap_or_default())
                 .unwrap_or_else(|_| "{}".into()),
-            status: "queued".into(),
+            status: JobStatus::Queued,
             current_phase: 0,
             message: "Queued".into(),
             error: None,
@@ -249,14 +239,18 @@ impl WikiService {
         limit: Option<u64>,
         offset: Option<u64>,
     ) -> Result<Page<WikiJob>, WikiError> {
-        if let Some(status) = status
-            && !STATUSES.contains(&status)
-        {
-            return Err(WikiError::BadRequest(format!(
-                "status must be one of {}",
-                STATUSES.join(", ")
-            )));
-        }
+        let status = status
+            .map(|text| {
+                text.parse::<JobStatus>().map_err(|_| {
+                    let names: Vec<&str> = JobStatus::ALL
+                        .iter()
+                        .filter(|s| **s != JobStatus::Running)
+                        .map(|s| s.as_str())
+                        .collect();
+                    WikiError::BadRequest(format!("status must be one of {}", names.join(", ")))
+                })
+            })
+            .transpose()?;
         let limit = limit.unwrap_or(DEFAULT_LIST_LIMIT).clamp(1, MAX_LIST_LIMIT);
         let (rows, total) = self
             .store
@@ -271,24 +265,26 @@ impl WikiService {
     }
 
     pub async fn cancel(&self, id: &str) -> Result<WikiJob, WikiError> {
-        let from = "('queued', 'preparing', 'generating_structure', 'generating_pages', 'paused')";
-        self.control(id, from, "cancelled", "Cancelled").await
+        self.control(id, &WIKI_CANCELLABLE, JobStatus::Cancelled, "Cancelled")
+            .await
     }
 
     /// Stops the job after aborting the pages in progress; finished pages are kept.
     pub async fn pause(&self, id: &str) -> Result<WikiJob, WikiError> {
-        self.control(id, RUNNING, "paused", "Paused").await
+        self.control(id, &JobStatus::WIKI_RUNNING, JobStatus::Paused, "Paused")
+            .await
     }
 
     pub async fn resume(&self, id: &str) -> Result<WikiJob, WikiError> {
-        self.control(id, "('paused')", "queued", "Resuming").await
+        self.control(id, &[JobStatus::Paused], JobStatus::Queued, "Resuming")
+            .await
     }
 
     async fn control(
         &self,
         id: &str,
-        from: &str,
-        to: &str,
+        from: &[JobStatus],
+        to: JobStatus,
         message: &str,
     ) -> Result<WikiJob, WikiError> {
         if !self

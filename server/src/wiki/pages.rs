@@ -3,6 +3,8 @@
 //! prompt, and the tidying of the model's Markdown (an H1, a "Relevant source files"
 //! list) so every page has the same frame whatever the model did.
 
+use app::protocol::Importance;
+
 use crate::rag::Rag;
 use crate::wiki::inputs::WikiInputs;
 
@@ -27,7 +29,7 @@ pub struct PagePlan<'a> {
     pub title: &'a str,
     pub relevant_files: &'a [String],
     pub related_titles: &'a [String],
-    pub importance: &'a str,
+    pub importance: Importance,
 }
 
 pub async fn excerpts(
@@ -243,7 +245,7 @@ mod tests {
             title: "Server",
             relevant_files: files,
             related_titles: related,
-            importance: "high",
+            importance: Importance::High,
         }
     }
 

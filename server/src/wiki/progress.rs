@@ -2,14 +2,14 @@
 //! whichever process runs the job and survives restarts. Phases and percent ranges:
 //! 0 fetch and index (0–10 %), 1 structure (10–20 %), 2 pages (20–100 %), 3 done.
 
-use app::protocol::JobProgress;
 use app::protocol::rest::{WikiJob, WikiJobPage};
+use app::protocol::{JobProgress, JobStatus};
 
 use crate::storage::wiki_jobs::WikiJobRow;
 use crate::storage::wiki_pages::{PageCounts, WikiPageRow};
 
-pub fn percent(status: &str, phase: i64, counts: PageCounts) -> f32 {
-    if matches!(status, "completed" | "partially_completed") {
+pub fn percent(status: JobStatus, phase: i64, counts: PageCounts) -> f32 {
+    if matches!(status, JobStatus::Completed | JobStatus::PartiallyCompleted) {
         return 100.0;
     }
     match phase {
@@ -31,9 +31,9 @@ pub fn job_progress(
 ) -> JobProgress {
     JobProgress {
         job_id: row.id.clone(),
-        status: row.status.clone(),
+        status: row.status,
         current_phase: row.current_phase.clamp(0, 3) as u8,
-        progress_percent: percent(&row.status, row.current_phase, counts),
+        progress_percent: percent(row.status, row.current_phase, counts),
         message: row.message.clone(),
         page_id: page.map(|(id, _)| id.to_owned()),
         page_title: page.map(|(_, title)| title.to_owned()),
@@ -47,9 +47,9 @@ pub fn wiki_job(row: &WikiJobRow, counts: PageCounts, pages: &[WikiPageRow]) -> 
     WikiJob {
         job_id: row.id.clone(),
         project_id: row.project_id.clone(),
-        status: row.status.clone(),
+        status: row.status,
         current_phase: row.current_phase.clamp(0, 3) as u8,
-        progress_percent: percent(&row.status, row.current_phase, counts),
+        progress_percent: percent(row.status, row.current_phase, counts),
         message: row.message.clone(),
         total_pages: counts.total,
         completed_pages: counts.completed,
@@ -67,7 +67,7 @@ pub fn wiki_job(row: &WikiJobRow, counts: PageCounts, pages: &[WikiPageRow]) -> 
             .map(|p| WikiJobPage {
                 page_id: p.page_id.clone(),
                 title: p.title.clone(),
-                status: p.status.clone(),
+                status: p.status,
                 attempts: p.attempts.clamp(0, i64::from(u32::MAX)) as u32,
                 error: p.error.clone(),
             })

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use app::protocol::Importance;
 use app::protocol::rest::{WikiFilters, WikiSection, WikiStructure};
 use serde::Deserialize;
 use serde_json::Value;
@@ -362,7 +363,7 @@ pub fn from_layout(project_name: &str, paths: &[String], comprehensive: bool) ->
         page_id: overview_id.clone(),
         section: "overview".into(),
         title: "Overview".into(),
-        importance: "high".into(),
+        importance: Importance::High,
         relevant_files: json_list(
             &overview_files
                 .into_iter()
@@ -390,11 +391,10 @@ pub fn from_layout(project_name: &str, paths: &[String], comprehensive: bool) ->
             section: "components".into(),
             title: format!("The {dir} folder"),
             importance: if component_ids.len() < 3 {
-                "high"
+                Importance::High
             } else {
-                "medium"
-            }
-            .into(),
+                Importance::Medium
+            },
             relevant_files: json_list(
                 &files
                     .into_iter()
@@ -429,13 +429,13 @@ pub fn from_layout(project_name: &str, paths: &[String], comprehensive: bool) ->
     }
 }
 
-fn importance(value: Option<&str>) -> String {
+/// Models answer importance in many spellings; anything unclear is medium.
+fn importance(value: Option<&str>) -> Importance {
     match value.map(|v| v.trim().to_lowercase()).as_deref() {
-        Some("high" | "1" | "critical") => "high",
-        Some("low" | "3") => "low",
-        _ => "medium",
+        Some("high" | "1" | "critical") => Importance::High,
+        Some("low" | "3") => Importance::Low,
+        _ => Importance::Medium,
     }
-    .into()
 }
 
 fn clean_title(title: &str) -> Option<String> {
@@ -510,7 +510,7 @@ mod tests {
         let planned = parse(answer, &paths()).expect("parses");
         assert_eq!(planned.structure.title, "Demo");
         assert_eq!(planned.pages.len(), 2);
-        assert_eq!(planned.pages[0].importance, "high");
+        assert_eq!(planned.pages[0].importance, Importance::High);
         assert_eq!(planned.pages[0].relevant_files, "[\"src/main.rs\"]");
         assert_eq!(planned.pages[0].related_pages, "[\"p2\"]");
         assert_eq!(planned.structure.sections[0].pages, vec!["p1", "p2"]);

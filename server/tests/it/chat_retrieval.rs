@@ -37,7 +37,10 @@ async fn server_with_project() -> (TestServer, tempfile::TempDir, String) {
         .await
         .expect("created body");
     let job = wait_job(server.addr, created["job_id"].as_str().expect("job id")).await;
-    assert_eq!(job.last().map(|p| p.status.as_str()), Some("completed"));
+    assert_eq!(
+        job.last().map(|p| p.status),
+        Some(app::protocol::JobStatus::Completed)
+    );
     let id = created["id"].as_str().expect("project id").to_owned();
     (server, root, id)
 }

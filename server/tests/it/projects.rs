@@ -225,7 +225,7 @@ async fn a_private_git_repository_is_cloned_filtered_and_searchable() {
         .recv_until(|m| matches!(m, ServerMsg::ProjectUpdate { status: Some(s), .. } if *s != app::protocol::rest::ProjectStatus::Indexing))
         .await;
     assert!(frames.iter().any(
-        |f| matches!(&f.msg, ServerMsg::JobProgress(p) if p.status == "completed" && p.current_phase == 0)
+        |f| matches!(&f.msg, ServerMsg::JobProgress(p) if p.status == app::protocol::JobStatus::Completed && p.current_phase == 0)
     ));
     assert!(!serde_json::to_string(&frames).unwrap().contains(TOKEN));
     let (_, again) = get_json(&server, &format!("/api/projects/{id}")).await;

@@ -6,6 +6,7 @@ use crate::wiki_support;
 
 use std::sync::Arc;
 
+use app::protocol::JobStatus;
 use app::protocol::rest::NewWikiJob;
 use serde_json::{Value, json};
 use server::jobs::JobBoard;
@@ -449,7 +450,7 @@ async fn two_workers_on_one_database_never_generate_a_page_twice() {
     for id in &ids {
         loop {
             let job = services[0].job(id).await.expect("job");
-            if job.status == "completed" {
+            if job.status == JobStatus::Completed {
                 break;
             }
             assert!(
@@ -548,7 +549,11 @@ async fn a_graceful_shutdown_leaves_the_job_resumable_at_once() {
     first_shutdown.cancel();
     first.stopped().await;
     let stopped = first.job(&job.job_id).await.expect("job");
-    assert_eq!(stopped.status, "generating_pages", "still resumable");
+    assert_eq!(
+        stopped.status,
+        JobStatus::GeneratingPages,
+        "still resumable"
+    );
     let states: Vec<&str> = stopped.pages.iter().map(|p| p.status.as_str()).collect();
     assert_eq!(states, vec!["completed", "pending", "pending"]);
 
@@ -558,7 +563,7 @@ async fn a_graceful_shutdown_leaves_the_job_resumable_at_once() {
     second.start();
     loop {
         let job = second.job(&job.job_id).await.expect("job");
-        if job.status == "completed" {
+        if job.status == JobStatus::Completed {
             break;
         }
         assert!(

@@ -226,7 +226,7 @@ async fn completed_titles(database_url: &str, job_id: &str) -> Vec<String> {
         .await
         .expect("pages")
         .into_iter()
-        .filter(|p| p.status == "completed")
+        .filter(|p| p.status == app::protocol::PageStatus::Completed)
         .map(|p| p.title)
         .collect();
     store.close().await;

@@ -4,7 +4,6 @@
 
 pub(crate) mod broadcast;
 mod conversation_socket;
-pub(crate) mod follower;
 mod job_progress;
 pub(crate) mod sse;
 mod ws_chat;

@@ -5,11 +5,8 @@ use std::sync::Arc;
 
 use app::protocol::ServerFrame;
 use tokio::sync::mpsc;
-use uuid::Uuid;
 
-use crate::chat::ChatError;
-use crate::realtime::{Hub, Peer, WireFrame};
-use crate::state::AppState;
+use super::{Hub, Peer, WireFrame};
 
 pub struct Follower {
     pub peer: Peer,
@@ -18,33 +15,20 @@ pub struct Follower {
 }
 
 impl Follower {
-    fn new(state: &AppState) -> Self {
-        let (peer, queue) = Peer::new(state.config.outgoing_queue);
+    /// A subscriber with a queue of `capacity` frames, in no room yet.
+    pub fn new(hub: &Arc<Hub>, capacity: usize) -> Self {
+        let (peer, queue) = Peer::new(capacity);
         Self {
             peer,
             queue,
-            hub: Arc::clone(&state.hub),
+            hub: Arc::clone(hub),
         }
     }
 
-    /// Follows a conversation: live, or from `since_seq` (a snapshot if it is too old).
-    pub async fn conversation(
-        state: &AppState,
-        conversation_id: Uuid,
-        since_seq: Option<u64>,
-    ) -> Result<Self, ChatError> {
-        let follower = Self::new(state);
-        state
-            .chat
-            .join(&follower.peer, conversation_id, since_seq)
-            .await?;
-        Ok(follower)
-    }
-
-    /// Follows any other room, live.
-    pub fn room(state: &AppState, room: &str) -> Self {
-        let follower = Self::new(state);
-        state.hub.join(room, &follower.peer, None, |_| None);
+    /// Follows a room, live.
+    pub fn room(hub: &Arc<Hub>, capacity: usize, room: &str) -> Self {
+        let follower = Self::new(hub, capacity);
+        hub.join(room, &follower.peer, None, |_| None);
         follower
     }
 

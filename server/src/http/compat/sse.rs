@@ -16,7 +16,6 @@ use futures::Stream;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::follower::Follower;
 use crate::chat::Question;
 use crate::http::ApiError;
 use crate::state::AppState;
@@ -51,7 +50,10 @@ pub async fn handler(
     let since = last_event_id
         .or(query.since_seq)
         .or(if asking { None } else { Some(0) });
-    let follower = Follower::conversation(&state, conversation_id, since).await?;
+    let follower = state
+        .chat
+        .follow(conversation_id, since, state.config.outgoing_queue)
+        .await?;
     if let Some(message) = query.message {
         state
             .chat

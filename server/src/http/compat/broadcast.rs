@@ -1,7 +1,7 @@
 //! Seed 001's broadcast-over-REST: publish a processing status to a room, and count the
 //! live connections.
 
-use app::protocol::{JobProgress, ServerMsg};
+use app::protocol::{JobProgress, JobStatus, ServerMsg};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -55,23 +55,32 @@ pub async fn publish_status(
                 "room must be conversation:<uuid>, project:<id> or job:<id>".into(),
             ));
         }
-        Some(RoomName::Job(job_id)) => state.jobs.publish(
-            &state.hub,
-            JobProgress {
-                job_id,
-                message: update
-                    .message
-                    .unwrap_or_else(|| format!("Status: {}", update.status)),
-                status: update.status,
-                current_phase: update.current_phase.unwrap_or(0),
-                progress_percent: update.progress_percent.unwrap_or(0.0).clamp(0.0, 100.0),
-                page_id: update.page_id,
-                page_title: update.page_title,
-                total_pages: update.total_pages.unwrap_or(0),
-                completed_pages: update.completed_pages.unwrap_or(0),
-                failed_pages: update.failed_pages.unwrap_or(0),
-            },
-        ),
+        Some(RoomName::Job(job_id)) => {
+            let status = update.status.parse::<JobStatus>().map_err(|_| {
+                let names: Vec<&str> = JobStatus::ALL.iter().map(|s| s.as_str()).collect();
+                ApiError::BadRequest(format!(
+                    "a job's status must be one of {}",
+                    names.join(", ")
+                ))
+            })?;
+            state.jobs.publish(
+                &state.hub,
+                JobProgress {
+                    job_id,
+                    message: update
+                        .message
+                        .unwrap_or_else(|| format!("Status: {}", update.status)),
+                    status,
+                    current_phase: update.current_phase.unwrap_or(0),
+                    progress_percent: update.progress_percent.unwrap_or(0.0).clamp(0.0, 100.0),
+                    page_id: update.page_id,
+                    page_title: update.page_title,
+                    total_pages: update.total_pages.unwrap_or(0),
+                    completed_pages: update.completed_pages.unwrap_or(0),
+                    failed_pages: update.failed_pages.unwrap_or(0),
+                },
+            )
+        }
         Some(_) => state.hub.publish(
             &update.room,
             ServerMsg::ProcessingStatus {

@@ -12,11 +12,12 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::response::Response;
 use uuid::Uuid;
 
-use super::follower::Follower;
 use crate::chat::Question;
+use crate::fault::ClientFault;
+use crate::http::ws::{Upgrade, accept};
 use crate::projects::ProjectError;
 use crate::providers::{PromptMessage, PromptRole};
-use crate::realtime::{ConnectionSlot, Upgrade, accept, close_code};
+use crate::realtime::{ConnectionSlot, close_code};
 use crate::state::AppState;
 
 /// Time a client has to send its request after connecting.
@@ -76,7 +77,11 @@ async fn serve(mut socket: WebSocket, state: AppState, _slot: ConnectionSlot) {
     };
 
     let conversation_id = Uuid::new_v4();
-    let mut follower = match Follower::conversation(&state, conversation_id, None).await {
+    let mut follower = match state
+        .chat
+        .follow(conversation_id, None, state.config.outgoing_queue)
+        .await
+    {
         Ok(follower) => follower,
         Err(e) => return close(socket, INTERNAL_ERROR, &e.client_message()).await,
     };
@@ -154,12 +159,7 @@ async fn indexed_project(
     source: &str,
     token: Option<String>,
 ) -> Result<String, String> {
-    let told = |e: ProjectError| {
-        if e.is_internal() {
-            tracing::error!(error = %e, "a /ws/chat repository could not be indexed");
-        }
-        e.public_message()
-    };
+    let told = |e: ProjectError| e.client_message();
     let project = state
         .projects
         .ensure_for_source(source, token)

@@ -9,8 +9,8 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use serde::Serialize;
 
-use super::follower::Follower;
-use crate::realtime::{ConnectionSlot, Upgrade, accept, close_code};
+use crate::http::ws::{Upgrade, accept};
+use crate::realtime::{ConnectionSlot, Follower, close_code};
 use crate::state::AppState;
 
 pub async fn handler(
@@ -25,7 +25,11 @@ pub async fn handler(
 
 async fn serve(mut socket: WebSocket, state: AppState, job_id: String, _slot: ConnectionSlot) {
     // Subscribe before reading the current state, so no update falls in between.
-    let mut follower = Follower::room(&state, &rooms::job(&job_id));
+    let mut follower = Follower::room(
+        &state.hub,
+        state.config.outgoing_queue,
+        &rooms::job(&job_id),
+    );
     // Wiki jobs are read from the database: it is current whichever server runs the job,
     // and it outlives restarts. Other jobs only exist on the board.
     let stored = match state.wiki.progress(&job_id).await {

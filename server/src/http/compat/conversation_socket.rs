@@ -14,10 +14,11 @@ use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
 use uuid::Uuid;
 
-use super::follower::Follower;
 use crate::chat::{AnswerAssembler, Question};
 use crate::clock::now_ms;
-use crate::realtime::{ConnectionSlot, FrameBudget, Upgrade, Verdict, accept, close_code};
+use crate::fault::ClientFault;
+use crate::http::ws::{Upgrade, accept};
+use crate::realtime::{ConnectionSlot, FrameBudget, Verdict, close_code};
 use crate::state::AppState;
 
 pub async fn handler(
@@ -35,7 +36,11 @@ pub async fn handler(
 
 async fn serve(socket: WebSocket, state: AppState, conversation_id: Uuid, _slot: ConnectionSlot) {
     let (mut sink, mut stream) = socket.split();
-    let mut follower = match Follower::conversation(&state, conversation_id, None).await {
+    let mut follower = match state
+        .chat
+        .follow(conversation_id, None, state.config.outgoing_queue)
+        .await
+    {
         Ok(follower) => follower,
         Err(e) => {
             let _ = send(

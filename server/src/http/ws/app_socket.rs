@@ -5,131 +5,28 @@
 //! client that stops reading can be detected and closed without blocking the reader.
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use app::protocol::{ClientMsg, ErrorCode, ServerMsg, rooms};
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, FromRequestParts, State};
-use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::response::Response;
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::limits::{ConnectionSlot, FrameBudget, Verdict};
-use super::peer::{Peer, WireFrame, close_code};
+use super::admission::{Upgrade, accept};
+use super::client_frames::parse_client_frame;
 use crate::chat::{ChatError, Question};
 use crate::clock::now_ms;
-use crate::http::auth::{authenticate, origin_allowed};
+use crate::fault::ClientFault;
+use crate::realtime::{
+    ConnectionSlot, FrameBudget, Peer, RoomName, Verdict, WireFrame, close_code,
+};
 use crate::state::AppState;
-
-/// Everything a socket endpoint checks before it speaks: origin (refused before the
-/// upgrade, 403), API key and per-client connection count (after the upgrade, as close
-/// frames a browser can read: 1008 with the seed systems' reasons, or 1013).
-enum Admission {
-    Admitted(ConnectionSlot),
-    Refused(u16, String),
-}
-
-fn admit(
-    state: &AppState,
-    headers: &HeaderMap,
-    uri: &Uri,
-    addr: SocketAddr,
-) -> Result<Admission, (StatusCode, &'static str)> {
-    if !origin_allowed(&state.config, headers) {
-        return Err((StatusCode::FORBIDDEN, "origin not allowed"));
-    }
-    let client = match authenticate(&state.config, headers, uri.query()) {
-        Ok(Some(key)) => format!("key:{key}"),
-        Ok(None) => format!("ip:{}", addr.ip()),
-        Err(e) => return Ok(Admission::Refused(close_code::POLICY, e.to_string())),
-    };
-    Ok(match state.connections.acquire(client) {
-        Some(slot) => Admission::Admitted(slot),
-        None => Admission::Refused(
-            close_code::TRY_AGAIN_LATER,
-            "too many connections".to_owned(),
-        ),
-    })
-}
-
-/// The transport's own ceiling is looser than ours so that an oversized frame reaches
-/// our check and gets a proper 1009 close instead of a dropped connection.
-fn with_frame_limit(ws: WebSocketUpgrade, state: &AppState) -> WebSocketUpgrade {
-    let ceiling = state.config.max_frame_bytes.saturating_mul(4);
-    ws.max_message_size(ceiling)
-        .max_frame_size(ceiling)
-        // The transport's default is a 128 KiB read buffer per socket, allocated up front:
-        // most of an idle connection's memory. Client frames are small; the buffer grows
-        // when one is not.
-        .read_buffer_size(4 * 1024)
-        // Every frame is flushed as it is sent anyway; no write buffer to fill first.
-        .write_buffer_size(0)
-}
-
-/// Sends a close frame right after the upgrade: how a browser learns why it was refused.
-async fn refuse(mut socket: WebSocket, code: u16, reason: String) {
-    let close = Message::Close(Some(CloseFrame {
-        code,
-        reason: reason.into(),
-    }));
-    let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(close)).await;
-}
-
-/// What every socket endpoint needs from the request, extracted in one go.
-pub struct Upgrade {
-    ws: WebSocketUpgrade,
-    addr: SocketAddr,
-    headers: HeaderMap,
-    uri: Uri,
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let ws = WebSocketUpgrade::from_request_parts(parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        let ConnectInfo(addr) = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        Ok(Self {
-            ws,
-            addr,
-            headers: parts.headers.clone(),
-            uri: parts.uri.clone(),
-        })
-    }
-}
-
-/// Admits the request, upgrades it, and runs `serve` on the socket (tracked, so that
-/// shutdown waits for it); a refused one gets its close frame instead.
-pub fn accept<F, Fut>(upgrade: Upgrade, state: AppState, serve: F) -> Response
-where
-    F: FnOnce(WebSocket, AppState, ConnectionSlot) -> Fut + Send + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let admission = match admit(&state, &upgrade.headers, &upgrade.uri, upgrade.addr) {
-        Ok(admission) => admission,
-        Err(refusal) => return refusal.into_response(),
-    };
-    with_frame_limit(upgrade.ws, &state).on_upgrade(move |socket| {
-        let tracker = state.tasks.clone();
-        tracker.track_future(async move {
-            match admission {
-                Admission::Admitted(slot) => serve(socket, state, slot).await,
-                Admission::Refused(code, reason) => refuse(socket, code, reason).await,
-            }
-        })
-    })
-}
 
 pub async fn ws_handler(State(state): State<AppState>, upgrade: Upgrade) -> Response {
     accept(upgrade, state, serve)
@@ -293,7 +190,7 @@ impl Connection {
                 Some(Ok(Message::Close(_))) | None => return,
                 Some(Err(e)) => {
                     // The transport rejects frames far beyond our limit before we see them.
-                    if e.to_string().contains("too long") {
+                    if exceeds_transport_ceiling(e) {
                         self.peer.close(close_code::TOO_BIG, "frame too large");
                     }
                     return;
@@ -505,111 +402,10 @@ impl Connection {
     }
 }
 
-/// The kinds of room, parsed from their names.
-pub enum RoomName {
-    Conversation(Uuid),
-    Project,
-    Job(String),
-}
-
-impl RoomName {
-    pub fn parse(room: &str) -> Option<Self> {
-        let (kind, id) = room.split_once(':')?;
-        if id.is_empty() || id.len() > 128 {
-            return None;
-        }
-        match kind {
-            "conversation" => Uuid::parse_str(id).ok().map(Self::Conversation),
-            "project" => Some(Self::Project),
-            "job" => Some(Self::Job(id.to_owned())),
-            _ => None,
-        }
-    }
-}
-
-/// Parses a client frame, telling apart text that is not JSON, an unknown `type`, and a
-/// known type with missing or malformed fields.
-fn parse_client_frame(text: &str) -> Result<ClientMsg, (ErrorCode, String)> {
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-        (
-            ErrorCode::InvalidFrame,
-            format!("frame is not valid JSON: {e}"),
-        )
-    })?;
-    let kind = value
-        .get("type")
-        .and_then(|t| t.as_str())
-        .ok_or((
-            ErrorCode::InvalidFrame,
-            "frame must be a JSON object with a string field \"type\"".to_owned(),
-        ))?
-        .to_owned();
-    if !ClientMsg::TYPES.contains(&kind.as_str()) {
-        return Err((
-            ErrorCode::UnknownType,
-            format!("unknown frame type \"{kind}\""),
-        ));
-    }
-    serde_json::from_value(value).map_err(|e| {
-        (
-            ErrorCode::InvalidField,
-            format!("invalid \"{kind}\" frame: {e}"),
-        )
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn frames_are_classified_by_what_is_wrong() {
-        assert!(matches!(
-            parse_client_frame("{nope"),
-            Err((ErrorCode::InvalidFrame, _))
-        ));
-        assert!(matches!(
-            parse_client_frame("[1]"),
-            Err((ErrorCode::InvalidFrame, _))
-        ));
-        assert!(matches!(
-            parse_client_frame(r#"{"type":"dance"}"#),
-            Err((ErrorCode::UnknownType, _))
-        ));
-        let missing = parse_client_frame(r#"{"type":"send_message","content":"hi"}"#);
-        assert!(
-            matches!(missing, Err((ErrorCode::InvalidField, ref m)) if m.contains("conversation_id"))
-        );
-        assert_eq!(
-            parse_client_frame(r#"{"type":"ping","t":5}"#),
-            Ok(ClientMsg::Ping { t: 5 })
-        );
-    }
-
-    #[test]
-    fn every_declared_type_is_a_real_variant() {
-        for kind in ClientMsg::TYPES {
-            let err = serde_json::from_str::<ClientMsg>(&format!(r#"{{"type":"{kind}"}}"#))
-                .expect_err("fields are missing");
-            assert!(
-                !err.to_string().contains("unknown variant"),
-                "{kind}: {err}"
-            );
-        }
-    }
-
-    #[test]
-    fn room_names_are_checked() {
-        assert!(matches!(
-            RoomName::parse(&rooms::conversation(Uuid::nil())),
-            Some(RoomName::Conversation(_))
-        ));
-        assert!(RoomName::parse("conversation:not-a-uuid").is_none());
-        assert!(matches!(
-            RoomName::parse("project:abc"),
-            Some(RoomName::Project)
-        ));
-        assert!(RoomName::parse("job:").is_none());
-        assert!(RoomName::parse("lobby").is_none());
-    }
+/// Whether a read failed because the frame was over the transport's size ceiling.
+fn exceeds_transport_ceiling(error: axum::Error) -> bool {
+    error
+        .into_inner()
+        .downcast_ref::<tungstenite::Error>()
+        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
 }

@@ -1,0 +1,118 @@
+//! Admission shared by every socket endpoint: the checks made before a socket speaks,
+//! and the tracked task that serves it once admitted.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+
+use crate::http::auth::{authenticate, origin_allowed};
+use crate::realtime::{ConnectionSlot, close_code};
+use crate::state::AppState;
+
+/// Everything a socket endpoint checks before it speaks: origin (refused before the
+/// upgrade, 403), API key and per-client connection count (after the upgrade, as close
+/// frames a browser can read: 1008 with the seed systems' reasons, or 1013).
+enum Admission {
+    Admitted(ConnectionSlot),
+    Refused(u16, String),
+}
+
+fn admit(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    addr: SocketAddr,
+) -> Result<Admission, (StatusCode, &'static str)> {
+    if !origin_allowed(&state.config, headers) {
+        return Err((StatusCode::FORBIDDEN, "origin not allowed"));
+    }
+    let client = match authenticate(&state.config, headers, uri.query()) {
+        Ok(Some(key)) => format!("key:{key}"),
+        Ok(None) => format!("ip:{}", addr.ip()),
+        Err(e) => return Ok(Admission::Refused(close_code::POLICY, e.to_string())),
+    };
+    Ok(match state.connections.acquire(client) {
+        Some(slot) => Admission::Admitted(slot),
+        None => Admission::Refused(
+            close_code::TRY_AGAIN_LATER,
+            "too many connections".to_owned(),
+        ),
+    })
+}
+
+/// The transport's own ceiling is looser than ours so that an oversized frame reaches
+/// our check and gets a proper 1009 close instead of a dropped connection.
+fn with_frame_limit(ws: WebSocketUpgrade, state: &AppState) -> WebSocketUpgrade {
+    let ceiling = state.config.max_frame_bytes.saturating_mul(4);
+    ws.max_message_size(ceiling)
+        .max_frame_size(ceiling)
+        // The transport's default is a 128 KiB read buffer per socket, allocated up front:
+        // most of an idle connection's memory. Client frames are small; the buffer grows
+        // when one is not.
+        .read_buffer_size(4 * 1024)
+        // Every frame is flushed as it is sent anyway; no write buffer to fill first.
+        .write_buffer_size(0)
+}
+
+/// Sends a close frame right after the upgrade: how a browser learns why it was refused.
+async fn refuse(mut socket: WebSocket, code: u16, reason: String) {
+    let close = Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }));
+    let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(close)).await;
+}
+
+/// What every socket endpoint needs from the request, extracted in one go.
+pub struct Upgrade {
+    ws: WebSocketUpgrade,
+    addr: SocketAddr,
+    headers: HeaderMap,
+    uri: Uri,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let ws = WebSocketUpgrade::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let ConnectInfo(addr) = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Self {
+            ws,
+            addr,
+            headers: parts.headers.clone(),
+            uri: parts.uri.clone(),
+        })
+    }
+}
+
+/// Admits the request, upgrades it, and runs `serve` on the socket (tracked, so that
+/// shutdown waits for it); a refused one gets its close frame instead.
+pub fn accept<F, Fut>(upgrade: Upgrade, state: AppState, serve: F) -> Response
+where
+    F: FnOnce(WebSocket, AppState, ConnectionSlot) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let admission = match admit(&state, &upgrade.headers, &upgrade.uri, upgrade.addr) {
+        Ok(admission) => admission,
+        Err(refusal) => return refusal.into_response(),
+    };
+    with_frame_limit(upgrade.ws, &state).on_upgrade(move |socket| {
+        let tracker = state.tasks.clone();
+        tracker.track_future(async move {
+            match admission {
+                Admission::Admitted(slot) => serve(socket, state, slot).await,
+                Admission::Refused(code, reason) => refuse(socket, code, reason).await,
+            }
+        })
+    })
+}

@@ -1,0 +1,11 @@
+//! The WebSocket transport. Every socket endpoint, the seed systems' ones in
+//! `http::compat` included, is admitted the same way ([`admission`]: origin, key,
+//! connection count, frame ceiling); the application socket `/ws` ([`app_socket`]) is
+//! RepoWiki's own multiplexed protocol, decoded by [`client_frames`].
+
+mod admission;
+mod app_socket;
+mod client_frames;
+
+pub use admission::{Upgrade, accept};
+pub use app_socket::ws_handler;

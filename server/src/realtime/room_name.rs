@@ -1,0 +1,47 @@
+//! Room names as the hub's callers see them: `conversation:<uuid>`, `project:<id>`,
+//! `job:<id>`.
+
+use uuid::Uuid;
+
+/// The kinds of room, parsed from their names.
+pub enum RoomName {
+    Conversation(Uuid),
+    Project,
+    Job(String),
+}
+
+impl RoomName {
+    pub fn parse(room: &str) -> Option<Self> {
+        let (kind, id) = room.split_once(':')?;
+        if id.is_empty() || id.len() > 128 {
+            return None;
+        }
+        match kind {
+            "conversation" => Uuid::parse_str(id).ok().map(Self::Conversation),
+            "project" => Some(Self::Project),
+            "job" => Some(Self::Job(id.to_owned())),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::protocol::rooms;
+
+    #[test]
+    fn room_names_are_checked() {
+        assert!(matches!(
+            RoomName::parse(&rooms::conversation(Uuid::nil())),
+            Some(RoomName::Conversation(_))
+        ));
+        assert!(RoomName::parse("conversation:not-a-uuid").is_none());
+        assert!(matches!(
+            RoomName::parse("project:abc"),
+            Some(RoomName::Project)
+        ));
+        assert!(RoomName::parse("job:").is_none());
+        assert!(RoomName::parse("lobby").is_none());
+    }
+}
