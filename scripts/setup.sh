@@ -18,6 +18,12 @@ if ! cargo leptos --version 2>/dev/null | grep -q " $CARGO_LEPTOS_VERSION"; then
   cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
 fi
 
+LEPTOSFMT_VERSION=0.1.33
+if ! leptosfmt --version 2>/dev/null | grep -q " $LEPTOSFMT_VERSION"; then
+  step "installing leptosfmt $LEPTOSFMT_VERSION (formats view! macros; about 3 minutes)"
+  cargo install leptosfmt --version "$LEPTOSFMT_VERSION" --locked
+fi
+
 # The CLI must match the wasm-bindgen crate in Cargo.lock exactly. Installed without
 # --locked: its own lock file pins crates that need a newer rustc.
 WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)

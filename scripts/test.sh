@@ -9,8 +9,9 @@ cd "$REPO_ROOT"
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "format and lints (rustfmt, clippy with warnings as errors)"
+step "format and lints (rustfmt, leptosfmt for view! macros, clippy with warnings as errors)"
 cargo fmt --all --check
+leptosfmt --check app/src
 cargo clippy --workspace --all-targets -- -D warnings
 
 step "server: unit and integration tests"

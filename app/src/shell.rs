@@ -23,19 +23,19 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         <!DOCTYPE html>
         <html lang="en">
             <head>
-                <meta charset="utf-8"/>
-                <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                <meta name="color-scheme" content="light dark"/>
-                <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
                 // Before the first paint, so a dark theme never flashes light.
                 <script src="/theme.js"></script>
                 <script src="/enhance.js" defer></script>
-                <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
-                <MetaTags/>
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
             </head>
             <body class="bg-stone-50 text-stone-900 dark:bg-stone-950 dark:text-stone-100 antialiased">
-                <App/>
+                <App />
             </body>
         </html>
     }
@@ -54,23 +54,33 @@ pub fn App() -> impl IntoView {
     });
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/repowiki.css"/>
-        <Title text="RepoWiki"/>
+        <Stylesheet id="leptos" href="/pkg/repowiki.css" />
+        <Title text="RepoWiki" />
         <Router>
-            <Shortcuts/>
+            <Shortcuts />
             <div class="flex h-dvh flex-col">
-                <AppHeader/>
+                <AppHeader />
                 // In-order streaming: a page with stored data is complete HTML, readable
                 // without JavaScript.
-                <Routes fallback=|| view! { <main id="main" class="p-8"><h1>"Page not found."</h1></main> }>
-                    <Route path=path!("/") view=ChatPage ssr=SsrMode::InOrder/>
-                    <Route path=path!("/chat/:conversation_id") view=ChatPage ssr=SsrMode::InOrder/>
-                    <Route path=path!("/projects") view=ProjectsPage/>
-                    <Route path=path!("/projects/:id/wiki") view=WikiPage/>
-                    <Route path=path!("/wiki/job/:job_id") view=JobPage/>
+                <Routes fallback=|| {
+                    view! {
+                        <main id="main" class="p-8">
+                            <h1>"Page not found."</h1>
+                        </main>
+                    }
+                }>
+                    <Route path=path!("/") view=ChatPage ssr=SsrMode::InOrder />
+                    <Route
+                        path=path!("/chat/:conversation_id")
+                        view=ChatPage
+                        ssr=SsrMode::InOrder
+                    />
+                    <Route path=path!("/projects") view=ProjectsPage />
+                    <Route path=path!("/projects/:id/wiki") view=WikiPage />
+                    <Route path=path!("/wiki/job/:job_id") view=JobPage />
                 </Routes>
             </div>
-            <ShortcutsDialog/>
+            <ShortcutsDialog />
         </Router>
     }
 }

@@ -12,24 +12,50 @@ pub fn AppHeader() -> impl IntoView {
     let ui = expect_context::<Ui>();
     view! {
         <header class="flex items-center gap-2 border-b border-stone-200 bg-stone-50/90 px-3 py-2 backdrop-blur dark:border-stone-800 dark:bg-stone-950/90">
-            <a href="#message" class="sr-only focus:not-sr-only focus:rounded focus:bg-indigo-600 focus:px-2 focus:text-white">"Skip to the message box"</a>
-            <button type="button" class="hdr-btn" aria-label="Toggle conversation list" on:click=move |_| Ui::toggle(ui.conversations)>
+            <a
+                href="#message"
+                class="sr-only focus:not-sr-only focus:rounded focus:bg-indigo-600 focus:px-2 focus:text-white"
+            >
+                "Skip to the message box"
+            </a>
+            <button
+                type="button"
+                class="hdr-btn"
+                aria-label="Toggle conversation list"
+                on:click=move |_| Ui::toggle(ui.conversations)
+            >
                 <span aria-hidden="true">"☰"</span>
             </button>
             <a href="/" class="text-lg font-semibold tracking-tight">
-                "Repo" <span class="text-indigo-600 dark:text-indigo-400">"Wiki"</span>
+                "Repo"
+                <span class="text-indigo-600 dark:text-indigo-400">"Wiki"</span>
             </a>
             <nav aria-label="Main" class="ml-2 flex items-center gap-1 text-sm">
-                <a href="/" class="hdr-link">"Chat"</a>
-                <a href="/projects" class="hdr-link">"Projects"</a>
+                <a href="/" class="hdr-link">
+                    "Chat"
+                </a>
+                <a href="/projects" class="hdr-link">
+                    "Projects"
+                </a>
             </nav>
             <div class="ml-auto flex items-center gap-1">
-                <ConnectionIndicator/>
-                <button type="button" class="hdr-btn" aria-label="Toggle sources" on:click=move |_| Ui::toggle(ui.sources)>
+                <ConnectionIndicator />
+                <button
+                    type="button"
+                    class="hdr-btn"
+                    aria-label="Toggle sources"
+                    on:click=move |_| Ui::toggle(ui.sources)
+                >
                     <span aria-hidden="true">"❝"</span>
                 </button>
-                <ThemeToggle/>
-                <button type="button" class="hdr-btn" aria-label="Keyboard shortcuts and settings" aria-keyshortcuts="?" on:click=move |_| ui.shortcuts.set(true)>
+                <ThemeToggle />
+                <button
+                    type="button"
+                    class="hdr-btn"
+                    aria-label="Keyboard shortcuts and settings"
+                    aria-keyshortcuts="?"
+                    on:click=move |_| ui.shortcuts.set(true)
+                >
                     <span aria-hidden="true">"⌨"</span>
                 </button>
             </div>

@@ -56,32 +56,44 @@ pub fn ChatPage() -> impl IntoView {
 
     view! {
         <div class="flex min-h-0 flex-1">
-            <ConversationList/>
+            <ConversationList />
             <div class="flex min-w-0 flex-1 flex-col">
                 <div node_ref=scroller class="min-h-0 flex-1 overflow-y-auto">
                     <main id="main" class="mx-auto flex max-w-3xl flex-col gap-4 px-4 py-6">
                         <h1 class="sr-only">"Chat"</h1>
                         <Show when=deleted>
-                            <p role="alert" class="rounded-lg bg-red-50 p-3 text-sm text-red-800 dark:bg-red-950/50 dark:text-red-300">
-                                "This conversation was deleted. " <a href="/" class="underline">"Start a new one"</a>
+                            <p
+                                role="alert"
+                                class="rounded-lg bg-red-50 p-3 text-sm text-red-800 dark:bg-red-950/50 dark:text-red-300"
+                            >
+                                "This conversation was deleted. "
+                                <a href="/" class="underline">
+                                    "Start a new one"
+                                </a>
                             </p>
                         </Show>
                         <section aria-live="polite" aria-label="Conversation" class="flex flex-col">
                             <Suspense fallback=|| ()>
                                 {move || Suspend::new(async move {
-                                    if let (Some(id), Some(messages)) = (conversation_id(), stored.await) {
+                                    if let (Some(id), Some(messages)) = (
+                                        conversation_id(),
+                                        stored.await,
+                                    ) {
                                         client.seed_conversation(id, &messages);
                                     }
-                                    view! { <EmptyState/> <MessageList/> }
+                                    view! {
+                                        <EmptyState />
+                                        <MessageList />
+                                    }
                                 })}
                             </Suspense>
                         </section>
                     </main>
                 </div>
-                <Composer/>
+                <Composer />
             </div>
-            <SourcesPanel/>
-            <CitationPreview/>
+            <SourcesPanel />
+            <CitationPreview />
         </div>
     }
 }
@@ -93,9 +105,18 @@ fn EmptyState() -> impl IntoView {
     view! {
         <Show when=empty>
             <div class="mt-16 text-center text-stone-600 dark:text-stone-400">
-                <p class="text-2xl font-semibold text-stone-800 dark:text-stone-200">"Ask about your code."</p>
-                <p class="mt-2 text-sm">"Answers stream as they are written; every claim cites its source."</p>
-                <p class="mt-4 text-xs">"Press " <kbd class="rounded border border-stone-300 px-1 dark:border-stone-700">"?"</kbd> " for keyboard shortcuts."</p>
+                <p class="text-2xl font-semibold text-stone-800 dark:text-stone-200">
+                    "Ask about your code."
+                </p>
+                <p class="mt-2 text-sm">
+                    "Answers stream as they are written; every claim cites its source."
+                </p>
+                <p class="mt-4 text-xs">
+                    "Press "
+                    <kbd class="rounded border border-stone-300 px-1 dark:border-stone-700">
+                        "?"
+                    </kbd> " for keyboard shortcuts."
+                </p>
             </div>
         </Show>
     }

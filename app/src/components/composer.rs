@@ -85,15 +85,23 @@ pub fn Composer() -> impl IntoView {
     };
 
     view! {
-        <form on:submit=on_submit class="border-t border-stone-200 bg-stone-50 px-3 pt-2 pb-3 dark:border-stone-800 dark:bg-stone-950">
+        <form
+            on:submit=on_submit
+            class="border-t border-stone-200 bg-stone-50 px-3 pt-2 pb-3 dark:border-stone-800 dark:bg-stone-950"
+        >
             <div class="mx-auto flex max-w-3xl flex-col gap-2">
                 <div class="flex flex-wrap items-center gap-x-3 gap-y-1 text-sm">
-                    <ModelPicker/>
+                    <ModelPicker />
                     <Show when=is_new>
-                        <ProjectPicker/>
+                        <ProjectPicker />
                     </Show>
                     <Show when=move || client.typing.with(|t| !t.is_empty())>
-                        <span class="text-xs text-stone-600 italic dark:text-stone-400" data-testid="typing">"Someone else is typing…"</span>
+                        <span
+                            class="text-xs text-stone-600 italic dark:text-stone-400"
+                            data-testid="typing"
+                        >
+                            "Someone else is typing…"
+                        </span>
                     </Show>
                     <label class="inline-flex cursor-pointer items-center gap-1.5 select-none">
                         <input
@@ -102,13 +110,17 @@ pub fn Composer() -> impl IntoView {
                             aria-checked=move || settings.deep_research.get().to_string()
                             class="h-4 w-4 accent-amber-600"
                             prop:checked=move || settings.deep_research.get()
-                            on:change=move |ev| settings.deep_research.set(event_target_checked(&ev))
+                            on:change=move |ev| {
+                                settings.deep_research.set(event_target_checked(&ev))
+                            }
                         />
                         "Deep research"
                     </label>
                 </div>
                 <div class="flex items-end gap-2">
-                    <label for=MESSAGE_INPUT_ID class="sr-only">"Message"</label>
+                    <label for=MESSAGE_INPUT_ID class="sr-only">
+                        "Message"
+                    </label>
                     <textarea
                         id=MESSAGE_INPUT_ID
                         name="message"
@@ -121,13 +133,22 @@ pub fn Composer() -> impl IntoView {
                     ></textarea>
                     <Show
                         when=streaming
-                        fallback=|| view! {
-                            <button type="submit" class="h-11 rounded-xl bg-indigo-600 px-5 font-medium text-white shadow-sm hover:bg-indigo-500 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-indigo-600">
-                                "Send"
-                            </button>
+                        fallback=|| {
+                            view! {
+                                <button
+                                    type="submit"
+                                    class="h-11 rounded-xl bg-indigo-600 px-5 font-medium text-white shadow-sm hover:bg-indigo-500 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-indigo-600"
+                                >
+                                    "Send"
+                                </button>
+                            }
                         }
                     >
-                        <button type="button" on:click=move |_| client.stop() class="h-11 rounded-xl bg-stone-800 px-5 font-medium text-white shadow-sm hover:bg-stone-700 dark:bg-stone-200 dark:text-stone-900">
+                        <button
+                            type="button"
+                            on:click=move |_| client.stop()
+                            class="h-11 rounded-xl bg-stone-800 px-5 font-medium text-white shadow-sm hover:bg-stone-700 dark:bg-stone-200 dark:text-stone-900"
+                        >
                             "Stop"
                         </button>
                     </Show>
@@ -158,19 +179,41 @@ fn ModelPicker() -> impl IntoView {
                 prop:value=move || model.get()
             >
                 <option value="">"Server default"</option>
-                {move || models.get().map(|m| m.providers.into_iter().map(|p| {
-                    let label = if p.configured { p.name.clone() } else { format!("{} (not configured)", p.name) };
-                    let configured = p.configured;
-                    let provider = p.id.clone();
-                    view! {
-                        <optgroup label=label>
-                            {p.models.into_iter().map(|name| {
-                                let value = format!("{provider}/{name}");
-                                view! { <option value=value disabled=!configured>{name}</option> }
-                            }).collect_view()}
-                        </optgroup>
-                    }
-                }).collect_view())}
+                {move || {
+                    models
+                        .get()
+                        .map(|m| {
+                            m
+                                .providers
+                                .into_iter()
+                                .map(|p| {
+                                    let label = if p.configured {
+                                        p.name.clone()
+                                    } else {
+                                        format!("{} (not configured)", p.name)
+                                    };
+                                    let configured = p.configured;
+                                    let provider = p.id.clone();
+                                    view! {
+                                        <optgroup label=label>
+                                            {p
+                                                .models
+                                                .into_iter()
+                                                .map(|name| {
+                                                    let value = format!("{provider}/{name}");
+                                                    view! {
+                                                        <option value=value disabled=!configured>
+                                                            {name}
+                                                        </option>
+                                                    }
+                                                })
+                                                .collect_view()}
+                                        </optgroup>
+                                    }
+                                })
+                                .collect_view()
+                        })
+                }}
             </select>
         </label>
     }
@@ -201,7 +244,13 @@ fn ProjectPicker() -> impl IntoView {
                     prop:value=move || project_id.get().unwrap_or_default()
                 >
                     <option value="">"No project"</option>
-                    {move || projects.get().into_iter().map(|p| view! { <option value=p.id.clone()>{p.name}</option> }).collect_view()}
+                    {move || {
+                        projects
+                            .get()
+                            .into_iter()
+                            .map(|p| view! { <option value=p.id.clone()>{p.name}</option> })
+                            .collect_view()
+                    }}
                 </select>
             </label>
         </Show>

@@ -32,9 +32,19 @@ pub fn ConnectionIndicator() -> impl IntoView {
 
     view! {
         <div class="flex items-center gap-2 text-sm text-stone-600 dark:text-stone-400">
-            <span class=move || format!("inline-block h-2.5 w-2.5 rounded-full {}", dot()) aria-hidden="true"></span>
-            <span role="status" data-testid="connection-status">{label}</span>
-            <span class="tabular-nums text-xs text-stone-600 dark:text-stone-400" data-testid="connection-detail">{detail}</span>
+            <span
+                class=move || format!("inline-block h-2.5 w-2.5 rounded-full {}", dot())
+                aria-hidden="true"
+            ></span>
+            <span role="status" data-testid="connection-status">
+                {label}
+            </span>
+            <span
+                class="tabular-nums text-xs text-stone-600 dark:text-stone-400"
+                data-testid="connection-detail"
+            >
+                {detail}
+            </span>
         </div>
     }
 }

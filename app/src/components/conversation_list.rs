@@ -64,14 +64,27 @@ pub fn ConversationList() -> impl IntoView {
     view! {
         <nav
             aria-label="Conversations"
-            class=move || format!(
-                "{} w-72 shrink-0 flex-col border-r border-stone-200 bg-stone-100/95 dark:border-stone-800 dark:bg-stone-900/95 max-lg:fixed max-lg:inset-y-0 max-lg:left-0 max-lg:z-40 max-lg:shadow-xl",
-                panel_class(ui.conversations.get(), "lg"),
-            )
+            class=move || {
+                format!(
+                    "{} w-72 shrink-0 flex-col border-r border-stone-200 bg-stone-100/95 dark:border-stone-800 dark:bg-stone-900/95 max-lg:fixed max-lg:inset-y-0 max-lg:left-0 max-lg:z-40 max-lg:shadow-xl",
+                    panel_class(ui.conversations.get(), "lg"),
+                )
+            }
         >
             <div class="flex items-center gap-2 p-3">
-                <a href="/" class="flex-1 rounded-lg bg-indigo-600 px-3 py-2 text-center text-sm font-medium text-white hover:bg-indigo-500">"New chat"</a>
-                <button type="button" class="rounded-lg px-2 py-2 text-sm lg:hidden" on:click=move |_| ui.conversations.set(Some(false))>"Close"</button>
+                <a
+                    href="/"
+                    class="flex-1 rounded-lg bg-indigo-600 px-3 py-2 text-center text-sm font-medium text-white hover:bg-indigo-500"
+                >
+                    "New chat"
+                </a>
+                <button
+                    type="button"
+                    class="rounded-lg px-2 py-2 text-sm lg:hidden"
+                    on:click=move |_| ui.conversations.set(Some(false))
+                >
+                    "Close"
+                </button>
             </div>
             <div class="px-3 pb-2">
                 <input
@@ -85,27 +98,55 @@ pub fn ConversationList() -> impl IntoView {
             </div>
             <div class="min-h-0 flex-1 overflow-y-auto px-2 pb-3">
                 {move || match page.get() {
-                    None => view! { <p class="px-2 text-sm text-stone-600 dark:text-stone-400">"Loading…"</p> }.into_any(),
-                    Some(Err(e)) => view! {
-                        <div class="px-2 text-sm" role="alert">
-                            <p class="text-red-700 dark:text-red-400">{e}</p>
-                            <button type="button" class="mt-1 underline" on:click=move |_| reload.update(|n| *n += 1)>"Retry"</button>
-                        </div>
-                    }.into_any(),
-                    Some(Ok(p)) if p.items.is_empty() => view! {
-                        <p class="px-2 text-sm text-stone-600 dark:text-stone-400">
-                            {if query.get_untracked().is_empty() { "No conversations yet." } else { "No conversation matches." }}
-                        </p>
-                    }.into_any(),
+                    None => {
+                        view! {
+                            <p class="px-2 text-sm text-stone-600 dark:text-stone-400">
+                                "Loading…"
+                            </p>
+                        }
+                            .into_any()
+                    }
+                    Some(Err(e)) => {
+                        view! {
+                            <div class="px-2 text-sm" role="alert">
+                                <p class="text-red-700 dark:text-red-400">{e}</p>
+                                <button
+                                    type="button"
+                                    class="mt-1 underline"
+                                    on:click=move |_| reload.update(|n| *n += 1)
+                                >
+                                    "Retry"
+                                </button>
+                            </div>
+                        }
+                            .into_any()
+                    }
+                    Some(Ok(p)) if p.items.is_empty() => {
+                        view! {
+                            <p class="px-2 text-sm text-stone-600 dark:text-stone-400">
+                                {if query.get_untracked().is_empty() {
+                                    "No conversations yet."
+                                } else {
+                                    "No conversation matches."
+                                }}
+                            </p>
+                        }
+                            .into_any()
+                    }
                     Some(Ok(_)) => ().into_any(),
-                }}
-                <ul class="flex flex-col gap-0.5">
+                }} <ul class="flex flex-col gap-0.5">
                     <For each=items key=|c| (c.id, c.title.clone(), c.updated_at) let:conversation>
-                        <ConversationItem conversation current=Signal::derive(current) reload/>
+                        <ConversationItem conversation current=Signal::derive(current) reload />
                     </For>
                 </ul>
-                <Show when=move || page.with(|p| matches!(p, Some(Ok(p)) if (p.items.len() as u64) < p.total))>
-                    <button type="button" class="mt-2 w-full rounded-lg py-1.5 text-sm text-indigo-700 hover:bg-stone-200 dark:text-indigo-300 dark:hover:bg-stone-800" on:click=move |_| limit.update(|l| *l += PAGE)>
+                <Show when=move || {
+                    page.with(|p| matches!(p, Some(Ok(p)) if (p.items.len() as u64) < p.total))
+                }>
+                    <button
+                        type="button"
+                        class="mt-2 w-full rounded-lg py-1.5 text-sm text-indigo-700 hover:bg-stone-200 dark:text-indigo-300 dark:hover:bg-stone-800"
+                        on:click=move |_| limit.update(|l| *l += PAGE)
+                    >
                         "Show more"
                     </button>
                 </Show>
@@ -184,29 +225,81 @@ fn ConversationItem(
 
     let title_for_buttons = title.clone();
     view! {
-        <li class=move || format!("group rounded-lg {}", if is_current() { "bg-white shadow-sm dark:bg-stone-800" } else { "hover:bg-stone-200/70 dark:hover:bg-stone-800/60" })>
+        <li class=move || {
+            format!(
+                "group rounded-lg {}",
+                if is_current() {
+                    "bg-white shadow-sm dark:bg-stone-800"
+                } else {
+                    "hover:bg-stone-200/70 dark:hover:bg-stone-800/60"
+                },
+            )
+        }>
             {move || match mode.get() {
-                Mode::Rename => view! {
-                    <form class="flex gap-1 p-1" on:submit=move |ev| { ev.prevent_default(); save(); }>
-                        <input
-                            node_ref=input
-                            aria-label="New title"
-                            class="min-w-0 flex-1 rounded border border-stone-300 bg-white px-2 py-1 text-sm dark:border-stone-600 dark:bg-stone-950"
-                            prop:value=move || draft.get()
-                            on:input=move |ev| draft.set(event_target_value(&ev))
-                            on:keydown=move |ev| if ev.key() == "Escape" { ev.prevent_default(); mode.set(Mode::View); }
-                        />
-                        <button type="submit" class="rounded px-2 text-sm font-medium text-indigo-700 dark:text-indigo-300">"Save"</button>
-                        <button type="button" class="rounded px-1 text-sm" on:click=move |_| mode.set(Mode::View)>"Cancel"</button>
-                    </form>
-                }.into_any(),
-                Mode::ConfirmDelete => view! {
-                    <div class="flex items-center gap-1 p-2 text-sm">
-                        <span class="flex-1 truncate">"Delete this conversation?"</span>
-                        <button type="button" class="rounded bg-red-600 px-2 py-0.5 text-white" on:click={let delete = delete.clone(); move |_| delete()}>"Delete"</button>
-                        <button type="button" class="rounded px-2 py-0.5" on:click=move |_| mode.set(Mode::View)>"Cancel"</button>
-                    </div>
-                }.into_any(),
+                Mode::Rename => {
+                    view! {
+                        <form
+                            class="flex gap-1 p-1"
+                            on:submit=move |ev| {
+                                ev.prevent_default();
+                                save();
+                            }
+                        >
+                            <input
+                                node_ref=input
+                                aria-label="New title"
+                                class="min-w-0 flex-1 rounded border border-stone-300 bg-white px-2 py-1 text-sm dark:border-stone-600 dark:bg-stone-950"
+                                prop:value=move || draft.get()
+                                on:input=move |ev| draft.set(event_target_value(&ev))
+                                on:keydown=move |ev| {
+                                    if ev.key() == "Escape" {
+                                        ev.prevent_default();
+                                        mode.set(Mode::View);
+                                    }
+                                }
+                            />
+                            <button
+                                type="submit"
+                                class="rounded px-2 text-sm font-medium text-indigo-700 dark:text-indigo-300"
+                            >
+                                "Save"
+                            </button>
+                            <button
+                                type="button"
+                                class="rounded px-1 text-sm"
+                                on:click=move |_| mode.set(Mode::View)
+                            >
+                                "Cancel"
+                            </button>
+                        </form>
+                    }
+                        .into_any()
+                }
+                Mode::ConfirmDelete => {
+                    view! {
+                        <div class="flex items-center gap-1 p-2 text-sm">
+                            <span class="flex-1 truncate">"Delete this conversation?"</span>
+                            <button
+                                type="button"
+                                class="rounded bg-red-600 px-2 py-0.5 text-white"
+                                on:click={
+                                    let delete = delete.clone();
+                                    move |_| delete()
+                                }
+                            >
+                                "Delete"
+                            </button>
+                            <button
+                                type="button"
+                                class="rounded px-2 py-0.5"
+                                on:click=move |_| mode.set(Mode::View)
+                            >
+                                "Cancel"
+                            </button>
+                        </div>
+                    }
+                        .into_any()
+                }
                 Mode::View => {
                     let title = title_for_buttons.clone();
                     let title_id = format!("conversation-{id}");
@@ -218,17 +311,59 @@ fn ConversationItem(
                                 class="min-w-0 flex-1 truncate px-2 py-2 text-sm"
                                 aria-current=move || is_current().then_some("page")
                                 title=title.clone()
-                                on:click=move |_| if !super::ui_state::is_wide() { ui.conversations.set(Some(false)) }
-                            >{title.clone()}</a>
+                                on:click=move |_| {
+                                    if !super::ui_state::is_wide() {
+                                        ui.conversations.set(Some(false))
+                                    }
+                                }
+                            >
+                                {title.clone()}
+                            </a>
                             // Names without the title: a title like "Stop" must not make
                             // these buttons answer to the composer's names.
-                            <button type="button" class="item-action" aria-label="Rename conversation" aria-describedby=title_id.clone() on:click=move |_| { error.set(None); mode.set(Mode::Rename) }>"✎"</button>
-                            <button type="button" class="item-action" aria-label="Delete conversation" aria-describedby=title_id.clone() on:click=move |_| { error.set(None); mode.set(Mode::ConfirmDelete) }>"✕"</button>
+                            <button
+                                type="button"
+                                class="item-action"
+                                aria-label="Rename conversation"
+                                aria-describedby=title_id.clone()
+                                on:click=move |_| {
+                                    error.set(None);
+                                    mode.set(Mode::Rename)
+                                }
+                            >
+                                "✎"
+                            </button>
+                            <button
+                                type="button"
+                                class="item-action"
+                                aria-label="Delete conversation"
+                                aria-describedby=title_id.clone()
+                                on:click=move |_| {
+                                    error.set(None);
+                                    mode.set(Mode::ConfirmDelete)
+                                }
+                            >
+                                "✕"
+                            </button>
                         </div>
-                    }.into_any()
+                    }
+                        .into_any()
                 }
             }}
-            {move || error.get().map(|e| view! { <p class="px-2 pb-1 text-xs text-red-700 dark:text-red-400" role="alert">{e}</p> })}
+            {move || {
+                error
+                    .get()
+                    .map(|e| {
+                        view! {
+                            <p
+                                class="px-2 pb-1 text-xs text-red-700 dark:text-red-400"
+                                role="alert"
+                            >
+                                {e}
+                            </p>
+                        }
+                    })
+            }}
         </li>
     }
 }

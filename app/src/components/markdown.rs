@@ -310,7 +310,11 @@ pub fn Markdown(
                 <div class="md-block" inner_html=to_html(&block.src)></div>
             </For>
             <Show when=move || tail.with(|t| !t.trim().is_empty())>
-                <div class="md-tail" aria-hidden="true" inner_html=move || to_html(&tail.get())></div>
+                <div
+                    class="md-tail"
+                    aria-hidden="true"
+                    inner_html=move || to_html(&tail.get())
+                ></div>
             </Show>
         </div>
     }

@@ -24,9 +24,9 @@ pub fn MessageList() -> impl IntoView {
                     let id = message.id;
                     let is_last = Signal::derive(move || last_answer.get() == Some(id));
                     if message.role == Role::User {
-                        view! { <UserMessage message/> }.into_any()
+                        view! { <UserMessage message /> }.into_any()
                     } else {
-                        view! { <AssistantMessage message is_last/> }.into_any()
+                        view! { <AssistantMessage message is_last /> }.into_any()
                     }
                 }
             </For>
@@ -38,7 +38,10 @@ pub fn MessageList() -> impl IntoView {
 fn UserMessage(message: UiMessage) -> impl IntoView {
     let content = message.content;
     view! {
-        <li class="self-end max-w-[85%] rounded-2xl rounded-br-sm bg-indigo-600 px-4 py-2.5 text-white shadow-sm" data-role="user">
+        <li
+            class="self-end max-w-[85%] rounded-2xl rounded-br-sm bg-indigo-600 px-4 py-2.5 text-white shadow-sm"
+            data-role="user"
+        >
             // Questions are shown as typed: plain text, never Markdown or HTML.
             <p class="whitespace-pre-wrap break-words leading-relaxed">{move || content.get()}</p>
         </li>
@@ -148,28 +151,57 @@ fn AssistantMessage(message: UiMessage, is_last: Signal<bool>) -> impl IntoView 
             on:mouseout=move |_| hide_preview()
             on:focusout=move |_| hide_preview()
         >
-            <ResearchSteps research/>
-            <Markdown content streaming/>
-            <div class="mt-1 text-xs text-stone-600 dark:text-stone-400" aria-hidden="true">{note}</div>
-            {move || error.get().map(|e| view! { <p class="mt-1 text-sm text-red-700 dark:text-red-400" role="alert">{e}</p> })}
+            <ResearchSteps research />
+            <Markdown content streaming />
+            <div class="mt-1 text-xs text-stone-600 dark:text-stone-400" aria-hidden="true">
+                {note}
+            </div>
+            {move || {
+                error
+                    .get()
+                    .map(|e| {
+                        view! {
+                            <p class="mt-1 text-sm text-red-700 dark:text-red-400" role="alert">
+                                {e}
+                            </p>
+                        }
+                    })
+            }}
             <Show when=move || !streaming.get()>
                 <div class="mt-2 flex flex-wrap items-center gap-1 text-sm">
                     <button type="button" class="msg-action" on:click=copy.clone()>
                         {move || if copied.get() { "Copied" } else { "Copy answer" }}
                     </button>
                     <Show when=move || is_last.get()>
-                        <button type="button" class="msg-action" on:click=move |_| client.regenerate(id)>"Regenerate"</button>
+                        <button
+                            type="button"
+                            class="msg-action"
+                            on:click=move |_| client.regenerate(id)
+                        >
+                            "Regenerate"
+                        </button>
                     </Show>
-                    {
-                        move || (source_count.get() > 0).then(|| view! {
-                            <button type="button" class="msg-action" on:click=move |_| {
-                                ui.source_message.set(Some(id));
-                                ui.active_source.set(None);
-                                ui.sources.set(Some(true));
-                            }>{format!("Sources ({})", source_count.get())}</button>
-                        })
-                    }
-                    <span class="ml-auto text-xs text-stone-600 dark:text-stone-400">{meta_line}</span>
+                    {move || {
+                        (source_count.get() > 0)
+                            .then(|| {
+                                view! {
+                                    <button
+                                        type="button"
+                                        class="msg-action"
+                                        on:click=move |_| {
+                                            ui.source_message.set(Some(id));
+                                            ui.active_source.set(None);
+                                            ui.sources.set(Some(true));
+                                        }
+                                    >
+                                        {format!("Sources ({})", source_count.get())}
+                                    </button>
+                                }
+                            })
+                    }}
+                    <span class="ml-auto text-xs text-stone-600 dark:text-stone-400">
+                        {meta_line}
+                    </span>
                 </div>
             </Show>
         </li>
@@ -185,17 +217,36 @@ fn ResearchSteps(research: ArcRwSignal<Vec<crate::client::ResearchStep>>) -> imp
     };
     view! {
         <Show when=has_steps.clone()>
-            <details open class="mb-2 rounded-lg bg-amber-50 px-3 py-2 text-sm dark:bg-amber-950/40">
-                <summary class="cursor-pointer font-medium text-amber-900 dark:text-amber-200">"Deep research"</summary>
-                <ol class="mt-1 flex flex-col gap-0.5" aria-label="Research steps" data-testid="research-steps">
+            <details
+                open
+                class="mb-2 rounded-lg bg-amber-50 px-3 py-2 text-sm dark:bg-amber-950/40"
+            >
+                <summary class="cursor-pointer font-medium text-amber-900 dark:text-amber-200">
+                    "Deep research"
+                </summary>
+                <ol
+                    class="mt-1 flex flex-col gap-0.5"
+                    aria-label="Research steps"
+                    data-testid="research-steps"
+                >
                     {
                         let research = research.clone();
-                        move || research.get().into_iter().map(|step| view! {
-                            <li class="text-stone-700 dark:text-stone-300">
-                                <span class="font-medium tabular-nums">{format!("Step {} of {}: ", step.n, step.total)}</span>
-                                {step.query}
-                            </li>
-                        }).collect_view()
+                        move || {
+                            research
+                                .get()
+                                .into_iter()
+                                .map(|step| {
+                                    view! {
+                                        <li class="text-stone-700 dark:text-stone-300">
+                                            <span class="font-medium tabular-nums">
+                                                {format!("Step {} of {}: ", step.n, step.total)}
+                                            </span>
+                                            {step.query}
+                                        </li>
+                                    }
+                                })
+                                .collect_view()
+                        }
                     }
                 </ol>
             </details>
@@ -222,20 +273,47 @@ pub fn CitationPreview() -> impl IntoView {
         Some((p, source))
     };
     view! {
-        {move || card().map(|(p, source)| {
-            let style = format!("left: {}px; top: {}px;", p.x.max(8.0), p.y + 6.0);
-            view! {
-                <div role="tooltip" class="pointer-events-none fixed z-50 w-80 max-w-[90vw] rounded-lg border border-stone-200 bg-white p-3 text-sm shadow-lg dark:border-stone-700 dark:bg-stone-900" style=style>
-                    {match source {
-                        Some(s) => view! {
-                            <p class="font-mono text-xs font-medium break-all">{format!("[{}] {}:{}–{}", p.n, s.path, s.start_line, s.end_line)}</p>
-                            <pre class="mt-1 max-h-40 overflow-hidden whitespace-pre-wrap text-xs text-stone-600 dark:text-stone-300">{s.snippet}</pre>
-                        }.into_any(),
-                        None => view! { <p>{format!("Source {} is not in this answer's sources.", p.n)}</p> }.into_any(),
-                    }}
-                </div>
-            }
-        })}
+        {move || {
+            card()
+                .map(|(p, source)| {
+                    let style = format!("left: {}px; top: {}px;", p.x.max(8.0), p.y + 6.0);
+                    view! {
+                        <div
+                            role="tooltip"
+                            class="pointer-events-none fixed z-50 w-80 max-w-[90vw] rounded-lg border border-stone-200 bg-white p-3 text-sm shadow-lg dark:border-stone-700 dark:bg-stone-900"
+                            style=style
+                        >
+                            {match source {
+                                Some(s) => {
+                                    view! {
+                                        <p class="font-mono text-xs font-medium break-all">
+                                            {format!(
+                                                "[{}] {}:{}–{}",
+                                                p.n,
+                                                s.path,
+                                                s.start_line,
+                                                s.end_line,
+                                            )}
+                                        </p>
+                                        <pre class="mt-1 max-h-40 overflow-hidden whitespace-pre-wrap text-xs text-stone-600 dark:text-stone-300">
+                                            {s.snippet}
+                                        </pre>
+                                    }
+                                        .into_any()
+                                }
+                                None => {
+                                    view! {
+                                        <p>
+                                            {format!("Source {} is not in this answer's sources.", p.n)}
+                                        </p>
+                                    }
+                                        .into_any()
+                                }
+                            }}
+                        </div>
+                    }
+                })
+        }}
     }
 }
 

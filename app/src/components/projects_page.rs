@@ -78,19 +78,50 @@ pub fn ProjectsPage() -> impl IntoView {
     view! {
         <main id="main" class="mx-auto w-full max-w-4xl flex-1 overflow-y-auto px-4 py-6">
             <h1 class="text-2xl font-semibold">"Projects"</h1>
-            <p class="mt-1 text-sm text-stone-600 dark:text-stone-400">"A project is what answers and wikis are drawn from: a git repository, a folder on the server, or uploaded documents."</p>
-            <AddProject on_added=move || reload.update(|n| *n += 1)/>
+            <p class="mt-1 text-sm text-stone-600 dark:text-stone-400">
+                "A project is what answers and wikis are drawn from: a git repository, a folder on the server, or uploaded documents."
+            </p>
+            <AddProject on_added=move || reload.update(|n| *n += 1) />
             <section aria-labelledby="project-list-title" class="mt-8">
-                <h2 id="project-list-title" class="text-lg font-semibold">"Your projects"</h2>
+                <h2 id="project-list-title" class="text-lg font-semibold">
+                    "Your projects"
+                </h2>
                 {move || match projects.get() {
-                    None => view! { <p class="mt-2 text-sm text-stone-600 dark:text-stone-400">"Loading…"</p> }.into_any(),
-                    Some(Err(e)) => view! { <p class="mt-2 text-sm text-red-700 dark:text-red-400" role="alert">{format!("Projects could not be loaded: {e}")}</p> }.into_any(),
-                    Some(Ok(list)) if list.is_empty() => view! { <p class="mt-2 text-sm text-stone-600 dark:text-stone-400">"No projects yet. Add one above."</p> }.into_any(),
-                    Some(Ok(list)) => view! {
-                        <ul class="mt-3 flex flex-col gap-3">
-                            {list.into_iter().map(|project| view! { <ProjectCard project reload/> }).collect_view()}
-                        </ul>
-                    }.into_any(),
+                    None => {
+                        view! {
+                            <p class="mt-2 text-sm text-stone-600 dark:text-stone-400">
+                                "Loading…"
+                            </p>
+                        }
+                            .into_any()
+                    }
+                    Some(Err(e)) => {
+                        view! {
+                            <p class="mt-2 text-sm text-red-700 dark:text-red-400" role="alert">
+                                {format!("Projects could not be loaded: {e}")}
+                            </p>
+                        }
+                            .into_any()
+                    }
+                    Some(Ok(list)) if list.is_empty() => {
+                        view! {
+                            <p class="mt-2 text-sm text-stone-600 dark:text-stone-400">
+                                "No projects yet. Add one above."
+                            </p>
+                        }
+                            .into_any()
+                    }
+                    Some(Ok(list)) => {
+                        view! {
+                            <ul class="mt-3 flex flex-col gap-3">
+                                {list
+                                    .into_iter()
+                                    .map(|project| view! { <ProjectCard project reload /> })
+                                    .collect_view()}
+                            </ul>
+                        }
+                            .into_any()
+                    }
                 }}
             </section>
         </main>
@@ -164,9 +195,27 @@ fn AddProject(on_added: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoVi
 
     let tab = move |value: &'static str, label: &'static str| {
         view! {
-            <button type="button" role="tab" aria-selected=move || (kind.get() == value).to_string()
-                class=move || format!("rounded-md px-3 py-1.5 text-sm {}", if kind.get() == value { "bg-white shadow-sm dark:bg-stone-700" } else { "text-stone-600 dark:text-stone-300" })
-                on:click=move |_| { kind.set(value); message.set(None); }>{label}</button>
+            <button
+                type="button"
+                role="tab"
+                aria-selected=move || (kind.get() == value).to_string()
+                class=move || {
+                    format!(
+                        "rounded-md px-3 py-1.5 text-sm {}",
+                        if kind.get() == value {
+                            "bg-white shadow-sm dark:bg-stone-700"
+                        } else {
+                            "text-stone-600 dark:text-stone-300"
+                        },
+                    )
+                }
+                on:click=move |_| {
+                    kind.set(value);
+                    message.set(None);
+                }
+            >
+                {label}
+            </button>
         }
     };
     let field = |label: &'static str,
@@ -176,30 +225,51 @@ fn AddProject(on_added: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoVi
         view! {
             <label class="flex flex-col gap-1 text-sm">
                 {label}
-                <input type=input_type placeholder=placeholder autocomplete="off"
+                <input
+                    type=input_type
+                    placeholder=placeholder
+                    autocomplete="off"
                     class="rounded-lg border border-stone-300 bg-white px-2.5 py-1.5 dark:border-stone-600 dark:bg-stone-950"
-                    prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev))/>
+                    prop:value=move || value.get()
+                    on:input=move |ev| value.set(event_target_value(&ev))
+                />
             </label>
         }
     };
 
     view! {
-        <section aria-labelledby="add-project-title" class="mt-6 rounded-2xl border border-stone-200 bg-white p-4 shadow-sm dark:border-stone-800 dark:bg-stone-900">
-            <h2 id="add-project-title" class="text-lg font-semibold">"Add a project"</h2>
-            <div role="tablist" aria-label="Project source" class="mt-3 inline-flex gap-1 rounded-lg bg-stone-100 p-1 dark:bg-stone-800">
+        <section
+            aria-labelledby="add-project-title"
+            class="mt-6 rounded-2xl border border-stone-200 bg-white p-4 shadow-sm dark:border-stone-800 dark:bg-stone-900"
+        >
+            <h2 id="add-project-title" class="text-lg font-semibold">
+                "Add a project"
+            </h2>
+            <div
+                role="tablist"
+                aria-label="Project source"
+                class="mt-3 inline-flex gap-1 rounded-lg bg-stone-100 p-1 dark:bg-stone-800"
+            >
                 {tab("git", "Git URL")}
                 {tab("local", "Local folder")}
                 {tab("upload", "Upload documents")}
             </div>
             <form class="mt-3 grid gap-3 sm:grid-cols-2" on:submit=submit>
-                <Show when=move || kind.get() == "git">
+                <Show when=move || {
+                    kind.get() == "git"
+                }>
                     {field("Repository URL", source, "https://github.com/owner/repo", "url")}
                     {field("Branch (optional)", branch, "main", "text")}
-                    {field("Access token (private repositories; never stored)", token, "", "password")}
+                    {field(
+                        "Access token (private repositories; never stored)",
+                        token,
+                        "",
+                        "password",
+                    )}
                 </Show>
-                <Show when=move || kind.get() == "local">
-                    {field("Folder on the server", source, "/srv/code/project", "text")}
-                </Show>
+                <Show when=move || {
+                    kind.get() == "local"
+                }>{field("Folder on the server", source, "/srv/code/project", "text")}</Show>
                 {field("Name (optional)", name, "", "text")}
                 <Show when=move || kind.get() != "upload">
                     <details class="sm:col-span-2">
@@ -213,13 +283,47 @@ fn AddProject(on_added: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoVi
                     </details>
                 </Show>
                 <div class="flex items-center gap-3 sm:col-span-2">
-                    <button type="submit" class="rounded-lg bg-indigo-600 px-4 py-2 text-sm font-medium text-white disabled:opacity-50" disabled=move || busy.get()>
-                        {move || if kind.get() == "upload" { "Create upload project" } else { "Add project" }}
+                    <button
+                        type="submit"
+                        class="rounded-lg bg-indigo-600 px-4 py-2 text-sm font-medium text-white disabled:opacity-50"
+                        disabled=move || busy.get()
+                    >
+                        {move || {
+                            if kind.get() == "upload" {
+                                "Create upload project"
+                            } else {
+                                "Add project"
+                            }
+                        }}
                     </button>
-                    {move || message.get().map(|m| match m {
-                        Ok(text) => view! { <p role="status" class="text-sm text-emerald-700 dark:text-emerald-400">{text}</p> }.into_any(),
-                        Err(text) => view! { <p role="alert" class="text-sm text-red-700 dark:text-red-400">{text}</p> }.into_any(),
-                    })}
+                    {move || {
+                        message
+                            .get()
+                            .map(|m| match m {
+                                Ok(text) => {
+                                    view! {
+                                        <p
+                                            role="status"
+                                            class="text-sm text-emerald-700 dark:text-emerald-400"
+                                        >
+                                            {text}
+                                        </p>
+                                    }
+                                        .into_any()
+                                }
+                                Err(text) => {
+                                    view! {
+                                        <p
+                                            role="alert"
+                                            class="text-sm text-red-700 dark:text-red-400"
+                                        >
+                                            {text}
+                                        </p>
+                                    }
+                                        .into_any()
+                                }
+                            })
+                    }}
                 </div>
             </form>
         </section>
@@ -322,28 +426,78 @@ fn ProjectCard(project: Project, reload: RwSignal<u64>) -> impl IntoView {
     };
     let enc = api::encode(&id);
     view! {
-        <li class="rounded-2xl border border-stone-200 bg-white p-4 shadow-sm dark:border-stone-800 dark:bg-stone-900" data-testid="project">
+        <li
+            class="rounded-2xl border border-stone-200 bg-white p-4 shadow-sm dark:border-stone-800 dark:bg-stone-900"
+            data-testid="project"
+        >
             <div class="flex flex-wrap items-baseline gap-2">
                 <h3 class="text-base font-semibold">{project.name.clone()}</h3>
-                <span class=format!("rounded-full px-2 py-0.5 text-xs font-medium {badge_class}")>{badge}</span>
+                <span class=format!(
+                    "rounded-full px-2 py-0.5 text-xs font-medium {badge_class}",
+                )>{badge}</span>
                 <span class="text-xs text-stone-600 dark:text-stone-400">{kind}</span>
             </div>
-            {project.source.clone().map(|s| view! { <p class="mt-1 break-all font-mono text-xs text-stone-600 dark:text-stone-400">{s}{project.branch.clone().map(|b| format!(" @ {b}"))}</p> })}
-            <p class="mt-1 text-sm text-stone-600 dark:text-stone-400">{format!("{} documents · {} chunks", project.documents, project.chunks)}</p>
-            {project.error.clone().map(|e| view! { <p class="mt-1 text-sm text-red-700 dark:text-red-400">{e}</p> })}
+            {project
+                .source
+                .clone()
+                .map(|s| {
+                    view! {
+                        <p class="mt-1 break-all font-mono text-xs text-stone-600 dark:text-stone-400">
+                            {s}{project.branch.clone().map(|b| format!(" @ {b}"))}
+                        </p>
+                    }
+                })}
+            <p class="mt-1 text-sm text-stone-600 dark:text-stone-400">
+                {format!("{} documents · {} chunks", project.documents, project.chunks)}
+            </p>
+            {project
+                .error
+                .clone()
+                .map(|e| view! { <p class="mt-1 text-sm text-red-700 dark:text-red-400">{e}</p> })}
             <div class="mt-3 flex flex-wrap gap-2 text-sm">
-                <a class="btn-secondary" href=format!("/?project={enc}")>"Chat"</a>
-                <a class="btn-secondary" href=format!("/projects/{enc}/wiki")>"Wiki"</a>
-                <button type="button" class="btn-secondary" on:click=start_wiki>"Generate wiki"</button>
-                <button type="button" class="btn-secondary" aria-expanded=move || uploading.get().to_string() on:click=toggle_upload>"Upload"</button>
+                <a class="btn-secondary" href=format!("/?project={enc}")>
+                    "Chat"
+                </a>
+                <a class="btn-secondary" href=format!("/projects/{enc}/wiki")>
+                    "Wiki"
+                </a>
+                <button type="button" class="btn-secondary" on:click=start_wiki>
+                    "Generate wiki"
+                </button>
+                <button
+                    type="button"
+                    class="btn-secondary"
+                    aria-expanded=move || uploading.get().to_string()
+                    on:click=toggle_upload
+                >
+                    "Upload"
+                </button>
                 <Show when=move || project.kind != ProjectKind::Upload>
-                    <button type="button" class="btn-secondary" on:click=reindex.clone()>"Re-index"</button>
+                    <button type="button" class="btn-secondary" on:click=reindex.clone()>
+                        "Re-index"
+                    </button>
                 </Show>
-                <button type="button" class="btn-secondary text-red-700 dark:text-red-400" on:click=delete>"Delete"</button>
+                <button
+                    type="button"
+                    class="btn-secondary text-red-700 dark:text-red-400"
+                    on:click=delete
+                >
+                    "Delete"
+                </button>
             </div>
-            {move || error.get().map(|e| view! { <p role="alert" class="mt-2 text-sm text-red-700 dark:text-red-400">{e}</p> })}
+            {move || {
+                error
+                    .get()
+                    .map(|e| {
+                        view! {
+                            <p role="alert" class="mt-2 text-sm text-red-700 dark:text-red-400">
+                                {e}
+                            </p>
+                        }
+                    })
+            }}
             <Show when=move || uploading.get()>
-                <UploadZone project_id=id.clone() reload/>
+                <UploadZone project_id=id.clone() reload />
             </Show>
         </li>
     }
@@ -423,38 +577,82 @@ fn UploadZone(project_id: String, reload: RwSignal<u64>) -> impl IntoView {
         <div class="mt-3">
             <label
                 for=input_id.clone()
-                class=move || format!("flex cursor-pointer flex-col items-center justify-center rounded-xl border-2 border-dashed p-6 text-center text-sm {}",
-                    if over.get() { "border-indigo-500 bg-indigo-50 dark:bg-indigo-950/40" } else { "border-stone-300 dark:border-stone-700" })
-                on:dragover=move |ev: leptos::ev::DragEvent| { ev.prevent_default(); over.set(true); }
+                class=move || {
+                    format!(
+                        "flex cursor-pointer flex-col items-center justify-center rounded-xl border-2 border-dashed p-6 text-center text-sm {}",
+                        if over.get() {
+                            "border-indigo-500 bg-indigo-50 dark:bg-indigo-950/40"
+                        } else {
+                            "border-stone-300 dark:border-stone-700"
+                        },
+                    )
+                }
+                on:dragover=move |ev: leptos::ev::DragEvent| {
+                    ev.prevent_default();
+                    over.set(true);
+                }
                 on:dragleave=move |_| over.set(false)
                 on:drop=on_drop
             >
                 <span class="font-medium">"Drop files here, or choose them"</span>
-                <span class="text-xs text-stone-600 dark:text-stone-400">"Markdown, text, source files and PDF"</span>
+                <span class="text-xs text-stone-600 dark:text-stone-400">
+                    "Markdown, text, source files and PDF"
+                </span>
             </label>
-            <input id=input_id type="file" multiple class="sr-only" on:change=on_pick/>
+            <input id=input_id type="file" multiple class="sr-only" on:change=on_pick />
             <ul class="mt-2 flex flex-col gap-1.5" aria-label="Uploads">
-                {move || files().into_iter().map(|(name, local)| {
-                    let live = status_of(&name);
-                    let (percent, text) = match (&local, &live) {
-                        (Err(e), _) => (0.0, format!("Failed: {e}")),
-                        (_, Some(p)) => match p.status {
-                            DocumentState::Processing => (p.progress, format!("Processing {:.0}%", p.progress)),
-                            DocumentState::Indexed => (100.0, "Indexed".to_owned()),
-                            DocumentState::Failed => (p.progress, format!("Failed: {}", p.error.clone().unwrap_or_default())),
-                        },
-                        (Ok(false), None) => (5.0, "Uploading…".to_owned()),
-                        (Ok(true), None) => (50.0, "Uploaded, waiting for processing…".to_owned()),
-                    };
-                    view! {
-                        <li class="text-sm">
-                            <div class="flex justify-between gap-2"><span class="truncate font-mono text-xs">{name.clone()}</span><span class="text-xs">{text}</span></div>
-                            <div class="mt-0.5 h-1.5 rounded bg-stone-200 dark:bg-stone-800" role="progressbar" aria-label=format!("{name} progress") aria-valuemin="0" aria-valuemax="100" aria-valuenow=format!("{percent:.0}")>
-                                <div class="h-1.5 rounded bg-indigo-500 transition-[width]" style=format!("width: {percent:.0}%")></div>
-                            </div>
-                        </li>
-                    }
-                }).collect_view()}
+                {move || {
+                    files()
+                        .into_iter()
+                        .map(|(name, local)| {
+                            let live = status_of(&name);
+                            let (percent, text) = match (&local, &live) {
+                                (Err(e), _) => (0.0, format!("Failed: {e}")),
+                                (_, Some(p)) => {
+                                    match p.status {
+                                        DocumentState::Processing => {
+                                            (p.progress, format!("Processing {:.0}%", p.progress))
+                                        }
+                                        DocumentState::Indexed => (100.0, "Indexed".to_owned()),
+                                        DocumentState::Failed => {
+                                            (
+                                                p.progress,
+                                                format!("Failed: {}", p.error.clone().unwrap_or_default()),
+                                            )
+                                        }
+                                    }
+                                }
+                                (Ok(false), None) => (5.0, "Uploading…".to_owned()),
+                                (Ok(true), None) => {
+                                    (50.0, "Uploaded, waiting for processing…".to_owned())
+                                }
+                            };
+                            view! {
+                                <li class="text-sm">
+                                    <div class="flex justify-between gap-2">
+                                        <span class="truncate font-mono text-xs">
+                                            {name.clone()}
+                                        </span>
+                                        <span class="text-xs">{text}</span>
+                                    </div>
+                                    <div
+                                        class="mt-0.5 h-1.5 rounded bg-stone-200 dark:bg-stone-800"
+                                        role="progressbar"
+                                        aria-label=format!("{name} progress")
+                                        aria-valuemin="0"
+                                        aria-valuemax="100"
+                                        aria-valuenow=format!("{percent:.0}")
+                                    >
+                                        <div
+                                            class="h-1.5 rounded bg-indigo-500 transition-[width]"
+                                            style=format!("width: {percent:.0}%")
+                                        ></div>
+                                    </div>
+                                </li>
+                            }
+                        })
+                        .collect_view()
+                }}
             </ul>
         </div>
     }

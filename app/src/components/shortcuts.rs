@@ -103,35 +103,74 @@ pub fn ShortcutsDialog() -> impl IntoView {
         >
             <div class="p-5">
                 <div class="flex items-center justify-between">
-                    <h2 id="shortcuts-title" class="text-lg font-semibold">"Keyboard shortcuts"</h2>
-                    <button type="button" class="rounded px-2 py-1 text-sm hover:bg-stone-100 dark:hover:bg-stone-800" on:click=move |_| ui.shortcuts.set(false)>"Close"</button>
+                    <h2 id="shortcuts-title" class="text-lg font-semibold">
+                        "Keyboard shortcuts"
+                    </h2>
+                    <button
+                        type="button"
+                        class="rounded px-2 py-1 text-sm hover:bg-stone-100 dark:hover:bg-stone-800"
+                        on:click=move |_| ui.shortcuts.set(false)
+                    >
+                        "Close"
+                    </button>
                 </div>
                 <table class="mt-3 w-full text-sm">
                     <caption class="sr-only">"Keyboard shortcuts"</caption>
                     <tbody>
-                        {SHORTCUTS.iter().map(|(keys, what)| view! {
-                            <tr class="border-t border-stone-100 dark:border-stone-800">
-                                <th scope="row" class="py-1.5 pr-4 text-left font-normal"><kbd class="rounded border border-stone-300 bg-stone-50 px-1.5 font-mono text-xs dark:border-stone-600 dark:bg-stone-800">{*keys}</kbd></th>
-                                <td class="py-1.5">{*what}</td>
-                            </tr>
-                        }).collect_view()}
+                        {SHORTCUTS
+                            .iter()
+                            .map(|(keys, what)| {
+                                view! {
+                                    <tr class="border-t border-stone-100 dark:border-stone-800">
+                                        <th scope="row" class="py-1.5 pr-4 text-left font-normal">
+                                            <kbd class="rounded border border-stone-300 bg-stone-50 px-1.5 font-mono text-xs dark:border-stone-600 dark:bg-stone-800">
+                                                {*keys}
+                                            </kbd>
+                                        </th>
+                                        <td class="py-1.5">{*what}</td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
                     </tbody>
                 </table>
                 <h2 class="mt-5 text-base font-semibold">"Settings"</h2>
-                <form class="mt-2 flex items-end gap-2" on:submit=move |ev| {
-                    ev.prevent_default();
-                    local_set(API_KEY_STORAGE, Some(key.get_untracked().trim()));
-                    saved.set(true);
-                }>
+                <form
+                    class="mt-2 flex items-end gap-2"
+                    on:submit=move |ev| {
+                        ev.prevent_default();
+                        local_set(API_KEY_STORAGE, Some(key.get_untracked().trim()));
+                        saved.set(true);
+                    }
+                >
                     <label class="flex flex-1 flex-col gap-1 text-sm">
                         "API key (when the server requires one)"
-                        <input type="password" autocomplete="off" class="rounded-lg border border-stone-300 bg-white px-2 py-1.5 dark:border-stone-600 dark:bg-stone-950"
-                            prop:value=move || key.get() on:input=move |ev| { saved.set(false); key.set(event_target_value(&ev)) }/>
+                        <input
+                            type="password"
+                            autocomplete="off"
+                            class="rounded-lg border border-stone-300 bg-white px-2 py-1.5 dark:border-stone-600 dark:bg-stone-950"
+                            prop:value=move || key.get()
+                            on:input=move |ev| {
+                                saved.set(false);
+                                key.set(event_target_value(&ev))
+                            }
+                        />
                     </label>
-                    <button type="submit" class="rounded-lg bg-indigo-600 px-3 py-1.5 text-sm font-medium text-white">"Save key"</button>
+                    <button
+                        type="submit"
+                        class="rounded-lg bg-indigo-600 px-3 py-1.5 text-sm font-medium text-white"
+                    >
+                        "Save key"
+                    </button>
                 </form>
                 <p class="mt-1 text-xs text-stone-600 dark:text-stone-400">
-                    {move || if saved.get() { "Saved in this browser. Reload to reconnect with it." } else { "Kept in this browser's local storage only." }}
+                    {move || {
+                        if saved.get() {
+                            "Saved in this browser. Reload to reconnect with it."
+                        } else {
+                            "Kept in this browser's local storage only."
+                        }
+                    }}
                 </p>
             </div>
         </dialog>

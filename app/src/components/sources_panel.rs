@@ -33,28 +33,44 @@ pub fn SourcesPanel() -> impl IntoView {
     view! {
         <aside
             aria-label="Sources"
-            class=move || format!(
-                "{} w-80 shrink-0 flex-col border-l border-stone-200 bg-stone-100/95 dark:border-stone-800 dark:bg-stone-900/95 max-xl:fixed max-xl:inset-y-0 max-xl:right-0 max-xl:z-40 max-xl:shadow-xl",
-                panel_class(ui.sources.get(), "xl"),
-            )
+            class=move || {
+                format!(
+                    "{} w-80 shrink-0 flex-col border-l border-stone-200 bg-stone-100/95 dark:border-stone-800 dark:bg-stone-900/95 max-xl:fixed max-xl:inset-y-0 max-xl:right-0 max-xl:z-40 max-xl:shadow-xl",
+                    panel_class(ui.sources.get(), "xl"),
+                )
+            }
         >
             <div class="flex items-center justify-between px-4 pt-3 pb-2">
                 <h2 class="text-sm font-semibold">"Sources"</h2>
-                <button type="button" class="rounded px-2 py-1 text-sm xl:hidden" on:click=move |_| ui.sources.set(Some(false))>"Close"</button>
+                <button
+                    type="button"
+                    class="rounded px-2 py-1 text-sm xl:hidden"
+                    on:click=move |_| ui.sources.set(Some(false))
+                >
+                    "Close"
+                </button>
             </div>
             <div class="min-h-0 flex-1 overflow-y-auto px-3 pb-4">
                 {move || {
                     let list = sources();
                     if list.is_empty() {
                         return view! {
-                            <p class="px-1 text-sm text-stone-600 dark:text-stone-400">"The passages an answer cites appear here."</p>
-                        }.into_any();
+                            <p class="px-1 text-sm text-stone-600 dark:text-stone-400">
+                                "The passages an answer cites appear here."
+                            </p>
+                        }
+                            .into_any();
                     }
                     view! {
                         <ol class="flex flex-col gap-2">
-                            {list.into_iter().enumerate().map(|(i, source)| view! { <SourceItem n=(i + 1) as u32 source/> }).collect_view()}
+                            {list
+                                .into_iter()
+                                .enumerate()
+                                .map(|(i, source)| view! { <SourceItem n=(i + 1) as u32 source /> })
+                                .collect_view()}
                         </ol>
-                    }.into_any()
+                    }
+                        .into_any()
                 }}
             </div>
         </aside>
@@ -83,26 +99,46 @@ fn SourceItem(n: u32, source: Source) -> impl IntoView {
             id=format!("source-{n}")
             tabindex="-1"
             data-testid="source"
-            class=move || format!(
-                "rounded-lg border bg-white p-2.5 text-sm outline-none dark:bg-stone-950 {}",
-                if active() { "border-amber-400 ring-2 ring-amber-300 dark:border-amber-500 dark:ring-amber-700" } else { "border-stone-200 dark:border-stone-800" },
-            )
+            class=move || {
+                format!(
+                    "rounded-lg border bg-white p-2.5 text-sm outline-none dark:bg-stone-950 {}",
+                    if active() {
+                        "border-amber-400 ring-2 ring-amber-300 dark:border-amber-500 dark:ring-amber-700"
+                    } else {
+                        "border-stone-200 dark:border-stone-800"
+                    },
+                )
+            }
             aria-current=move || active().then_some("true")
         >
-            <button type="button" class="flex w-full flex-col items-start gap-0.5 text-left" aria-expanded=move || open().to_string() on:click=toggle>
+            <button
+                type="button"
+                class="flex w-full flex-col items-start gap-0.5 text-left"
+                aria-expanded=move || open().to_string()
+                on:click=toggle
+            >
                 <span class="flex w-full items-baseline gap-2">
-                    <span class="font-mono text-xs font-semibold text-amber-700 dark:text-amber-400">{format!("[{n}]")}</span>
-                    <span class="min-w-0 flex-1 truncate font-mono text-xs font-medium" title=source.path.clone()>{source.path.clone()}</span>
+                    <span class="font-mono text-xs font-semibold text-amber-700 dark:text-amber-400">
+                        {format!("[{n}]")}
+                    </span>
+                    <span
+                        class="min-w-0 flex-1 truncate font-mono text-xs font-medium"
+                        title=source.path.clone()
+                    >
+                        {source.path.clone()}
+                    </span>
                 </span>
                 <span class="text-xs text-stone-600 dark:text-stone-400">
                     {lines} " · score " {format!("{:.2}", source.score)}
                 </span>
             </button>
             <Show when=move || !open()>
-                <pre class="mt-1.5 max-h-28 overflow-hidden whitespace-pre-wrap break-words text-xs text-stone-700 dark:text-stone-300">{snippet.clone()}</pre>
+                <pre class="mt-1.5 max-h-28 overflow-hidden whitespace-pre-wrap break-words text-xs text-stone-700 dark:text-stone-300">
+                    {snippet.clone()}
+                </pre>
             </Show>
             <Show when=open>
-                <FileView source=src.clone() item_id=format!("source-{n}")/>
+                <FileView source=src.clone() item_id=format!("source-{n}") />
             </Show>
         </li>
     }
@@ -145,35 +181,74 @@ fn FileView(source: Source, item_id: String) -> impl IntoView {
     );
     view! {
         {move || match file.get() {
-            None => view! { <p class="mt-2 text-xs text-stone-600 dark:text-stone-400">"Loading the file…"</p> }.into_any(),
+            None => {
+                view! {
+                    <p class="mt-2 text-xs text-stone-600 dark:text-stone-400">
+                        "Loading the file…"
+                    </p>
+                }
+                    .into_any()
+            }
             Some(Ok(doc)) => {
                 let first = start.saturating_sub(CONTEXT_LINES).max(1);
                 let last = end + CONTEXT_LINES;
-                let rows = doc.content.lines().enumerate()
+                let rows = doc
+                    .content
+                    .lines()
+                    .enumerate()
                     .map(|(i, line)| (i as u32 + 1, line.to_owned()))
                     .filter(|(no, _)| *no >= first && *no <= last)
                     .map(|(no, line)| {
                         let cited = no >= start && no <= end;
                         view! {
-                            <div class=if cited { "flex bg-amber-100 dark:bg-amber-900/50" } else { "flex" } data-cited=cited.then_some("true")>
-                                <span class="w-10 shrink-0 pr-2 text-right text-stone-500 select-none" aria-hidden="true">{no}</span>
+                            <div
+                                class=if cited {
+                                    "flex bg-amber-100 dark:bg-amber-900/50"
+                                } else {
+                                    "flex"
+                                }
+                                data-cited=cited.then_some("true")
+                            >
+                                <span
+                                    class="w-10 shrink-0 pr-2 text-right text-stone-500 select-none"
+                                    aria-hidden="true"
+                                >
+                                    {no}
+                                </span>
                                 <span class="whitespace-pre">{line}</span>
                             </div>
                         }
                     })
                     .collect_view();
                 view! {
-                    <div class="mt-2 max-h-96 overflow-auto rounded border border-stone-200 bg-stone-50 py-1 font-mono text-xs dark:border-stone-800 dark:bg-stone-900" role="region" aria-label=format!("{} around the cited lines", doc.path) tabindex="0" data-testid="file-view">
+                    <div
+                        class="mt-2 max-h-96 overflow-auto rounded border border-stone-200 bg-stone-50 py-1 font-mono text-xs dark:border-stone-800 dark:bg-stone-900"
+                        role="region"
+                        aria-label=format!("{} around the cited lines", doc.path)
+                        tabindex="0"
+                        data-testid="file-view"
+                    >
                         {rows}
                     </div>
-                }.into_any()
+                }
+                    .into_any()
             }
-            Some(Err(e)) => view! {
-                <div class="mt-2">
-                    <p class="text-xs text-stone-600 dark:text-stone-400">{format!("File unavailable: {e} Showing the snippet.")}</p>
-                    <pre class="mt-1 overflow-auto whitespace-pre-wrap rounded bg-amber-50 p-2 text-xs dark:bg-amber-950/40" data-testid="file-view">{source.snippet.clone()}</pre>
-                </div>
-            }.into_any(),
+            Some(Err(e)) => {
+                view! {
+                    <div class="mt-2">
+                        <p class="text-xs text-stone-600 dark:text-stone-400">
+                            {format!("File unavailable: {e} Showing the snippet.")}
+                        </p>
+                        <pre
+                            class="mt-1 overflow-auto whitespace-pre-wrap rounded bg-amber-50 p-2 text-xs dark:bg-amber-950/40"
+                            data-testid="file-view"
+                        >
+                            {source.snippet.clone()}
+                        </pre>
+                    </div>
+                }
+                    .into_any()
+            }
         }}
     }
 }
