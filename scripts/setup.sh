@@ -18,6 +18,12 @@ if ! cargo leptos --version 2>/dev/null | grep -q " $CARGO_LEPTOS_VERSION"; then
   cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
 fi
 
+CARGO_DENY_VERSION=0.20.2
+if ! cargo deny --version 2>/dev/null | grep -q " $CARGO_DENY_VERSION"; then
+  step "installing cargo-deny $CARGO_DENY_VERSION (licenses, bans, sources; about 5 minutes)"
+  cargo install cargo-deny --version "$CARGO_DENY_VERSION" --locked
+fi
+
 LEPTOSFMT_VERSION=0.1.33
 if ! leptosfmt --version 2>/dev/null | grep -q " $LEPTOSFMT_VERSION"; then
   step "installing leptosfmt $LEPTOSFMT_VERSION (formats view! macros; about 3 minutes)"

@@ -13,6 +13,8 @@ step "format and lints (rustfmt, leptosfmt for view! macros, clippy with warning
 cargo fmt --all --check
 leptosfmt --check app/src
 cargo clippy --workspace --all-targets -- -D warnings
+step "dependencies: licenses, banned crates, sources (cargo deny, offline: deny.toml)"
+cargo deny --offline check --hide-inclusion-graph bans licenses sources
 
 step "server: unit and integration tests"
 cargo test -p server
