@@ -183,8 +183,7 @@ fn ModelPicker() -> impl IntoView {
                     models
                         .get()
                         .map(|m| {
-                            m
-                                .providers
+                            m.providers
                                 .into_iter()
                                 .map(|p| {
                                     let label = if p.configured {

@@ -69,8 +69,7 @@ pub fn WikiPage() -> impl IntoView {
                         .or_else(|| w.pages.first().cloned());
                     let current_id = current.as_ref().map(|p| p.id.clone());
                     let title_of = |id: &str| {
-                        w
-                            .pages
+                        w.pages
                             .iter()
                             .find(|p| p.id == id)
                             .map(|p| p.title.clone())
