@@ -103,8 +103,8 @@ impl Store {
         ))
         .bind(project_id.map(str::to_owned))
         .bind(pattern)
-        .bind(limit as i64)
-        .bind(offset as i64)
+        .bind(super::sql_count(limit))
+        .bind(super::sql_count(offset))
         .fetch_all(&self.pool)
         .await?;
         Ok(Page {

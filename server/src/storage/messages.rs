@@ -112,8 +112,8 @@ impl Store {
              FROM messages WHERE conversation_id = $1 AND superseded_by IS NULL ORDER BY position LIMIT $2 OFFSET $3",
         )
         .bind(conversation_id.to_string())
-        .bind(limit as i64)
-        .bind(offset as i64)
+        .bind(super::sql_count(limit))
+        .bind(super::sql_count(offset))
         .fetch_all(&self.pool)
         .await?;
         Ok(Page {
@@ -133,7 +133,7 @@ impl Store {
              (SELECT COALESCE(MAX(position), 0) FROM messages WHERE conversation_id = $1) - $2",
         )
         .bind(conversation_id.to_string())
-        .bind(keep as i64)
+        .bind(super::sql_count(keep))
         .execute(&self.pool)
         .await?
         .rows_affected();

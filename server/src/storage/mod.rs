@@ -38,6 +38,13 @@ pub enum StorageError {
 
 pub type Result<T> = std::result::Result<T, StorageError>;
 
+/// A count or offset from a client, as SQL's signed integer: saturated, since `as` would
+/// wrap a huge value to a negative one (a `keep_last` of 2^64-1 became -1 and deleted
+/// every message).
+pub(crate) fn sql_count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,

@@ -93,8 +93,8 @@ impl Store {
             select_projects!(),
             " ORDER BY created_at DESC, id LIMIT $1 OFFSET $2"
         ))
-        .bind(limit as i64)
-        .bind(offset as i64)
+        .bind(super::sql_count(limit))
+        .bind(super::sql_count(offset))
         .fetch_all(&self.pool)
         .await?;
         Ok(Page {

@@ -119,8 +119,8 @@ impl Store {
         ))
         .bind(project_id.map(str::to_owned))
         .bind(status.map(JobStatus::as_str))
-        .bind(limit as i64)
-        .bind(offset as i64)
+        .bind(super::sql_count(limit))
+        .bind(super::sql_count(offset))
         .fetch_all(&self.pool)
         .await?;
         Ok((rows, total.max(0) as u64))

@@ -287,6 +287,16 @@ async fn stats_and_cleanup() {
     assert!(stats["completion_tokens"].as_u64().unwrap_or(0) > 0);
     assert!(stats["avg_duration_ms"].as_f64().is_some());
 
+    // The largest count a client can send keeps everything (it once wrapped to -1).
+    let (status, result) = api
+        .post(
+            &format!("/api/chat/conversations/{id}/cleanup"),
+            json!({"keep_last": u64::MAX}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(result, json!({"removed": 0, "kept": 6}));
+
     let (status, result) = api
         .post(
             &format!("/api/chat/conversations/{id}/cleanup"),
@@ -299,4 +309,12 @@ async fn stats_and_cleanup() {
         .get(&format!("/api/chat/conversations/{id}/messages"))
         .await;
     assert_eq!(messages["items"][0]["content"], "three");
+    let (status, beyond) = api
+        .get(&format!(
+            "/api/chat/conversations/{id}/messages?offset={}",
+            u64::MAX
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(beyond["items"], json!([]));
 }
