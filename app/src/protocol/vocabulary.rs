@@ -9,11 +9,19 @@ use serde::{Deserialize, Serialize};
 pub struct UnknownState {
     pub kind: &'static str,
     pub text: String,
+    /// Every word of the set, so the message can say what would have been accepted.
+    pub expected: &'static [&'static str],
 }
 
 impl std::fmt::Display for UnknownState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "unknown {} \"{}\"", self.kind, self.text)
+        write!(
+            f,
+            "unknown {} \"{}\"; expected one of {}",
+            self.kind,
+            self.text,
+            self.expected.join(", ")
+        )
     }
 }
 
@@ -36,6 +44,7 @@ macro_rules! text_enum {
 
         impl $name {
             pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+            const TEXTS: &'static [&'static str] = &[$($text),+];
 
             pub const fn as_str(self) -> &'static str {
                 match self {
@@ -63,7 +72,11 @@ macro_rules! text_enum {
             fn from_str(text: &str) -> Result<Self, Self::Err> {
                 match text {
                     $($text => Ok(Self::$variant),)+
-                    _ => Err(UnknownState { kind: $kind, text: text.to_owned() }),
+                    _ => Err(UnknownState {
+                        kind: $kind,
+                        text: text.to_owned(),
+                        expected: Self::TEXTS,
+                    }),
                 }
             }
         }
@@ -175,12 +188,12 @@ mod tests {
         for importance in Importance::ALL {
             assert_eq!(importance.as_str().parse::<Importance>(), Ok(*importance));
         }
+        let unknown = "dancing"
+            .parse::<ProjectStatus>()
+            .expect_err("not a status");
         assert_eq!(
-            "dancing".parse::<JobStatus>(),
-            Err(UnknownState {
-                kind: "job status",
-                text: "dancing".into()
-            })
+            unknown.to_string(),
+            "unknown project status \"dancing\"; expected one of indexing, ready, failed"
         );
     }
 }

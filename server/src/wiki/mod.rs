@@ -241,14 +241,8 @@ impl WikiService {
     ) -> Result<Page<WikiJob>, WikiError> {
         let status = status
             .map(|text| {
-                text.parse::<JobStatus>().map_err(|_| {
-                    let names: Vec<&str> = JobStatus::ALL
-                        .iter()
-                        .filter(|s| **s != JobStatus::Running)
-                        .map(|s| s.as_str())
-                        .collect();
-                    WikiError::BadRequest(format!("status must be one of {}", names.join(", ")))
-                })
+                text.parse::<JobStatus>()
+                    .map_err(|e| WikiError::BadRequest(e.to_string()))
             })
             .transpose()?;
         let limit = limit.unwrap_or(DEFAULT_LIST_LIMIT).clamp(1, MAX_LIST_LIMIT);

@@ -56,13 +56,10 @@ pub async fn publish_status(
             ));
         }
         Some(RoomName::Job(job_id)) => {
-            let status = update.status.parse::<JobStatus>().map_err(|_| {
-                let names: Vec<&str> = JobStatus::ALL.iter().map(|s| s.as_str()).collect();
-                ApiError::BadRequest(format!(
-                    "a job's status must be one of {}",
-                    names.join(", ")
-                ))
-            })?;
+            let status = update
+                .status
+                .parse::<JobStatus>()
+                .map_err(|e| ApiError::BadRequest(e.to_string()))?;
             state.jobs.publish(
                 &state.hub,
                 JobProgress {
