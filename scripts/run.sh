@@ -5,4 +5,4 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 "$REPO_ROOT/scripts/setup.sh"
 cd "$REPO_ROOT"
-exec cargo leptos serve --release
+exec cargo leptos serve --release --precompress

@@ -25,6 +25,6 @@ cargo test -p app --features ssr
 # profile, wasm-opt and JS minification). The debug build is not tested in the browser:
 # it once hydrated where the release build could not.
 step "browser tests: release build, then Playwright in Chromium"
-cargo leptos build --release
+cargo leptos build --release --precompress
 # The browser tests check the default, zero-setup configuration: SQLite.
 (cd end2end && env -u DATABASE_URL npx playwright test)

@@ -1,7 +1,7 @@
 //! The HTML document and the router: the one place that names every page.
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::{
     SsrMode,
     components::{Route, Router, Routes},
@@ -30,6 +30,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // Before the first paint, so a dark theme never flashes light.
                 <script src="/theme.js"></script>
                 <script src="/enhance.js" defer></script>
+                // The build's content-hashed name when it hashes (target/<profile>/hash.txt).
+                <HashedStylesheet options=options.clone() id="leptos" />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
@@ -54,7 +56,6 @@ pub fn App() -> impl IntoView {
     });
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/repowiki.css" />
         <Title text="RepoWiki" />
         <Router>
             <Shortcuts />

@@ -48,6 +48,10 @@ pub struct Config {
     #[arg(long, env = "REPOWIKI_REPLAY_BUFFER", default_value_t = 2048)]
     pub replay_buffer: usize,
 
+    /// Bytes of events each room keeps for resuming clients, whatever their count.
+    #[arg(long, env = "REPOWIKI_REPLAY_BUFFER_BYTES", default_value_t = crate::realtime::DEFAULT_REPLAY_BYTES)]
+    pub replay_buffer_bytes: usize,
+
     /// Seconds between server pings; a socket silent for two intervals is closed.
     #[arg(long, env = "REPOWIKI_PING_INTERVAL_SECS", default_value_t = 30)]
     pub ping_interval_secs: u64,
@@ -75,10 +79,36 @@ pub struct Config {
     )]
     pub allowed_origins: Vec<String>,
 
+    /// Host names this server answers to besides IP addresses, `localhost` and the hosts
+    /// of allowed origins, comma-separated (`*` for any). Other `Host` headers get 403,
+    /// which stops DNS-rebinding pages.
+    #[arg(
+        long,
+        env = "REPOWIKI_ALLOWED_HOSTS",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub allowed_hosts: Vec<String>,
+
+    /// Start with auth off on an address other than loopback. Without it such a start
+    /// is refused: anyone on the network could read every conversation.
+    #[arg(long, env = "REPOWIKI_ALLOW_OPEN", default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_open: bool,
+
     /// Frames a connection may send per second (with bursts of twice that); beyond it
     /// the client gets `rate_limited` errors, and a connection that keeps going is closed.
     #[arg(long, env = "REPOWIKI_MESSAGES_PER_SEC", default_value_t = 20)]
     pub messages_per_sec: u32,
+
+    /// REST requests a client (API key, or IP address when auth is off) may make per
+    /// second, with bursts of twice that; beyond it 429 with `Retry-After`.
+    #[arg(long, env = "REPOWIKI_REST_REQUESTS_PER_SEC", default_value_t = 100)]
+    pub rest_requests_per_sec: u32,
+
+    /// REST requests that start a model call or heavy work (a synchronous turn, an SSE
+    /// question, a wiki job, a project, a re-index) a client may make per minute.
+    #[arg(long, env = "REPOWIKI_MODEL_CALLS_PER_MIN", default_value_t = 60)]
+    pub model_calls_per_min: u32,
 
     /// Open sockets allowed per API key (or per IP address when auth is off).
     #[arg(
@@ -145,6 +175,20 @@ pub struct Config {
     /// Largest upload (`POST /api/projects/{id}/documents`), in bytes.
     #[arg(long, env = "REPOWIKI_MAX_UPLOAD_BYTES", default_value_t = 20 * 1024 * 1024)]
     pub max_upload_bytes: usize,
+
+    /// Address space a PDF's text extraction may use, in MiB; a PDF that needs more
+    /// (a decompression bomb) is refused.
+    #[arg(long, env = "REPOWIKI_PDF_MEMORY_MIB", default_value_t = 512)]
+    pub pdf_memory_mib: u64,
+
+    /// Seconds a PDF's text extraction may take.
+    #[arg(long, env = "REPOWIKI_PDF_TIMEOUT_SECS", default_value_t = 30)]
+    pub pdf_timeout_secs: u64,
+
+    /// The executable that extracts PDF text (run as `EXE --extract-pdf`); default: this
+    /// server's own executable.
+    #[arg(long, env = "REPOWIKI_PDF_EXTRACTOR")]
+    pub pdf_extractor: Option<PathBuf>,
 }
 
 impl Config {

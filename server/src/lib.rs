@@ -14,6 +14,7 @@ pub mod rag;
 pub mod realtime;
 pub mod state;
 pub mod storage;
+pub mod telemetry;
 pub mod wiki;
 
 use std::sync::Arc;
@@ -65,13 +66,17 @@ pub async fn build_state_with_providers(
     shutdown: CancellationToken,
     providers: Providers,
 ) -> Result<AppState, StartupError> {
+    // Installed before anything records, so no early figure is lost.
+    telemetry::handle();
+    tokio::spawn(telemetry::upkeep(shutdown.clone()));
     let store = Store::connect(&config.database_url()).await?;
     let rag = Arc::new(Rag::open(
         &config.data_dir.join("index"),
         store.clone(),
         providers.embedder(None),
     )?);
-    let hub = Arc::new(Hub::new(config.replay_buffer));
+    let hub =
+        Arc::new(Hub::new(config.replay_buffer).with_replay_bytes(config.replay_buffer_bytes));
     let jobs = Arc::new(crate::jobs::JobBoard::default());
     let projects = crate::projects::ProjectService::new(
         store.clone(),
@@ -113,6 +118,7 @@ pub async fn build_state_with_providers(
         store,
         hub,
         connections: ConnectionLimiter::new(config.max_connections_per_client),
+        rest_limits: crate::http::rate_limits::RestLimits::new(&config),
         chat,
         providers,
         rag,

@@ -25,6 +25,8 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// Open sockets per client (API key or IP), across every socket endpoint.
     pub connections: Arc<ConnectionLimiter>,
+    /// REST request budgets per client.
+    pub rest_limits: Arc<crate::http::rate_limits::RestLimits>,
     pub chat: Arc<ChatService>,
     /// Every provider, for the model picker (`GET /api/models`).
     pub providers: Providers,

@@ -332,6 +332,10 @@ impl ChatService {
     ) -> Result<JoinOutcome, ChatError> {
         let room = rooms::conversation(conversation_id);
         let _conversation = self.locks.lock(conversation_id).await;
+        // Its replay buffer and snapshot would still show what REST calls gone.
+        if self.store.conversation_deleted(conversation_id).await? {
+            return Err(ChatError::Deleted);
+        }
         // Only read history when a snapshot may be needed; a plain live join needs none.
         let stored = match since_seq {
             Some(_) => Some(self.store.messages(conversation_id).await?),

@@ -19,6 +19,7 @@ use crate::providers::{
     estimate_tokens,
 };
 use crate::realtime::RoomHold;
+use crate::telemetry;
 
 pub(super) struct ActiveTurn {
     pub message_id: Uuid,
@@ -113,8 +114,15 @@ impl Progress {
 }
 
 impl ChatService {
+    #[tracing::instrument(name = "turn", skip_all, fields(
+        conversation = %spec.conversation_id,
+        provider = spec.provider.id(),
+        model = spec.model.as_deref().unwrap_or("default"),
+        deep_research = spec.deep_research,
+    ))]
     pub(super) async fn run_turn(&self, spec: TurnSpec) {
         let id = spec.conversation_id;
+        metrics::counter!(telemetry::TURNS_STARTED, "provider" => spec.provider.id()).increment(1);
         // Shared, so that the claim can be released before the final event goes out.
         let active = Arc::clone(spec.claim.active());
         let message_id = active.message_id;
@@ -173,6 +181,7 @@ impl ChatService {
             research_iterations,
         };
 
+        let recorded = metadata.clone();
         let _conversation = self.locks.lock(id).await;
         let content = active.partial().text.clone();
         let answer = ChatMessage {
@@ -215,6 +224,7 @@ impl ChatService {
                 metadata,
             },
         };
+        record_turn(spec.provider.id(), &event, &recorded);
         self.hub.publish(&ctx.room, event);
     }
 
@@ -235,6 +245,7 @@ impl ChatService {
         let mut shortened = false;
         let mut step_tokens = 0u32;
         let mut collected = String::new();
+        let call_started = Instant::now();
         let mut stream = ctx.provider.stream_chat(request(messages.clone()));
         let ending = loop {
             let event = tokio::select! {
@@ -288,6 +299,13 @@ impl ChatService {
         };
         // Dropping the stream aborts the upstream request at once.
         drop(stream);
+        let provider = ctx.provider.id();
+        metrics::histogram!(telemetry::PROVIDER_DURATION, "provider" => provider)
+            .record(call_started.elapsed().as_secs_f64());
+        if let Ending::Failed(e) = &ending {
+            metrics::counter!(telemetry::PROVIDER_ERRORS, "provider" => provider, "code" => e.code())
+                .increment(1);
+        }
         (ending, collected)
     }
 
@@ -304,6 +322,26 @@ impl ChatService {
                 token,
             },
         );
+    }
+}
+
+/// Counts the turn's ending, and for an answer its time to first token and pace.
+fn record_turn(provider: &'static str, event: &ServerMsg, metadata: &MessageMetadata) {
+    match event {
+        ServerMsg::MessageError { code, .. } => {
+            metrics::counter!(telemetry::TURNS_FAILED, "provider" => provider, "code" => code.clone())
+                .increment(1);
+        }
+        _ => metrics::counter!(telemetry::TURNS_COMPLETED, "provider" => provider).increment(1),
+    }
+    if let Some(first) = metadata.time_to_first_token_ms {
+        metrics::histogram!(telemetry::FIRST_TOKEN, "provider" => provider)
+            .record(first as f64 / 1000.0);
+        let streaming_secs = metadata.duration_ms.saturating_sub(first) as f64 / 1000.0;
+        if let (Some(tokens), true) = (metadata.completion_tokens, streaming_secs > 0.0) {
+            metrics::histogram!(telemetry::TOKENS_PER_SEC, "provider" => provider)
+                .record(f64::from(tokens) / streaming_secs);
+        }
     }
 }
 

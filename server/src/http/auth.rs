@@ -1,17 +1,15 @@
-//! Who may talk to the server: API keys (when enabled) and allowed origins (always).
+//! Who may talk to the server: API keys, when enabled. Where a request may come from is
+//! `origins`.
 //!
 //! Keys arrive as the `api_key` query parameter (browsers cannot set headers on a
 //! WebSocket), `Authorization: Bearer …` or `X-API-Key`, and are compared in constant
 //! time so that response timing reveals nothing about a key.
 
 use axum::extract::{Request, State};
-use std::sync::Arc;
-
-use axum::http::{HeaderMap, HeaderName, Method, header};
+use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
-use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::error::ApiError;
 use crate::config::Config;
@@ -28,6 +26,14 @@ pub enum AuthError {
 
 /// Whom a request speaks for: its key when auth is on (limits are per key), else nobody.
 pub type ClientKey = Option<String>;
+
+/// The name per-client limits count under: the key when there is one, else the address.
+pub fn client_id(key: &ClientKey, addr: std::net::SocketAddr) -> String {
+    match key {
+        Some(key) => format!("key:{key}"),
+        None => format!("ip:{}", addr.ip()),
+    }
+}
 
 pub fn authenticate(
     config: &Config,
@@ -72,45 +78,6 @@ fn presented_key(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
 
 fn url_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
     form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned()))
-}
-
-/// True when a browser page on `Origin` may use this server. Requests without an Origin
-/// header come from non-browser clients, which cross-site hijacking cannot involve.
-pub fn origin_allowed(config: &Config, headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
-        return true;
-    };
-    let listed: Vec<&str> = config
-        .allowed_origins
-        .iter()
-        .map(|o| o.trim().trim_end_matches('/'))
-        .filter(|o| !o.is_empty())
-        .collect();
-    if listed.is_empty() {
-        // Same origin: the page was served by this very host.
-        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-        let origin_host = origin
-            .strip_prefix("http://")
-            .or_else(|| origin.strip_prefix("https://"));
-        return host.is_some() && origin_host == host;
-    }
-    listed.iter().any(|o| *o == "*" || *o == origin)
-}
-
-/// CORS that follows the same origin list as the sockets.
-pub fn cors(config: &Arc<Config>) -> CorsLayer {
-    let config = Arc::clone(config);
-    CorsLayer::new()
-        .allow_origin(AllowOrigin::predicate(move |_, request| {
-            origin_allowed(&config, &request.headers)
-        }))
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            HeaderName::from_static("x-api-key"),
-            HeaderName::from_static("last-event-id"),
-        ])
 }
 
 /// Guards the REST API: 401 without a valid key when auth is enabled.
@@ -182,35 +149,5 @@ mod tests {
         let mut c = config(&["k1"], &[]);
         c.auth_enabled = false;
         assert_eq!(authenticate(&c, &HeaderMap::new(), None), Ok(None));
-    }
-
-    #[test]
-    fn origins_default_to_same_origin() {
-        let c = config(&[], &[]);
-        assert!(origin_allowed(&c, &HeaderMap::new()));
-        assert!(origin_allowed(
-            &c,
-            &headers(&[
-                ("origin", "http://127.0.0.1:3000"),
-                ("host", "127.0.0.1:3000")
-            ])
-        ));
-        assert!(!origin_allowed(
-            &c,
-            &headers(&[
-                ("origin", "http://evil.example"),
-                ("host", "127.0.0.1:3000")
-            ])
-        ));
-
-        let listed = config(&[], &["https://wiki.example.com/"]);
-        assert!(origin_allowed(
-            &listed,
-            &headers(&[("origin", "https://wiki.example.com")])
-        ));
-        assert!(!origin_allowed(
-            &listed,
-            &headers(&[("origin", "https://other.example.com")])
-        ));
     }
 }

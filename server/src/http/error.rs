@@ -3,7 +3,7 @@
 
 pub use app::protocol::rest::{ErrorBody, ErrorDetail};
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::auth::AuthError;
@@ -19,6 +19,9 @@ pub enum ApiError {
     Unauthorized(#[from] AuthError),
     #[error("{0}")]
     BadRequest(String),
+    /// A request from a page or a `Host` this server does not trust.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -33,6 +36,12 @@ pub enum ApiError {
     Refused(String),
     #[error("{0}")]
     TooLarge(String),
+    /// A per-client limit: too many requests or open streams; try again after a while.
+    #[error("{message}")]
+    TooMany {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// Logged; the client only learns that something failed on the server.
     #[error("{0}")]
     Internal(String),
@@ -44,11 +53,13 @@ impl ApiError {
             Self::Upstream { code, .. } => (StatusCode::BAD_GATEWAY, code.as_str()),
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             Self::Refused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "refused_source"),
             Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            Self::TooMany { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -112,6 +123,72 @@ impl IntoResponse for ApiError {
                 message,
             },
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Self::TooMany {
+            retry_after_secs, ..
+        } = self
+        {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after_secs.max(1)),
+            );
+        }
+        response
     }
+}
+
+/// axum's own refusals (a malformed query, JSON body, path or upload; a wrong method; a
+/// body over its limit) come as `text/plain`. API clients get every error in the one
+/// shape, so those are rewrapped here, their text as the message.
+pub async fn json_refusals(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.starts_with("text/plain"));
+    if !status.is_client_error() || !is_plain {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let code = match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid_body",
+        _ => "bad_request",
+    };
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("refused").to_owned()
+    } else {
+        text
+    };
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: code.to_owned(),
+            message,
+        },
+    };
+    let mut rewrapped = (status, Json(body)).into_response();
+    // Keep what else the refusal said (`Allow` on a 405).
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            rewrapped.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    rewrapped
+}
+
+/// Any `/api/…` path no route matched: a JSON 404, not the HTML page a browser gets.
+pub async fn no_such_endpoint() -> ApiError {
+    ApiError::NotFound("no such API endpoint".into())
 }

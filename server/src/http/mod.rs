@@ -1,14 +1,20 @@
 //! The HTTP surface: server-rendered pages, the sockets, and the REST endpoints.
 
 pub mod auth;
+mod caching;
 mod chat_message;
 mod compat;
 mod conversations;
 mod error;
 mod health;
+mod metrics;
 mod models;
 mod openapi;
+mod origins;
 mod projects;
+pub mod rate_limits;
+mod request_trace;
+mod security_headers;
 mod wiki;
 mod ws;
 
@@ -17,7 +23,7 @@ pub use error::{ApiError, ErrorBody};
 use app::{App, shell};
 use axum::Router;
 use axum::middleware;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 
 use crate::state::AppState;
@@ -31,10 +37,19 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_api_key,
-        ));
-    Router::new()
-        .route("/health", get(health::health))
-        .route("/ready", get(health::ready))
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            rate_limits::limit_rest,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            origins::refuse_cross_site,
+        ))
+        .route("/api/{*rest}", any(error::no_such_endpoint))
+        .layer(middleware::from_fn(error::json_refusals));
+    let api = caching::compress_api(api);
+    let guarded = Router::new()
         .route("/api/openapi.json", get(openapi::document))
         .route("/ws", get(ws::ws_handler))
         .merge(compat::socket_routes())
@@ -43,20 +58,46 @@ pub fn router(state: AppState) -> Router {
             shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(auth::cors(&state.config))
-        .with_state(state)
+        .layer(origins::cors(&state.config))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            origins::require_known_host,
+        ));
+    // Probes outside the Host check: load balancers call them by whatever name they use.
+    let app = Router::new()
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .merge(guarded);
+    let app = security_headers::add_to(app)
+        .layer(middleware::from_fn(caching::cache_policy))
+        .layer(middleware::from_fn(metrics::record_http));
+    request_trace::add_to(app).with_state(state)
 }
 
 /// What server-rendered pages read from the server itself, so a conversation is readable
-/// with JavaScript off.
+/// with JavaScript off. A page request without a valid key (when auth is on) gets none:
+/// the page renders, the stored data does not.
 fn page_data(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
     let store = state.store.clone();
+    let config = state.config.clone();
     move || {
+        security_headers::set_page_policy();
+        let authorized =
+            leptos::prelude::use_context::<axum::http::request::Parts>().is_some_and(|parts| {
+                auth::authenticate(&config, &parts.headers, parts.uri.query()).is_ok()
+            });
+        if !authorized {
+            return;
+        }
         let store = store.clone();
         leptos::prelude::provide_context(app::ServerData {
             messages: std::sync::Arc::new(move |id| {
                 let store = store.clone();
-                Box::pin(async move { store.messages(id).await.ok().filter(|m| !m.is_empty()) })
+                Box::pin(async move {
+                    // A deleted conversation is gone for pages as it is for REST.
+                    store.conversation(id).await.ok().flatten()?;
+                    store.messages(id).await.ok().filter(|m| !m.is_empty())
+                })
             }),
         });
     }
@@ -65,6 +106,7 @@ fn page_data(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
 /// The REST API proper; every route sits behind the API-key check.
 fn api_routes() -> Router<AppState> {
     Router::new()
+        .route("/metrics", get(metrics::scrape))
         .route("/api/models", get(models::list))
         .route("/api/chat/message", post(chat_message::send))
         .route(

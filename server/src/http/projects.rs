@@ -134,7 +134,8 @@ pub async fn upload(
 ) -> Result<(StatusCode, Json<UploadedDocuments>), ApiError> {
     state.projects.get(&id).await?;
     let limit = state.projects.max_upload_bytes();
-    let mut documents = Vec::new();
+    // The whole form is read before anything is stored: an upload is all or nothing.
+    let mut files = Vec::new();
     while let Some(field) = form
         .next_field()
         .await
@@ -144,13 +145,14 @@ pub async fn upload(
             continue;
         };
         let bytes = field.bytes().await.map_err(|e| multipart_error(e, limit))?;
-        documents.push(state.projects.upload(&id, &name, bytes.to_vec()).await?);
+        files.push((name, bytes.to_vec()));
     }
-    if documents.is_empty() {
+    if files.is_empty() {
         return Err(ApiError::BadRequest(
             "the form has no file part (multipart/form-data with a file name)".into(),
         ));
     }
+    let documents = state.projects.upload(&id, files).await?;
     Ok((StatusCode::CREATED, Json(UploadedDocuments { documents })))
 }
 

@@ -9,8 +9,10 @@ use app::protocol::{JobProgress, ServerMsg, rooms};
 
 use crate::realtime::Hub;
 
-/// Finished jobs kept for late subscribers; beyond this the oldest finished are dropped.
-const KEEP_FINISHED: usize = 1024;
+/// Jobs remembered for late subscribers. Beyond this the oldest finished job is dropped,
+/// or, when none has finished, the one silent longest: anyone may post progress for any
+/// job id, and that must not grow memory without bound.
+const KEEP_JOBS: usize = 2048;
 
 #[derive(Default)]
 pub struct JobBoard {
@@ -28,14 +30,12 @@ impl JobBoard {
         {
             let mut latest = self.latest.lock().unwrap_or_else(|p| p.into_inner());
             latest.insert(progress.job_id.clone(), (order, progress.clone()));
-            let finished = latest.values().filter(|(_, p)| p.is_final()).count();
-            if finished > KEEP_FINISHED {
-                let oldest = latest
+            if latest.len() > KEEP_JOBS {
+                let evicted = latest
                     .iter()
-                    .filter(|(_, (_, p))| p.is_final())
-                    .min_by_key(|(_, (order, _))| *order)
+                    .min_by_key(|(_, (order, p))| (!p.is_final(), *order))
                     .map(|(id, _)| id.clone());
-                if let Some(id) = oldest {
+                if let Some(id) = evicted {
                     latest.remove(&id);
                 }
             }

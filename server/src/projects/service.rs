@@ -21,6 +21,7 @@ use super::filters::Filters;
 use super::git::remove_dir;
 use super::indexer::{self, Mode};
 use super::paths;
+use super::pdf::PdfLimits;
 use super::url_policy::{Source, SourcePolicy};
 use crate::clock::now_ms;
 use crate::config::Config;
@@ -29,6 +30,7 @@ use crate::rag::Rag;
 use crate::realtime::Hub;
 use crate::storage::Store;
 use crate::storage::projects::NewProject;
+use crate::telemetry;
 
 /// Indexing jobs running at once; the rest wait their turn (chunking uses every core).
 const CONCURRENT_JOBS: usize = 2;
@@ -43,6 +45,7 @@ pub struct Settings {
     pub max_repo_bytes: u64,
     pub max_file_bytes: u64,
     pub max_upload_bytes: usize,
+    pub pdf: PdfLimits,
 }
 
 impl Settings {
@@ -53,6 +56,11 @@ impl Settings {
             max_repo_bytes: config.max_repo_bytes,
             max_file_bytes: config.max_file_bytes,
             max_upload_bytes: config.max_upload_bytes,
+            pdf: PdfLimits::new(
+                config.pdf_extractor.clone(),
+                config.pdf_memory_mib,
+                config.pdf_timeout_secs,
+            ),
         }
     }
 }
@@ -195,6 +203,7 @@ impl Inner {
         Ok(job_id)
     }
 
+    #[tracing::instrument(name = "indexing", skip_all, fields(project = %project.id, job = %job_id))]
     async fn run_job(
         self: Arc<Self>,
         claim: Claim,
@@ -213,6 +222,8 @@ impl Inner {
             () = self.shutdown.cancelled() => return,
         };
         let id = project.id.as_str();
+        let started = std::time::Instant::now();
+        let _running = telemetry::RunningJob::start("indexing");
         self.publish_progress(id, &job_id, JobStatus::Running, 0.0, "started".into());
         let progress = |percent: f32, message: String| {
             self.publish_progress(id, &job_id, JobStatus::Running, percent, message);
@@ -243,6 +254,15 @@ impl Inner {
         if let Err(e) = stored {
             tracing::error!(project = id, error = %e, "could not store the indexing outcome");
         }
+        let outcome = if status == ProjectStatus::Ready {
+            "completed"
+        } else {
+            "failed"
+        };
+        metrics::counter!(telemetry::JOBS_FINISHED, "kind" => "indexing", "status" => outcome)
+            .increment(1);
+        metrics::histogram!(telemetry::JOB_DURATION, "kind" => "indexing", "status" => outcome)
+            .record(started.elapsed().as_secs_f64());
         self.status_changed(id, status);
     }
 }

@@ -12,6 +12,7 @@ use super::ProjectError;
 use super::chunking::chunk_one;
 use super::language::language_of;
 use super::paths;
+use super::pdf::{PdfLimits, pdf_text};
 use super::service::{Inner, ProjectService};
 use super::walk::{content_hash, text_of};
 use crate::clock::now_ms;
@@ -20,24 +21,6 @@ use crate::storage::documents::DocumentRow;
 
 fn is_pdf(path: &str, bytes: &[u8]) -> bool {
     path.to_ascii_lowercase().ends_with(".pdf") || bytes.starts_with(b"%PDF-")
-}
-
-/// The PDF's text. The parser runs on the blocking pool and a panic in it (malformed
-/// files can cause one) is an invalid upload, not a crashed server.
-async fn pdf_text(bytes: Vec<u8>) -> Result<String, ProjectError> {
-    let text = tokio::task::spawn_blocking(move || {
-        std::panic::catch_unwind(|| pdf_extract::extract_text_from_mem(&bytes))
-    })
-    .await?;
-    match text {
-        Ok(Ok(text)) if !text.trim().is_empty() => Ok(text),
-        Ok(Ok(_)) => Err(ProjectError::InvalidInput(
-            "the PDF has no text to extract (a scanned image?)".into(),
-        )),
-        _ => Err(ProjectError::InvalidInput(
-            "the PDF could not be read".into(),
-        )),
-    }
 }
 
 struct Status<'a> {
@@ -63,38 +46,79 @@ impl Status<'_> {
     }
 }
 
+/// One uploaded file, read and chunked, not yet stored.
+struct Prepared {
+    document_id: String,
+    path: String,
+    size: u64,
+    hash: String,
+    text: String,
+    chunks: Vec<crate::rag::Chunk>,
+}
+
 impl ProjectService {
-    /// Adds (or replaces, for the same path) one uploaded document.
+    /// Adds (or replaces, for the same path) the uploaded documents, all or none: every
+    /// file is checked, read and chunked before the first one is stored, so a request
+    /// whose second file is refused leaves no trace of the first.
     pub async fn upload(
         &self,
         project_id: &str,
-        name: &str,
-        bytes: Vec<u8>,
-    ) -> Result<DocumentInfo, ProjectError> {
-        let path = paths::normalize(name)?;
+        files: Vec<(String, Vec<u8>)>,
+    ) -> Result<Vec<DocumentInfo>, ProjectError> {
         self.get(project_id).await?;
         let inner = self.inner();
-        if bytes.len() > inner.settings.max_upload_bytes {
-            return Err(ProjectError::TooLarge(format!(
-                "the upload is larger than {} bytes (REPOWIKI_MAX_UPLOAD_BYTES)",
-                inner.settings.max_upload_bytes
-            )));
+        let mut named = Vec::with_capacity(files.len());
+        for (name, bytes) in files {
+            let path = paths::normalize(&name)?;
+            if bytes.len() > inner.settings.max_upload_bytes {
+                return Err(ProjectError::TooLarge(format!(
+                    "{path} is larger than {} bytes (REPOWIKI_MAX_UPLOAD_BYTES)",
+                    inner.settings.max_upload_bytes
+                )));
+            }
+            named.push((path, bytes));
         }
-        let existing = inner.store.document_info_by_path(project_id, &path).await?;
-        let document_id = existing
-            .map(|d| d.id)
-            .unwrap_or_else(|| Uuid::new_v4().to_string());
+        let mut prepared = Vec::with_capacity(named.len());
+        for (path, bytes) in named {
+            let existing = inner.store.document_info_by_path(project_id, &path).await?;
+            let document_id = existing
+                .map(|d| d.id)
+                .unwrap_or_else(|| Uuid::new_v4().to_string());
+            let status = Status {
+                inner,
+                project_id,
+                document_id: &document_id,
+                path: &path,
+            };
+            status.send(DocumentState::Processing, 0.0, None);
+            match prepare(&inner.settings.pdf, &document_id, &path, bytes, &status).await {
+                Ok(ready) => prepared.push(ready),
+                Err(e) => {
+                    status.send(DocumentState::Failed, 100.0, Some(e.public_message()));
+                    return Err(e);
+                }
+            }
+        }
+        let mut stored = Vec::with_capacity(prepared.len());
+        for document in prepared {
+            stored.push(self.store_prepared(inner, project_id, document).await?);
+        }
+        Ok(stored)
+    }
+
+    async fn store_prepared(
+        &self,
+        inner: &Arc<Inner>,
+        project_id: &str,
+        document: Prepared,
+    ) -> Result<DocumentInfo, ProjectError> {
         let status = Status {
             inner,
             project_id,
-            document_id: &document_id,
-            path: &path,
+            document_id: &document.document_id,
+            path: &document.path,
         };
-        status.send(DocumentState::Processing, 0.0, None);
-        match self
-            .process(inner, project_id, &document_id, &path, bytes, &status)
-            .await
-        {
+        match store(inner, project_id, &document).await {
             Ok(info) => {
                 status.send(DocumentState::Indexed, 100.0, None);
                 inner.hub.publish(
@@ -115,61 +139,79 @@ impl ProjectService {
             }
         }
     }
+}
 
-    async fn process(
-        &self,
-        inner: &Arc<Inner>,
-        project_id: &str,
-        document_id: &str,
-        path: &str,
-        bytes: Vec<u8>,
-        status: &Status<'_>,
-    ) -> Result<DocumentInfo, ProjectError> {
-        let size = bytes.len() as u64;
-        let hash = content_hash(&bytes);
-        let text = if is_pdf(path, &bytes) {
-            pdf_text(bytes).await?
-        } else {
-            text_of(bytes).ok_or_else(|| {
-                ProjectError::InvalidInput(
-                    "only text, Markdown, source files and PDF can be uploaded".into(),
-                )
-            })?
-        };
-        status.send(DocumentState::Processing, 40.0, None);
-        let (chunk_path, chunk_text) = (path.to_owned(), text.clone());
-        let chunks = tokio::task::spawn_blocking(move || {
-            chunk_one(&Chunker::default(), &chunk_path, &chunk_text)
-        })
+/// The file's text (PDF extracted) and its chunks; nothing is stored yet.
+async fn prepare(
+    pdf: &PdfLimits,
+    document_id: &str,
+    path: &str,
+    bytes: Vec<u8>,
+    status: &Status<'_>,
+) -> Result<Prepared, ProjectError> {
+    let size = bytes.len() as u64;
+    let hash = content_hash(&bytes);
+    let text = if is_pdf(path, &bytes) {
+        pdf_text(bytes, pdf).await?
+    } else {
+        text_of(bytes).ok_or_else(|| {
+            ProjectError::InvalidInput(format!(
+                "{path}: only text, Markdown, source files and PDF can be uploaded"
+            ))
+        })?
+    };
+    status.send(DocumentState::Processing, 40.0, None);
+    let (chunk_path, chunk_text) = (path.to_owned(), text.clone());
+    let chunks = tokio::task::spawn_blocking(move || {
+        chunk_one(&Chunker::default(), &chunk_path, &chunk_text)
+    })
+    .await?;
+    status.send(DocumentState::Processing, 70.0, None);
+    Ok(Prepared {
+        document_id: document_id.to_owned(),
+        path: path.to_owned(),
+        size,
+        hash,
+        text,
+        chunks,
+    })
+}
+
+async fn store(
+    inner: &Arc<Inner>,
+    project_id: &str,
+    document: &Prepared,
+) -> Result<DocumentInfo, ProjectError> {
+    let row = DocumentRow {
+        id: document.document_id.clone(),
+        path: document.path.clone(),
+        language: language_of(&document.path).to_owned(),
+        size: document.size,
+        content_hash: document.hash.clone(),
+        content: document.text.clone(),
+        chunks: document.chunks.len() as u64,
+        origin: "upload",
+    };
+    let now = now_ms();
+    inner
+        .store
+        .apply_document_changes(project_id, std::slice::from_ref(&row), &[], now)
         .await?;
-        status.send(DocumentState::Processing, 70.0, None);
-        let row = DocumentRow {
-            id: document_id.to_owned(),
-            path: path.to_owned(),
-            language: language_of(path).to_owned(),
-            size,
-            content_hash: hash,
-            content: text,
-            chunks: chunks.len() as u64,
-            origin: "upload",
-        };
-        let now = now_ms();
-        inner
-            .store
-            .apply_document_changes(project_id, std::slice::from_ref(&row), &[], now)
-            .await?;
-        let rag = Arc::clone(&inner.rag);
-        let (id, doc_path) = (project_id.to_owned(), path.to_owned());
-        tokio::task::spawn_blocking(move || {
-            rag.index_document(&id, &doc_path, &chunks)?;
-            rag.commit()
-        })
-        .await??;
-        inner.store.refresh_project_counts(project_id, now).await?;
-        inner
-            .store
-            .document_info_by_path(project_id, path)
-            .await?
-            .ok_or(ProjectError::DocumentNotFound)
-    }
+    let rag = Arc::clone(&inner.rag);
+    let (id, doc_path, chunks) = (
+        project_id.to_owned(),
+        document.path.clone(),
+        document.chunks.clone(),
+    );
+    tokio::task::spawn_blocking(move || {
+        rag.index_document(&id, &doc_path, &chunks)?;
+        rag.commit()
+    })
+    .await??;
+    inner.store.refresh_project_counts(project_id, now).await?;
+    inner
+        .store
+        .document_info_by_path(project_id, &document.path)
+        .await?
+        .ok_or(ProjectError::DocumentNotFound)
 }

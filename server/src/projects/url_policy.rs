@@ -4,13 +4,14 @@
 //! the configured roots. The checked address is pinned for git, so a second DNS answer
 //! cannot send the clone somewhere else.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::path::PathBuf;
+use std::net::IpAddr;
+use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use url::{Host, Url};
 
 use super::ProjectError;
+use super::public_address::is_public;
 use crate::config::Config;
 
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -76,14 +77,21 @@ impl SourcePolicy {
             .filter(|r| !r.is_empty())
             .map(PathBuf::from)
             .collect();
-        let roots = if !configured.is_empty() {
-            configured
+        let roots = if configured.is_empty() {
+            default_roots()
         } else {
-            std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .into_iter()
-                .collect()
+            configured
         };
+        let mut local_roots: Vec<PathBuf> = Vec::new();
+        // A root that does not exist allows nothing. Each is kept as written (paths are
+        // first judged as written) and resolved (then as they really are).
+        for root in roots.iter().filter(|r| r.is_absolute()) {
+            if let Ok(real) = root.canonicalize() {
+                local_roots.push(lexically_normal(root));
+                local_roots.push(real);
+            }
+        }
+        local_roots.dedup();
         Self {
             allowed_hosts: config
                 .allowed_git_hosts
@@ -92,12 +100,7 @@ impl SourcePolicy {
                 .filter(|h| !h.is_empty())
                 .collect(),
             allow_ssh: config.allow_ssh_git,
-            // A root that does not exist allows nothing.
-            local_roots: roots
-                .iter()
-                .filter(|r| !r.as_os_str().is_empty())
-                .filter_map(|r| r.canonicalize().ok())
-                .collect(),
+            local_roots,
         }
     }
 
@@ -147,21 +150,43 @@ impl SourcePolicy {
                 "a local folder must be an absolute path".into(),
             ));
         }
-        // Canonical form resolves `..` and symlinks, so the root check sees the real place.
+        // Judged as written before the file system is asked anything, so a refusal tells
+        // nothing about what exists outside the roots.
+        self.inside_roots(&lexically_normal(&expanded), source)?;
+        // Resolving `..` and symlinks shows where the folder really is; judged again.
         let real = expanded
             .canonicalize()
             .map_err(|_| ProjectError::InvalidInput(format!("no folder at {source}")))?;
+        self.inside_roots(&real, source)?;
         if !real.is_dir() {
             return Err(ProjectError::InvalidInput(format!(
                 "{source} is not a folder"
             )));
         }
-        if !self.local_roots.iter().any(|root| real.starts_with(root)) {
+        Ok(real)
+    }
+
+    /// Refuses a path outside every root, or one that passes through a hidden folder
+    /// below its root (`~/.ssh`, `.git`, `.config`: keys and credentials live there).
+    fn inside_roots(&self, path: &Path, source: &str) -> Result<(), ProjectError> {
+        let below = self
+            .local_roots
+            .iter()
+            .find_map(|root| path.strip_prefix(root).ok())
+            .ok_or_else(|| {
+                refused(format!(
+                    "{source} is outside the folders this server may read (REPOWIKI_LOCAL_ROOTS)"
+                ))
+            })?;
+        let hidden = below
+            .components()
+            .any(|c| c.as_os_str().to_string_lossy().starts_with('.'));
+        if hidden {
             return Err(refused(format!(
-                "{source} is outside the folders this server may read (REPOWIKI_LOCAL_ROOTS)"
+                "{source} is or is inside a hidden folder, which is never read"
             )));
         }
-        Ok(real)
+        Ok(())
     }
 
     async fn check_url(&self, source: &str) -> Result<GitUrl, ProjectError> {
@@ -247,6 +272,40 @@ impl SourcePolicy {
     }
 }
 
+/// Where local projects may live when `REPOWIKI_LOCAL_ROOTS` is not set: the usual
+/// folders for code in the user's home, not the home folder itself.
+pub const DEFAULT_ROOTS: [&str; 7] = [
+    "src",
+    "code",
+    "projects",
+    "repos",
+    "git",
+    "dev",
+    "workspace",
+];
+
+fn default_roots() -> Vec<PathBuf> {
+    let Some(home) = std::env::var_os("HOME").map(PathBuf::from) else {
+        return Vec::new();
+    };
+    DEFAULT_ROOTS.iter().map(|name| home.join(name)).collect()
+}
+
+/// `a/b/../c/./d` → `a/c/d`, without touching the file system.
+fn lexically_normal(path: &Path) -> PathBuf {
+    let mut normal = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::ParentDir => {
+                normal.pop();
+            }
+            Component::CurDir => {}
+            other => normal.push(other),
+        }
+    }
+    normal
+}
+
 /// `git@host:owner/repo` (no scheme): the user-and-host part and the path.
 fn scp_like(source: &str) -> Option<(&str, &str)> {
     let (user_host, path) = source.split_once(':')?;
@@ -302,49 +361,6 @@ async fn public_address(host: &str, port: u16) -> Result<IpAddr, ProjectError> {
         .ok_or_else(|| ProjectError::InvalidInput(format!("the host {host} does not resolve")))
 }
 
-/// Not loopback, private, link-local, unspecified, multicast, shared or reserved.
-pub fn is_public(ip: &IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public_v4(&v4);
-            }
-            is_public_v6(v6)
-        }
-    }
-}
-
-fn is_public_v4(ip: &Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
-    !(ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local()
-        || ip.is_unspecified()
-        || ip.is_multicast()
-        || ip.is_broadcast()
-        || ip.is_documentation()
-        || a == 0
-        // Carrier-grade NAT, 100.64.0.0/10.
-        || (a == 100 && (64..128).contains(&b))
-        // Reserved, 240.0.0.0/4.
-        || a >= 240)
-}
-
-fn is_public_v6(ip: &Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
-    !(ip.is_loopback()
-        || ip.is_unspecified()
-        || ip.is_multicast()
-        || ip.is_unique_local()
-        || ip.is_unicast_link_local()
-        // Site-local (deprecated, fec0::/10) and documentation (2001:db8::/32).
-        || (first & 0xffc0) == 0xfec0
-        || (first == 0x2001 && ip.segments()[1] == 0x0db8)
-        // IPv4-compatible (::a.b.c.d), a way to spell an IPv4 address.
-        || (ip.segments()[..6].iter().all(|s| *s == 0)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -354,34 +370,6 @@ mod tests {
             allowed_hosts: allowed.iter().map(|h| normalize_host(h)).collect(),
             allow_ssh: ssh,
             local_roots: vec![std::env::temp_dir().canonicalize().unwrap()],
-        }
-    }
-
-    #[test]
-    fn addresses_are_classified() {
-        for private in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "0.0.0.0",
-            "100.64.0.1",
-            "224.0.0.1",
-            "::1",
-            "::",
-            "fe80::1",
-            "fc00::1",
-            "ff02::1",
-            "::ffff:127.0.0.1",
-            "::ffff:10.0.0.1",
-        ] {
-            let ip: IpAddr = private.parse().unwrap();
-            assert!(!is_public(&ip), "{private} counted as public");
-        }
-        for public in ["140.82.112.3", "8.8.8.8", "2606:4700::1111"] {
-            let ip: IpAddr = public.parse().unwrap();
-            assert!(is_public(&ip), "{public} counted as private");
         }
     }
 
@@ -427,9 +415,14 @@ mod tests {
 
     #[test]
     fn local_folders_only_under_roots() {
-        let p = policy(&[], false);
-        let inside = tempfile::tempdir().unwrap();
-        let found = p.check_local(inside.path().to_str().unwrap()).unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let p = SourcePolicy {
+            local_roots: vec![root.path().canonicalize().unwrap()],
+            ..policy(&[], false)
+        };
+        let inside = root.path().join("proj");
+        std::fs::create_dir_all(inside.join(".ssh")).unwrap();
+        let found = p.check_local(inside.to_str().unwrap()).unwrap();
         assert!(p.local_roots.iter().any(|r| found.starts_with(r)));
         assert!(matches!(
             p.check_local("/etc"),
@@ -439,10 +432,30 @@ mod tests {
             p.check_local("relative/dir"),
             Err(ProjectError::InvalidPath(_))
         ));
-        let sneaky = format!("{}/../../etc", inside.path().display());
+        let sneaky = format!("{}/../../etc", inside.display());
         assert!(matches!(
             p.check_local(&sneaky),
             Err(ProjectError::Refused(_))
         ));
+        let hidden = format!("{}/.ssh", inside.display());
+        assert!(matches!(
+            p.check_local(&hidden),
+            Err(ProjectError::Refused(_))
+        ));
+    }
+
+    #[test]
+    fn refusals_outside_the_roots_do_not_tell_what_exists() {
+        let root = tempfile::tempdir().unwrap();
+        let p = SourcePolicy {
+            local_roots: vec![root.path().canonicalize().unwrap()],
+            ..policy(&[], false)
+        };
+        let message = |path: &str| match p.check_local(path) {
+            Err(ProjectError::Refused(m)) => m.replace(path, "PATH"),
+            other => panic!("{path}: {other:?}"),
+        };
+        assert_eq!(message("/etc"), message("/no/such/folder/anywhere"));
+        assert_eq!(message("/etc/passwd"), message("/etc/no-such-file"));
     }
 }

@@ -140,7 +140,19 @@ impl Rag {
     /// The best passages of a project for a query: lexical hits, fused with dense ones
     /// when vectors exist, neighbours merged, cut to the token budget. Sources are
     /// numbered in the order given, which is the order answers cite them: `[1]`, `[2]`…
+    #[tracing::instrument(name = "retrieval", skip_all, fields(project = request.project_id, k = request.k))]
     pub async fn retrieve(
+        self: &Arc<Self>,
+        request: RetrievalRequest<'_>,
+    ) -> Result<Vec<Passage>, RagError> {
+        let started = std::time::Instant::now();
+        let passages = self.best_passages(request).await;
+        metrics::histogram!(crate::telemetry::RETRIEVAL_DURATION)
+            .record(started.elapsed().as_secs_f64());
+        passages
+    }
+
+    async fn best_passages(
         self: &Arc<Self>,
         request: RetrievalRequest<'_>,
     ) -> Result<Vec<Passage>, RagError> {

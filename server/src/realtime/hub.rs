@@ -26,12 +26,18 @@ use super::peer::{ConnectionId, Peer, WireFrame};
 pub struct Hub {
     rooms: Mutex<HashMap<String, Room>>,
     replay_capacity: usize,
+    replay_bytes: usize,
 }
+
+/// Bytes of events each room keeps for replay unless configured: a few answers' worth.
+pub const DEFAULT_REPLAY_BYTES: usize = 1024 * 1024;
 
 struct Room {
     last_seq: u64,
     members: HashMap<ConnectionId, Peer>,
     replay: VecDeque<(u64, WireFrame)>,
+    /// What `replay` holds, so a few huge events cannot pin unbounded memory.
+    replay_bytes: usize,
     holds: usize,
 }
 
@@ -45,6 +51,7 @@ impl Room {
             last_seq: crate::clock::now_ms().saturating_mul(1000),
             members: HashMap::new(),
             replay: VecDeque::new(),
+            replay_bytes: 0,
             holds: 0,
         }
     }
@@ -77,7 +84,15 @@ impl Hub {
         Self {
             rooms: Mutex::new(HashMap::new()),
             replay_capacity: replay_capacity.max(1),
+            replay_bytes: DEFAULT_REPLAY_BYTES,
         }
+    }
+
+    /// Caps each room's replay buffer in bytes as well as in events. An event larger
+    /// than the cap is delivered live but not kept: resuming across it gets a snapshot.
+    pub fn with_replay_bytes(mut self, bytes: usize) -> Self {
+        self.replay_bytes = bytes;
+        self
     }
 
     fn rooms(&self) -> MutexGuard<'_, HashMap<String, Room>> {
@@ -167,6 +182,7 @@ impl Hub {
         let entry = rooms.get_mut(room)?;
         entry.last_seq += 1;
         let seq = entry.last_seq;
+        metrics::counter!(crate::telemetry::EVENTS_PUBLISHED).increment(1);
         let text: WireFrame = match serde_json::to_string(&frame_in(room, msg, Some(seq))) {
             Ok(text) => text.into(),
             Err(e) => {
@@ -174,10 +190,14 @@ impl Hub {
                 return Some(seq);
             }
         };
-        if entry.replay.len() == self.replay_capacity {
-            entry.replay.pop_front();
-        }
+        entry.replay_bytes += text.len();
         entry.replay.push_back((seq, text.clone()));
+        while entry.replay.len() > self.replay_capacity || entry.replay_bytes > self.replay_bytes {
+            match entry.replay.pop_front() {
+                Some((_, old)) => entry.replay_bytes -= old.len(),
+                None => break,
+            }
+        }
         // A member whose queue is full is being closed; it stops receiving at once.
         entry.members.retain(|_, peer| peer.deliver(text.clone()));
         Some(seq)
@@ -312,6 +332,28 @@ mod tests {
         assert!(matches!(frames[0].msg, ServerMsg::Joined { last_seq } if last_seq == s2));
         assert_eq!(frames[1].seq, Some(s2));
         assert_eq!(frames.len(), 2);
+    }
+
+    #[test]
+    fn the_replay_buffer_is_bounded_in_bytes_too() {
+        let hub = Hub::new(1000).with_replay_bytes(64 * 1024);
+        let (a, _rx_a) = Peer::new(1000);
+        let start = hub.join("r", &a, None, |_| None).last_seq;
+        let big = |n: usize| ServerMsg::ProcessingStatus {
+            status: "x".repeat(16 * 1024 + n),
+            progress_percent: None,
+            message: None,
+        };
+        for n in 0..200 {
+            hub.publish("r", big(n));
+        }
+        let rooms = hub.rooms();
+        let room = rooms.get("r").expect("room");
+        let held: usize = room.replay.iter().map(|(_, f)| f.len()).sum();
+        assert_eq!(held, room.replay_bytes);
+        assert!(held <= 64 * 1024, "{held} bytes kept");
+        assert!(room.replay.len() >= 2, "the newest events are kept");
+        assert_eq!(room.replay.back().map(|(seq, _)| *seq), Some(start + 200));
     }
 
     #[test]

@@ -5,7 +5,12 @@ use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
 
 pub struct ConnectionLimiter {
     max_per_client: usize,
@@ -73,35 +78,49 @@ pub enum Verdict {
 }
 
 /// A connection's message budget: `per_sec` frames a second with bursts of twice that.
-/// A client over budget is told so for each refused frame; one that sends a further
-/// burst's worth while refused is disconnected.
-pub struct FrameBudget {
-    limiter: DefaultDirectRateLimiter,
-    refused_in_a_row: u32,
-    patience: u32,
+/// A client over budget is told so for each refused frame; one refused more than a
+/// burst's worth within ten seconds is disconnected, however its frames are spaced (a
+/// steady flood just above the rate keeps getting some through, and must still end).
+pub struct FrameBudget<C: Clock = DefaultClock> {
+    frames: DirectLimiter<C>,
+    refusals: DirectLimiter<C>,
 }
+
+type DirectLimiter<C> =
+    RateLimiter<NotKeyed, InMemoryState, C, NoOpMiddleware<<C as Clock>::Instant>>;
+
+/// The window over which refusals are counted.
+const REFUSAL_WINDOW: Duration = Duration::from_secs(10);
 
 impl FrameBudget {
     pub fn new(per_sec: u32) -> Self {
+        Self::with_clock(per_sec, DefaultClock::default())
+    }
+}
+
+impl<C: Clock + Clone> FrameBudget<C> {
+    fn with_clock(per_sec: u32, clock: C) -> Self {
         let rate = NonZeroU32::new(per_sec.max(1)).unwrap_or(NonZeroU32::MIN);
         let burst = rate.saturating_mul(NonZeroU32::new(2).unwrap_or(NonZeroU32::MIN));
+        let refusals = Quota::with_period(REFUSAL_WINDOW / burst.get())
+            .unwrap_or_else(|| Quota::per_second(burst))
+            .allow_burst(burst);
         Self {
-            limiter: RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)),
-            refused_in_a_row: 0,
-            patience: burst.get(),
+            frames: RateLimiter::direct_with_clock(
+                Quota::per_second(rate).allow_burst(burst),
+                clock.clone(),
+            ),
+            refusals: RateLimiter::direct_with_clock(refusals, clock),
         }
     }
 
     pub fn check(&mut self) -> Verdict {
-        if self.limiter.check().is_ok() {
-            self.refused_in_a_row = 0;
-            return Verdict::Accept;
-        }
-        self.refused_in_a_row += 1;
-        if self.refused_in_a_row > self.patience {
-            Verdict::Disconnect
-        } else {
+        if self.frames.check().is_ok() {
+            Verdict::Accept
+        } else if self.refusals.check().is_ok() {
             Verdict::Refuse
+        } else {
+            Verdict::Disconnect
         }
     }
 }
@@ -109,6 +128,7 @@ impl FrameBudget {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use governor::clock::FakeRelativeClock;
 
     #[test]
     fn slots_are_limited_per_client_and_given_back() {
@@ -129,5 +149,32 @@ mod tests {
         assert!(verdicts[..10].iter().all(|v| *v == Verdict::Accept));
         assert_eq!(verdicts[10], Verdict::Refuse);
         assert_eq!(verdicts.last(), Some(&Verdict::Disconnect));
+    }
+
+    #[test]
+    fn a_steady_flood_just_over_the_rate_is_disconnected_too() {
+        // Each accepted frame used to forgive the refusals before it, so a client sending
+        // a little faster than allowed was refused forever and never closed.
+        let clock = FakeRelativeClock::default();
+        let mut budget = FrameBudget::with_clock(5, clock.clone());
+        let mut verdicts = Vec::new();
+        // Twice the allowed rate, for at most a minute.
+        for _ in 0..600 {
+            verdicts.push(budget.check());
+            if verdicts.last() == Some(&Verdict::Disconnect) {
+                break;
+            }
+            clock.advance(Duration::from_millis(100));
+        }
+        assert!(verdicts.contains(&Verdict::Accept) && verdicts.contains(&Verdict::Refuse));
+        assert_eq!(verdicts.last(), Some(&Verdict::Disconnect));
+
+        // At the allowed rate nothing is ever refused.
+        let clock = FakeRelativeClock::default();
+        let mut budget = FrameBudget::with_clock(5, clock.clone());
+        for _ in 0..600 {
+            assert_eq!(budget.check(), Verdict::Accept);
+            clock.advance(Duration::from_millis(200));
+        }
     }
 }

@@ -10,7 +10,7 @@ mod peer;
 mod room_name;
 
 pub use follower::Follower;
-pub use hub::{CatchUp, Hub, JoinOutcome, RoomHold};
+pub use hub::{CatchUp, DEFAULT_REPLAY_BYTES, Hub, JoinOutcome, RoomHold};
 pub use limits::{ConnectionLimiter, ConnectionSlot, FrameBudget, Verdict};
 pub use peer::{CloseReason, ConnectionId, Peer, WireFrame, close_code};
 pub use room_name::RoomName;

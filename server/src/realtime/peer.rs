@@ -56,6 +56,7 @@ impl Peer {
         match self.queue.try_send(frame) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
+                metrics::counter!(crate::telemetry::SLOW_CLOSED).increment(1);
                 self.close(
                     close_code::TRY_AGAIN_LATER,
                     "too slow: resume with since_seq",

@@ -55,15 +55,21 @@ impl Store {
         if done.rows_affected() == 1 {
             return Ok(Existence::Created);
         }
+        Ok(if self.conversation_deleted(id).await? {
+            Existence::Deleted
+        } else {
+            Existence::Existing
+        })
+    }
+
+    /// True when the conversation existed and was deleted (false for one never created).
+    pub async fn conversation_deleted(&self, id: Uuid) -> Result<bool> {
         let deleted: Option<(Option<i64>,)> =
             sqlx::query_as("SELECT deleted_at FROM conversations WHERE id = $1")
                 .bind(id.to_string())
                 .fetch_optional(&self.pool)
                 .await?;
-        Ok(match deleted {
-            Some((Some(_),)) => Existence::Deleted,
-            _ => Existence::Existing,
-        })
+        Ok(matches!(deleted, Some((Some(_),))))
     }
 
     /// A conversation that exists and is not deleted.

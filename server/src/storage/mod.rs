@@ -102,6 +102,11 @@ impl Store {
     }
 
     /// For `/ready`: the database answers a trivial query.
+    /// Connections the pool holds, and how many of them are idle.
+    pub fn pool_use(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
+    }
+
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

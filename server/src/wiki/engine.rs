@@ -94,13 +94,25 @@ impl WikiService {
         Ok(())
     }
 
+    #[tracing::instrument(name = "wiki_job", skip_all, fields(job = %id))]
     async fn run(self: Arc<Self>, id: String, cancel: CancellationToken) {
+        let started = std::time::Instant::now();
+        let _running = crate::telemetry::RunningJob::start("wiki");
         let done = CancellationToken::new();
         let heartbeat =
             tokio::spawn(Arc::clone(&self).heartbeat(id.clone(), cancel.clone(), done.clone()));
-        if let Err(e) = self.drive(&id, &cancel).await {
-            tracing::error!(error = %e, job = %id, "wiki job interrupted by a storage error");
-        }
+        // A run ends when the job finishes, pauses, is cancelled or the server stops.
+        let ended = match self.drive(&id, &cancel).await {
+            Ok(()) => "ended",
+            Err(e) => {
+                tracing::error!(error = %e, job = %id, "wiki job interrupted by a storage error");
+                "storage_error"
+            }
+        };
+        metrics::counter!(crate::telemetry::JOBS_FINISHED, "kind" => "wiki", "status" => ended)
+            .increment(1);
+        metrics::histogram!(crate::telemetry::JOB_DURATION, "kind" => "wiki", "status" => ended)
+            .record(started.elapsed().as_secs_f64());
         done.cancel();
         let _ = heartbeat.await;
         // Whatever stopped the run, what it had in progress goes back to pending and a

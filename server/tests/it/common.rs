@@ -55,6 +55,11 @@ impl TestServer {
         let mut config = Config::for_data_dir(data.path());
         config.database_url = None;
         config.offline_tokens_per_sec = 400.0;
+        // The test binary cannot extract PDFs; the server binary built beside it can.
+        config.pdf_extractor = Some(env!("CARGO_BIN_EXE_server").into());
+        // Tests poll and fire requests faster than a person; the limits have their own test.
+        config.rest_requests_per_sec = 100_000;
+        config.model_calls_per_min = 100_000;
         adjust(&mut config);
         let options = leptos::config::get_configuration(None)
             .expect("leptos defaults")

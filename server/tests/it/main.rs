@@ -19,6 +19,7 @@ mod http;
 mod projects;
 mod projects_storage;
 mod providers;
+mod request_guards;
 mod retrieval;
 mod seed_endpoints;
 mod storage;

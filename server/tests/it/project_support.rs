@@ -268,24 +268,52 @@ pub fn multipart(files: &[(&str, &[u8])]) -> (String, Vec<u8>) {
 /// A one-page PDF whose page shows `text` (ASCII, no parentheses), with a correct xref.
 pub fn tiny_pdf(text: &str) -> Vec<u8> {
     let stream = format!("BT /F1 18 Tf 72 720 Td ({text}) Tj ET");
-    let objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R \
-         /Resources << /Font << /F1 5 0 R >> >> >>"
-            .to_owned(),
+    pdf_with_contents(
         format!(
             "<< /Length {} >>\nstream\n{stream}\nendstream",
             stream.len()
-        ),
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
-            .to_owned(),
+        )
+        .into_bytes(),
+    )
+}
+
+/// A PDF whose page content is a Flate stream that inflates to `inflated` bytes of
+/// spaces: a decompression bomb.
+pub fn deflate_bomb_pdf(inflated: usize) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    let block = vec![b' '; 1024 * 1024];
+    for _ in 0..inflated / block.len() {
+        encoder.write_all(&block).expect("deflate");
+    }
+    let stream = encoder.finish().expect("deflate");
+    let mut contents = format!(
+        "<< /Length {} /Filter /FlateDecode >>\nstream\n",
+        stream.len()
+    )
+    .into_bytes();
+    contents.extend_from_slice(&stream);
+    contents.extend_from_slice(b"\nendstream");
+    pdf_with_contents(contents)
+}
+
+fn pdf_with_contents(contents: Vec<u8>) -> Vec<u8> {
+    let objects: [Vec<u8>; 5] = [
+        "<< /Type /Catalog /Pages 2 0 R >>".into(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".into(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R \
+         /Resources << /Font << /F1 5 0 R >> >> >>"
+            .into(),
+        contents,
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".into(),
     ];
     let mut pdf = b"%PDF-1.4\n".to_vec();
     let mut offsets = Vec::new();
     for (i, body) in objects.iter().enumerate() {
         offsets.push(pdf.len());
-        pdf.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
+        pdf.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+        pdf.extend_from_slice(body);
+        pdf.extend_from_slice(b"\nendobj\n");
     }
     let xref = pdf.len();
     pdf.extend_from_slice(

@@ -460,6 +460,28 @@ async fn uploads_of_each_type_are_indexed_with_live_status() {
     assert_eq!(status, 413);
     assert_eq!(error["error"]["code"], "too_large");
 
+    // An upload is all or nothing: a good file before a bad one is not stored either.
+    let before = documents(&server, &id).await.as_array().unwrap().len();
+    let (status, _) = upload(
+        &server,
+        &id,
+        &[("first.md", b"# First\n"), ("second.bin", b"\0\x01binary")],
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = upload(
+        &server,
+        &id,
+        &[("first.md", b"# First\n"), ("huge.txt", &huge)],
+    )
+    .await;
+    assert_eq!(status, 413);
+    assert_eq!(
+        documents(&server, &id).await.as_array().unwrap().len(),
+        before
+    );
+    assert!(!by_path(&documents(&server, &id).await).contains_key("first.md"));
+
     // Deleting a document tells the room.
     let doc_id = docs["plain.txt"]["id"].as_str().unwrap();
     let r = http()
@@ -639,4 +661,31 @@ async fn a_clone_past_its_time_limit_is_stopped() {
     );
     assert_eq!(project["documents"], 0);
     server.stop().await;
+}
+
+#[tokio::test]
+async fn a_pdf_that_inflates_past_the_memory_limit_is_refused_and_the_server_lives() {
+    let server = TestServer::start_with(|c| {
+        c.max_upload_bytes = 8 * 1024 * 1024;
+        c.pdf_memory_mib = 256;
+    })
+    .await;
+    let (status, created) = post_json(&server, "/api/projects", json!({"name": "Bombs"})).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    wait_job(server.addr, created["job_id"].as_str().unwrap()).await;
+
+    // A few MiB on the wire, 512 MiB once its content stream is inflated.
+    let bomb = project_support::deflate_bomb_pdf(512 * 1024 * 1024);
+    assert!(bomb.len() < 4 * 1024 * 1024, "{} bytes", bomb.len());
+    let (status, error) = upload(&server, &id, &[("bomb.pdf", &bomb)]).await;
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(error["error"]["code"], "bad_request");
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(message.contains("REPOWIKI_PDF_MEMORY_MIB"), "{message}");
+
+    // The server still answers, and still reads an honest PDF.
+    let pdf = tiny_pdf("Still alive");
+    let (status, uploaded) = upload(&server, &id, &[("fine.pdf", &pdf)]).await;
+    assert_eq!(status, 201, "{uploaded}");
 }

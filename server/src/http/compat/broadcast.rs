@@ -34,6 +34,30 @@ pub struct StatusUpdate {
     pub failed_pages: Option<u32>,
 }
 
+/// The largest request body `POST /api/v1/websocket/status` reads.
+pub const MAX_STATUS_BODY: usize = 80 * 1024;
+
+impl StatusUpdate {
+    /// Every text is relayed to each member and may be kept for replay and late joiners,
+    /// so each is bounded, and the limit named when exceeded.
+    fn check_sizes(&self) -> Result<(), ApiError> {
+        let fields = [
+            ("status", Some(&self.status), 64),
+            ("message", self.message.as_ref(), 64 * 1024),
+            ("page_id", self.page_id.as_ref(), 256),
+            ("page_title", self.page_title.as_ref(), 512),
+        ];
+        for (name, value, max) in fields {
+            if value.is_some_and(|v| v.chars().count() > max) {
+                return Err(ApiError::TooLarge(format!(
+                    "{name} is longer than {max} characters"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Published {
     room: String,
@@ -49,6 +73,7 @@ pub async fn publish_status(
     State(state): State<AppState>,
     Json(update): Json<StatusUpdate>,
 ) -> Result<(StatusCode, Json<Published>), ApiError> {
+    update.check_sizes()?;
     let seq = match RoomName::parse(&update.room) {
         None => {
             return Err(ApiError::BadRequest(

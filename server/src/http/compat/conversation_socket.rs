@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::chat::{AnswerAssembler, Question};
 use crate::clock::now_ms;
 use crate::fault::ClientFault;
-use crate::http::ws::{Upgrade, accept};
+use crate::http::ws::{Upgrade, accept, exceeds_transport_ceiling};
 use crate::realtime::{ConnectionSlot, FrameBudget, Verdict, close_code};
 use crate::state::AppState;
 
@@ -80,10 +80,14 @@ async fn serve(socket: WebSocket, state: AppState, conversation_id: Uuid, _slot:
                     Some(Ok(Message::Text(text))) => {
                         on_text(&state, conversation_id, me, &text, &mut budget, &mut own_hidden).await
                     }
-                    Some(Ok(Message::Binary(_))) => {
-                        Step::Reply(Box::new(error_text("binary frames are not supported; send JSON text")))
-                    }
+                    Some(Ok(Message::Binary(_))) => match budget.check() {
+                        Verdict::Disconnect => Step::Close(close_code::POLICY, "rate limit exceeded"),
+                        _ => Step::Reply(Box::new(error_text("binary frames are not supported; send JSON text"))),
+                    },
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => Step::Nothing,
+                    Some(Err(e)) if exceeds_transport_ceiling(&e) => {
+                        Step::Close(close_code::TOO_BIG, "frame too large")
+                    }
                     _ => break,
                 };
                 match step {

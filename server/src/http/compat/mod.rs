@@ -29,8 +29,13 @@ pub fn socket_routes() -> Router<AppState> {
 
 /// REST routes, behind the API-key middleware.
 pub fn api_routes() -> Router<AppState> {
+    use axum::extract::DefaultBodyLimit;
     Router::new()
         .route("/api/chat/stream/{conversation_id}", get(sse::handler))
-        .route("/api/v1/websocket/status", post(broadcast::publish_status))
+        .route(
+            "/api/v1/websocket/status",
+            post(broadcast::publish_status)
+                .layer(DefaultBodyLimit::max(broadcast::MAX_STATUS_BODY)),
+        )
         .route("/api/v1/websocket/connections", get(broadcast::connections))
 }

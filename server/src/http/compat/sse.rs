@@ -7,10 +7,11 @@
 //! without it the stream follows the conversation until the client goes away.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 
 use app::protocol::{ServerFrame, ServerMsg};
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, Uri};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 use serde::Deserialize;
@@ -18,6 +19,7 @@ use uuid::Uuid;
 
 use crate::chat::Question;
 use crate::http::ApiError;
+use crate::http::auth::{authenticate, client_id};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -37,10 +39,24 @@ pub async fn handler(
     State(state): State<AppState>,
     Path(conversation_id): Path<String>,
     Query(query): Query<StreamQuery>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let conversation_id = Uuid::parse_str(&conversation_id)
         .map_err(|_| ApiError::BadRequest("conversation id must be a UUID".into()))?;
+    // A stream is a connection like a socket, and counts toward the same per-client cap.
+    let key = authenticate(&state.config, &headers, uri.query())?;
+    let slot = state
+        .connections
+        .acquire(client_id(&key, addr))
+        .ok_or_else(|| ApiError::TooMany {
+            message: format!(
+                "too many open connections for this client (REPOWIKI_MAX_CONNECTIONS_PER_CLIENT = {})",
+                state.config.max_connections_per_client
+            ),
+            retry_after_secs: 5,
+        })?;
     let last_event_id = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -72,8 +88,9 @@ pub async fn handler(
             })
             .await?;
     }
-    let events =
-        futures::stream::unfold((follower, false), move |(mut follower, done)| async move {
+    let events = futures::stream::unfold(
+        (follower, slot, false),
+        move |(mut follower, slot, done)| async move {
             if done {
                 return None;
             }
@@ -82,8 +99,9 @@ pub async fn handler(
                 frame.msg,
                 ServerMsg::MessageComplete { .. } | ServerMsg::MessageError { .. }
             );
-            Some((Ok(event(&frame)), (follower, asking && ends_turn)))
-        });
+            Some((Ok(event(&frame)), (follower, slot, asking && ends_turn)))
+        },
+    );
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }
 

@@ -14,10 +14,10 @@ use uuid::Uuid;
 
 use crate::chat::Question;
 use crate::fault::ClientFault;
-use crate::http::ws::{Upgrade, accept};
+use crate::http::ws::{Upgrade, accept, exceeds_transport_ceiling};
 use crate::projects::ProjectError;
 use crate::providers::{PromptMessage, PromptRole};
-use crate::realtime::{ConnectionSlot, close_code};
+use crate::realtime::{ConnectionSlot, FrameBudget, Verdict, close_code};
 use crate::state::AppState;
 
 /// Time a client has to send its request after connecting.
@@ -35,6 +35,9 @@ async fn serve(mut socket: WebSocket, state: AppState, _slot: ConnectionSlot) {
             return close(socket, close_code::TOO_BIG, "frame too large").await;
         }
         Ok(Some(Ok(Message::Text(text)))) => serde_json::from_str::<WsChatRequest>(&text),
+        Ok(Some(Err(e))) if exceeds_transport_ceiling(&e) => {
+            return close(socket, close_code::TOO_BIG, "frame too large").await;
+        }
         Ok(Some(Ok(_))) => {
             return close(socket, UNSUPPORTED_DATA, "expected a JSON request").await;
         }
@@ -109,6 +112,7 @@ async fn serve(mut socket: WebSocket, state: AppState, _slot: ConnectionSlot) {
         return close(socket, code, &e.client_message()).await;
     }
 
+    let mut budget = FrameBudget::new(state.config.messages_per_sec);
     loop {
         tokio::select! {
             frame = follower.next() => {
@@ -130,11 +134,20 @@ async fn serve(mut socket: WebSocket, state: AppState, _slot: ConnectionSlot) {
                     _ => {}
                 }
             }
-            incoming = socket.recv() => {
-                if matches!(incoming, None | Some(Err(_)) | Some(Ok(Message::Close(_)))) {
-                    return;
+            incoming = socket.recv() => match incoming {
+                // The request was the one frame expected; later ones are read only to
+                // notice the client leaving, but still count against its budget.
+                Some(Ok(Message::Text(_) | Message::Binary(_))) => {
+                    if budget.check() == Verdict::Disconnect {
+                        return close(socket, close_code::POLICY, "rate limit exceeded").await;
+                    }
                 }
-            }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                Some(Err(e)) if exceeds_transport_ceiling(&e) => {
+                    return close(socket, close_code::TOO_BIG, "frame too large").await;
+                }
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+            },
             _ = state.shutdown.cancelled() => {
                 return close(socket, close_code::GOING_AWAY, "server shutting down").await;
             }

@@ -9,8 +9,10 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use tracing::Instrument;
 
-use crate::http::auth::{authenticate, origin_allowed};
+use crate::http::auth::{authenticate, client_id};
+use crate::http::origins::origin_allowed;
 use crate::realtime::{ConnectionSlot, close_code};
 use crate::state::AppState;
 
@@ -32,8 +34,7 @@ fn admit(
         return Err((StatusCode::FORBIDDEN, "origin not allowed"));
     }
     let client = match authenticate(&state.config, headers, uri.query()) {
-        Ok(Some(key)) => format!("key:{key}"),
-        Ok(None) => format!("ip:{}", addr.ip()),
+        Ok(key) => client_id(&key, addr),
         Err(e) => return Ok(Admission::Refused(close_code::POLICY, e.to_string())),
     };
     Ok(match state.connections.acquire(client) {
@@ -106,13 +107,33 @@ where
         Ok(admission) => admission,
         Err(refusal) => return refusal.into_response(),
     };
+    // The request's span ends with the upgrade; the socket gets its own for its life.
+    let span = tracing::info_span!(
+        "socket",
+        path = %upgrade.uri.path(),
+        request_id = upgrade
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(""),
+    );
     with_frame_limit(upgrade.ws, &state).on_upgrade(move |socket| {
         let tracker = state.tasks.clone();
-        tracker.track_future(async move {
-            match admission {
-                Admission::Admitted(slot) => serve(socket, state, slot).await,
-                Admission::Refused(code, reason) => refuse(socket, code, reason).await,
+        tracker.track_future(
+            async move {
+                match admission {
+                    Admission::Admitted(slot) => serve(socket, state, slot).await,
+                    Admission::Refused(code, reason) => refuse(socket, code, reason).await,
+                }
             }
-        })
+            .instrument(span),
+        )
     })
+}
+
+/// Whether a read failed because the frame was over the transport's size ceiling.
+pub fn exceeds_transport_ceiling(error: &axum::Error) -> bool {
+    std::error::Error::source(error)
+        .and_then(|source| source.downcast_ref::<tungstenite::Error>())
+        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
 }

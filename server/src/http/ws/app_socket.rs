@@ -18,7 +18,7 @@ use futures::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::admission::{Upgrade, accept};
+use super::admission::{Upgrade, accept, exceeds_transport_ceiling};
 use super::client_frames::parse_client_frame;
 use crate::chat::{ChatError, Question};
 use crate::clock::now_ms;
@@ -181,16 +181,22 @@ impl Connection {
                         return;
                     }
                 },
-                Some(Ok(Message::Binary(_))) => self.error(
-                    ErrorCode::InvalidFrame,
-                    "binary frames are not supported; send JSON text".into(),
-                    None,
-                ),
+                Some(Ok(Message::Binary(_))) => match self.budget.check() {
+                    Verdict::Disconnect => {
+                        self.peer.close(close_code::POLICY, "rate limit exceeded");
+                        return;
+                    }
+                    _ => self.error(
+                        ErrorCode::InvalidFrame,
+                        "binary frames are not supported; send JSON text".into(),
+                        None,
+                    ),
+                },
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 Some(Ok(Message::Close(_))) | None => return,
                 Some(Err(e)) => {
                     // The transport rejects frames far beyond our limit before we see them.
-                    if exceeds_transport_ceiling(e) {
+                    if exceeds_transport_ceiling(&e) {
                         self.peer.close(close_code::TOO_BIG, "frame too large");
                     }
                     return;
@@ -400,12 +406,4 @@ impl Connection {
             reference,
         });
     }
-}
-
-/// Whether a read failed because the frame was over the transport's size ceiling.
-fn exceeds_transport_ceiling(error: axum::Error) -> bool {
-    error
-        .into_inner()
-        .downcast_ref::<tungstenite::Error>()
-        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
 }

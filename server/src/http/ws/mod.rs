@@ -7,5 +7,5 @@ mod admission;
 mod app_socket;
 mod client_frames;
 
-pub use admission::{Upgrade, accept};
+pub use admission::{Upgrade, accept, exceeds_transport_ceiling};
 pub use app_socket::ws_handler;
