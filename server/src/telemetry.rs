@@ -81,18 +81,28 @@ pub async fn upkeep(shutdown: tokio_util::sync::CancellationToken) {
     }
 }
 
-/// Counts a job as running until dropped, however the job ends (shutdown included).
-pub struct RunningJob(metrics::Gauge);
+/// A gauge counted up while this is alive, and down when it drops, however the work ends
+/// (an error, a closed socket, shutdown).
+pub struct Held(metrics::Gauge);
 
-impl RunningJob {
-    pub fn start(kind: &'static str) -> Self {
-        let gauge = metrics::gauge!(JOBS_RUNNING, "kind" => kind);
+impl Held {
+    fn new(gauge: metrics::Gauge) -> Self {
         gauge.increment(1);
         Self(gauge)
     }
+
+    /// A running job of `kind` (`indexing`, `wiki`).
+    pub fn job(kind: &'static str) -> Self {
+        Self::new(metrics::gauge!(JOBS_RUNNING, "kind" => kind))
+    }
+
+    /// An open socket on `endpoint` (its route pattern).
+    pub fn socket(endpoint: String) -> Self {
+        Self::new(metrics::gauge!(OPEN_SOCKETS, "endpoint" => endpoint))
+    }
 }
 
-impl Drop for RunningJob {
+impl Drop for Held {
     fn drop(&mut self) {
         self.0.decrement(1);
     }

@@ -223,7 +223,7 @@ impl Inner {
         };
         let id = project.id.as_str();
         let started = std::time::Instant::now();
-        let _running = telemetry::RunningJob::start("indexing");
+        let _running = telemetry::Held::job("indexing");
         self.publish_progress(id, &job_id, JobStatus::Running, 0.0, "started".into());
         let progress = |percent: f32, message: String| {
             self.publish_progress(id, &job_id, JobStatus::Running, percent, message);

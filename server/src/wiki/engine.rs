@@ -97,7 +97,7 @@ impl WikiService {
     #[tracing::instrument(name = "wiki_job", skip_all, fields(job = %id))]
     async fn run(self: Arc<Self>, id: String, cancel: CancellationToken) {
         let started = std::time::Instant::now();
-        let _running = crate::telemetry::RunningJob::start("wiki");
+        let _running = crate::telemetry::Held::job("wiki");
         let done = CancellationToken::new();
         let heartbeat =
             tokio::spawn(Arc::clone(&self).heartbeat(id.clone(), cancel.clone(), done.clone()));

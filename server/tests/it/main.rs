@@ -16,6 +16,7 @@ mod chat_providers;
 mod chat_rest;
 mod chat_retrieval;
 mod http;
+mod logs;
 mod projects;
 mod projects_storage;
 mod providers;

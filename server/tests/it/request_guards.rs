@@ -367,3 +367,45 @@ async fn rest_requests_and_model_calls_are_limited_per_client() {
     );
     assert!(statuses.contains(&429), "{statuses:?}");
 }
+
+#[tokio::test]
+async fn metrics_are_served_in_prometheus_format_behind_the_key() {
+    let server = TestServer::start_with(|c| {
+        c.auth_enabled = true;
+        c.api_keys = vec!["sesame".into()];
+    })
+    .await;
+    let ws = format!("ws://{}/ws?api_key=sesame", server.addr);
+    let _socket = common::Client::connect(&ws).await;
+    conversation_with_answer(&ws, "count me").await;
+    let anonymous = http().get(server.url("/metrics")).send().await.unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+    let scrape = http()
+        .get(server.url("/metrics"))
+        .bearer_auth("sesame")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scrape.status().as_u16(), 200);
+    assert!(
+        scrape.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = scrape.text().await.unwrap();
+    for name in [
+        "repowiki_http_requests_total",
+        "repowiki_http_request_duration_seconds_bucket",
+        "repowiki_open_sockets{endpoint=\"/ws\"}",
+        "repowiki_rooms",
+        "repowiki_events_published_total",
+        "repowiki_turns_started_total{provider=\"offline\"}",
+        "repowiki_turns_completed_total{provider=\"offline\"}",
+        "repowiki_time_to_first_token_seconds_bucket",
+        "repowiki_provider_request_duration_seconds_bucket",
+        "repowiki_db_pool_connections{state=\"idle\"}",
+    ] {
+        assert!(text.contains(name), "{name} missing from:\n{text}");
+    }
+}

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -72,6 +72,8 @@ async fn refuse(mut socket: WebSocket, code: u16, reason: String) {
 /// What every socket endpoint needs from the request, extracted in one go.
 pub struct Upgrade {
     ws: WebSocketUpgrade,
+    /// The route pattern (`/ws/chat/{conversation_id}`), for the open-sockets gauge.
+    endpoint: String,
     addr: SocketAddr,
     headers: HeaderMap,
     uri: Uri,
@@ -87,8 +89,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
         let ConnectInfo(addr) = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
+        let endpoint = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned());
         Ok(Self {
             ws,
+            endpoint,
             addr,
             headers: parts.headers.clone(),
             uri: parts.uri.clone(),
@@ -117,12 +124,16 @@ where
             .and_then(|v| v.to_str().ok())
             .unwrap_or(""),
     );
+    let endpoint = upgrade.endpoint;
     with_frame_limit(upgrade.ws, &state).on_upgrade(move |socket| {
         let tracker = state.tasks.clone();
         tracker.track_future(
             async move {
                 match admission {
-                    Admission::Admitted(slot) => serve(socket, state, slot).await,
+                    Admission::Admitted(slot) => {
+                        let _open = crate::telemetry::Held::socket(endpoint);
+                        serve(socket, state, slot).await;
+                    }
                     Admission::Refused(code, reason) => refuse(socket, code, reason).await,
                 }
             }
