@@ -110,6 +110,20 @@ pub struct Config {
     #[arg(long, env = "REPOWIKI_MODEL_CALLS_PER_MIN", default_value_t = 60)]
     pub model_calls_per_min: u32,
 
+    /// Answers generated at once on this server; more wait their turn (`message_waiting`
+    /// with reason `queued`).
+    #[arg(long, env = "REPOWIKI_MAX_ANSWERS", default_value_t = 64)]
+    pub max_answers: usize,
+
+    /// Answers generated at once for one client (API key, or IP when auth is off).
+    #[arg(long, env = "REPOWIKI_MAX_ANSWERS_PER_CLIENT", default_value_t = 8)]
+    pub max_answers_per_client: usize,
+
+    /// Questions that may wait for a place; beyond it a question is refused (429, or an
+    /// `error` event `rate_limited`).
+    #[arg(long, env = "REPOWIKI_MAX_WAITING_ANSWERS", default_value_t = 256)]
+    pub max_waiting_answers: usize,
+
     /// Open sockets allowed per API key (or per IP address when auth is off).
     #[arg(
         long,

@@ -14,6 +14,8 @@ pub enum Fault {
     NotFound,
     /// Something is already running there; retry later or stop it.
     Busy,
+    /// The server has as much waiting as it takes; retry in a few seconds.
+    Overloaded,
     /// The thing is in a state the request does not apply to.
     Conflict,
     /// A source refused by policy (scheme, host, folder) before any connection.
@@ -34,6 +36,7 @@ pub trait ClientFault: std::fmt::Display {
             Fault::Invalid | Fault::Refused | Fault::TooLarge => ErrorCode::InvalidField,
             Fault::NotFound => ErrorCode::NotFound,
             Fault::Busy | Fault::Conflict => ErrorCode::Busy,
+            Fault::Overloaded => ErrorCode::RateLimited,
             Fault::Upstream(_) | Fault::Internal => ErrorCode::Internal,
         }
     }

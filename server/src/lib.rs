@@ -98,6 +98,9 @@ pub async fn build_state_with_providers(
         ChatLimits {
             max_message_chars: config.max_message_chars,
             research_iterations: config.research_iterations,
+            max_answers: config.max_answers,
+            max_answers_per_client: config.max_answers_per_client,
+            max_waiting_answers: config.max_waiting_answers,
         },
     );
     let wiki = WikiService::new(

@@ -323,6 +323,7 @@ pub fn Markdown(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::Strategy;
 
     #[test]
     fn raw_html_is_shown_as_text() {
@@ -413,5 +414,95 @@ mod tests {
         }
         let done = split(answer, false);
         assert_eq!(done.blocks[..seen.len()], seen[..]);
+    }
+
+    /// Pieces that attack a renderer, for inputs far likelier to hurt than random text.
+    const HOSTILE: [&str; 24] = [
+        "<script>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        "<svg onload=alert(1)>",
+        "<a href=\"javascript:alert(1)\">x</a>",
+        "[a](javascript:alert(1))",
+        "[b](JaVaScRiPt:alert(1))",
+        "[c](  javascript:alert(1))",
+        "[d](java\tscript:alert(1))",
+        "[e](&#106;avascript:alert(1))",
+        "[f](vbscript:x)",
+        "[g](data:text/html;base64,PHNjcmlwdD4=)",
+        "![h](javascript:alert(1))",
+        "<iframe src=x></iframe>",
+        "\" onmouseover=\"alert(1)",
+        "' onfocus='alert(1)",
+        "```html\n<script>x</script>\n```",
+        "`<b onclick=x>`",
+        "[1]",
+        "<",
+        ">",
+        "\n\n",
+        "**",
+        "| a | b |\n|---|---|\n| <x onclick=y> | z |",
+        "<style>*{}</style>",
+    ];
+
+    /// Every `href="…"` and `src="…"` value in the output.
+    fn urls(html: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        for attr in ["href=\"", "src=\""] {
+            let mut rest = html;
+            while let Some(at) = rest.find(attr) {
+                let value = &rest[at + attr.len()..];
+                let end = value.find('"').unwrap_or(value.len());
+                found.push(value[..end].to_owned());
+                rest = &value[end..];
+            }
+        }
+        found
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Whatever the model writes, the HTML has no script, no element with an event
+        /// handler attribute, and no link to a script URL.
+        #[test]
+        fn no_input_makes_the_html_run_anything(
+            pieces in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::sample::select(HOSTILE.to_vec()).prop_map(str::to_owned),
+                    proptest::prelude::any::<String>(),
+                    "[a-z <>=\"'`\\[\\]()\n:/&#;*|-]{0,24}",
+                ],
+                0..8,
+            ),
+        ) {
+            let html = to_html(&pieces.concat());
+            let lower = html.to_ascii_lowercase();
+            for tag in ["<script", "<iframe", "<svg", "<style", "<img", "<object", "<embed"] {
+                proptest::prop_assert!(!lower.contains(tag), "{tag} in {html}");
+            }
+            // An attribute begins after whitespace inside a tag; text may say "onload".
+            let mut inside_tag = false;
+            let bytes = lower.as_bytes();
+            for (i, &b) in bytes.iter().enumerate() {
+                match b {
+                    b'<' => inside_tag = true,
+                    b'>' => inside_tag = false,
+                    b' ' | b'\t' | b'\n' if inside_tag => {
+                        let attr: String = lower[i + 1..]
+                            .chars()
+                            .take_while(|c| c.is_ascii_alphanumeric())
+                            .collect();
+                        proptest::prop_assert!(!attr.starts_with("on"), "on* attribute in {html}");
+                    }
+                    _ => {}
+                }
+            }
+            for url in urls(&html) {
+                let url: String = url.to_ascii_lowercase().chars().filter(|c| !c.is_whitespace()).collect();
+                for scheme in ["javascript:", "vbscript:", "data:"] {
+                    proptest::prop_assert!(!url.starts_with(scheme), "{url} in {html}");
+                }
+            }
+        }
     }
 }

@@ -15,6 +15,7 @@ mod claim;
 mod context;
 mod locks;
 mod research;
+mod slots;
 mod turn;
 
 use std::collections::HashMap;
@@ -48,6 +49,10 @@ pub enum ChatError {
     Deleted,
     #[error("only the conversation's last answer can be regenerated")]
     NotRegenerable,
+    #[error(
+        "{waiting} questions are already waiting for an answer on this server; try again shortly (REPOWIKI_MAX_WAITING_ANSWERS)"
+    )]
+    Overloaded { waiting: usize },
     #[error("projects: {0}")]
     Projects(ProjectError),
     #[error(transparent)]
@@ -62,6 +67,7 @@ impl ClientFault for ChatError {
             | Self::UnknownProvider(_)
             | Self::NotRegenerable => Fault::Invalid,
             Self::Busy => Fault::Busy,
+            Self::Overloaded { .. } => Fault::Overloaded,
             Self::Deleted | Self::UnknownProject(_) => Fault::NotFound,
             Self::Projects(_) | Self::Storage(_) => Fault::Internal,
         }
@@ -88,6 +94,8 @@ pub struct Question {
     /// Earlier turns the client supplies itself (seed 002 sends the whole history with
     /// each request); they precede the stored conversation in the prompt.
     pub prior: Vec<PromptMessage>,
+    /// Who asks (`key:…` or `ip:…`), for the per-client limit on answers at once.
+    pub client: String,
 }
 
 pub struct ChatService {
@@ -104,6 +112,8 @@ pub struct ChatService {
     max_message_chars: usize,
     /// Iterations of a deep research with a real provider.
     research_iterations: u32,
+    /// Answers running at once, in total and per client, and the line before them.
+    slots: slots::AnswerSlots,
 }
 
 /// The engine's limits, from configuration.
@@ -111,6 +121,9 @@ pub struct ChatService {
 pub struct ChatLimits {
     pub max_message_chars: usize,
     pub research_iterations: u32,
+    pub max_answers: usize,
+    pub max_answers_per_client: usize,
+    pub max_waiting_answers: usize,
 }
 
 /// What the chat engine is built on.
@@ -145,6 +158,11 @@ impl ChatService {
             shutdown,
             max_message_chars: limits.max_message_chars,
             research_iterations: limits.research_iterations,
+            slots: slots::AnswerSlots::new(
+                limits.max_answers,
+                limits.max_answers_per_client,
+                limits.max_waiting_answers,
+            ),
         })
     }
 
@@ -191,6 +209,7 @@ impl ChatService {
         let room = rooms::conversation(id);
         // Claimed before any await, so two questions cannot both start a turn.
         let claim = self.turns.claim(id)?;
+        let ticket = self.enqueue(&question.client)?;
         let hold = self.hub.hold(&room);
 
         let stored = {
@@ -233,19 +252,22 @@ impl ChatService {
         let service = Arc::clone(self);
         tokio::spawn(async move {
             service
-                .run_turn(turn::TurnSpec {
-                    conversation_id: id,
-                    claim,
-                    provider,
-                    model: question.model,
-                    temperature: question.temperature,
-                    project_id,
-                    file_path: question.file_path,
-                    prompt,
-                    deep_research: question.deep_research,
-                    replaces: None,
-                    _hold: hold,
-                })
+                .run_turn(
+                    turn::TurnSpec {
+                        conversation_id: id,
+                        claim,
+                        provider,
+                        model: question.model,
+                        temperature: question.temperature,
+                        project_id,
+                        file_path: question.file_path,
+                        prompt,
+                        deep_research: question.deep_research,
+                        replaces: None,
+                        _hold: hold,
+                    },
+                    ticket,
+                )
                 .await;
         });
         Ok(stored)
@@ -260,12 +282,14 @@ impl ChatService {
         message_id: Uuid,
         provider: Option<String>,
         model: Option<String>,
+        client: &str,
     ) -> Result<(), ChatError> {
         let provider_impl = self
             .providers
             .get(provider.as_deref())
             .ok_or_else(|| ChatError::UnknownProvider(provider.clone().unwrap_or_default()))?;
         let claim = self.turns.claim(conversation_id)?;
+        let ticket = self.enqueue(client)?;
         let room = rooms::conversation(conversation_id);
         let hold = self.hub.hold(&room);
         let (history, project_id) = {
@@ -293,22 +317,32 @@ impl ChatService {
         let service = Arc::clone(self);
         tokio::spawn(async move {
             service
-                .run_turn(turn::TurnSpec {
-                    conversation_id,
-                    claim,
-                    provider: provider_impl,
-                    model,
-                    temperature: None,
-                    project_id,
-                    file_path: None,
-                    prompt: turn::prompt_from(&history),
-                    deep_research: false,
-                    replaces: Some(message_id),
-                    _hold: hold,
-                })
+                .run_turn(
+                    turn::TurnSpec {
+                        conversation_id,
+                        claim,
+                        provider: provider_impl,
+                        model,
+                        temperature: None,
+                        project_id,
+                        file_path: None,
+                        prompt: turn::prompt_from(&history),
+                        deep_research: false,
+                        replaces: Some(message_id),
+                        _hold: hold,
+                    },
+                    ticket,
+                )
                 .await;
         });
         Ok(())
+    }
+
+    /// A place in line for an answer of `client`, or `Overloaded` when the line is full.
+    fn enqueue(&self, client: &str) -> Result<slots::Ticket, ChatError> {
+        self.slots.enqueue(client).ok_or(ChatError::Overloaded {
+            waiting: self.slots.waiting(),
+        })
     }
 
     /// Stops the running answer, if any; it is stored as far as it got, marked stopped.

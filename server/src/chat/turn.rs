@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::ChatService;
 use super::claim::TurnClaim;
 use super::context::{TurnSources, grounded};
+use super::slots::{Running, Ticket};
 use crate::clock::now_ms;
 use crate::providers::{
     ChatProvider, ChatRequest, PromptMessage, PromptRole, ProviderError, ProviderEvent,
@@ -120,7 +121,7 @@ impl ChatService {
         model = spec.model.as_deref().unwrap_or("default"),
         deep_research = spec.deep_research,
     ))]
-    pub(super) async fn run_turn(&self, spec: TurnSpec) {
+    pub(super) async fn run_turn(&self, spec: TurnSpec, ticket: Ticket) {
         let id = spec.conversation_id;
         metrics::counter!(telemetry::TURNS_STARTED, "provider" => spec.provider.id()).increment(1);
         // Shared, so that the claim can be released before the final event goes out.
@@ -141,7 +142,11 @@ impl ChatService {
         };
 
         let mut progress = Progress::new();
-        let (ending, research_iterations) = if spec.deep_research {
+        let place = self.wait_for_place(&ctx, ticket).await;
+        let (ending, research_iterations) = if place.is_none() {
+            // Stopped (or the server stopping) while waiting: nothing was generated.
+            (Ending::Stopped, None)
+        } else if spec.deep_research {
             let (ending, done) = self.research(&ctx, &spec.prompt, &mut progress).await;
             (ending, Some(done))
         } else {
@@ -157,6 +162,7 @@ impl ChatService {
             let (ending, _) = self.stream_step(&ctx, prompt, &mut progress, true).await;
             (ending, None)
         };
+        drop(place);
         let sources = active.sources().sources();
 
         let finish_reason = match ending {
@@ -226,6 +232,28 @@ impl ChatService {
         };
         record_turn(spec.provider.id(), &event, &recorded);
         self.hub.publish(&ctx.room, event);
+    }
+
+    /// A place among the answers running at once; while there is none the room is told
+    /// the answer is queued. None when the answer is stopped before its turn comes.
+    async fn wait_for_place(&self, ctx: &TurnCtx<'_>, ticket: Ticket) -> Option<Running> {
+        if let Some(running) = ticket.try_run() {
+            return Some(running);
+        }
+        self.hub.publish(
+            &ctx.room,
+            ServerMsg::MessageWaiting {
+                conversation_id: ctx.conversation_id,
+                message_id: ctx.active.message_id,
+                reason: "queued".into(),
+                retry_in_ms: 0,
+            },
+        );
+        tokio::select! {
+            running = ticket.run() => running,
+            _ = ctx.active.cancel.cancelled() => None,
+            _ = self.shutdown.cancelled() => None,
+        }
     }
 
     /// Streams one provider call. Visible: its tokens become part of the answer and go to

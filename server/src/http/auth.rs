@@ -35,6 +35,34 @@ pub fn client_id(key: &ClientKey, addr: std::net::SocketAddr) -> String {
     }
 }
 
+/// Whom a request speaks for (`key:…`, or `ip:…` without a valid key), for per-client
+/// limits. An extractor, so handlers and middleware name the client the same way.
+pub struct RequestClient(pub String);
+
+impl RequestClient {
+    pub fn of(config: &Config, parts: &axum::http::request::Parts) -> Self {
+        let addr = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or(std::net::SocketAddr::from(([0, 0, 0, 0], 0)), |c| c.0);
+        let key = authenticate(config, &parts.headers, parts.uri.query())
+            .ok()
+            .flatten();
+        Self(client_id(&key, addr))
+    }
+}
+
+impl axum::extract::FromRequestParts<AppState> for RequestClient {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self::of(&state.config, parts))
+    }
+}
+
 pub fn authenticate(
     config: &Config,
     headers: &HeaderMap,

@@ -8,6 +8,7 @@ use axum::extract::State;
 use uuid::Uuid;
 
 use super::ApiError;
+use super::auth::RequestClient;
 use crate::chat::{AnswerAssembler, Question};
 use crate::state::AppState;
 
@@ -17,6 +18,7 @@ use crate::state::AppState;
         (status = 502, description = "The provider failed", body = super::error::ErrorBody)))]
 pub async fn send(
     State(state): State<AppState>,
+    RequestClient(client): RequestClient,
     Json(request): Json<SyncChatRequest>,
 ) -> Result<Json<SyncChatResponse>, ApiError> {
     let conversation_id = match request.conversation_id {
@@ -48,6 +50,7 @@ pub async fn send(
             include_history: request.include_history.unwrap_or(true),
             deep_research: false,
             prior: Vec::new(),
+            client,
         })
         .await?;
     // Events of this conversation's room; only this turn's answer ends the wait.

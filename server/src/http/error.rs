@@ -73,6 +73,10 @@ impl ApiError {
             Fault::Invalid => Self::BadRequest(message),
             Fault::NotFound => Self::NotFound(message),
             Fault::Busy | Fault::Conflict => Self::Conflict(message),
+            Fault::Overloaded => Self::TooMany {
+                message,
+                retry_after_secs: 5,
+            },
             Fault::Refused => Self::Refused(message),
             Fault::TooLarge => Self::TooLarge(message),
             Fault::Upstream(code) => Self::Upstream {

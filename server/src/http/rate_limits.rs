@@ -4,18 +4,17 @@
 //! re-index), so that one client cannot spend unlimited tokens. Over budget: 429 with
 //! `Retry-After`.
 
-use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use super::auth::{authenticate, client_id};
+use super::auth::RequestClient;
 use super::error::ApiError;
 use crate::config::Config;
 use crate::state::AppState;
@@ -109,26 +108,13 @@ fn starts_model_call(method: &Method, path: &str, query: Option<&str>) -> bool {
 
 /// The middleware in front of `/api/*`.
 pub async fn limit_rest(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(ConnectInfo(addr)) = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .copied()
-    else {
-        return next.run(request).await;
-    };
+    let (parts, body) = request.into_parts();
     // An unauthenticated request is refused by the key check after this; it still spends
     // its address's budget, so guessing keys is throttled too.
-    let key = authenticate(&state.config, request.headers(), request.uri().query())
-        .ok()
-        .flatten();
-    let client = client_id(&key, addr);
-    let heavy = starts_model_call(
-        request.method(),
-        request.uri().path(),
-        request.uri().query(),
-    );
+    let RequestClient(client) = RequestClient::of(&state.config, &parts);
+    let heavy = starts_model_call(&parts.method, parts.uri.path(), parts.uri.query());
     match state.rest_limits.check(&client, heavy) {
-        Ok(()) => next.run(request).await,
+        Ok(()) => next.run(Request::from_parts(parts, body)).await,
         Err(refusal) => refusal.into_response(),
     }
 }

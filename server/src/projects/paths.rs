@@ -30,7 +30,12 @@ pub fn normalize(path: &str) -> Result<String, ProjectError> {
     if parts.is_empty() {
         return refuse("names no file");
     }
-    Ok(parts.join("/"))
+    let clean = parts.join("/");
+    // Judged again once `./` prefixes are gone: `./~x` and `./C:/x` are `~x` and `C:/x`.
+    if clean.starts_with('~') || has_drive_letter(&clean) {
+        return refuse("must be relative to the project");
+    }
+    Ok(clean)
 }
 
 fn has_drive_letter(path: &str) -> bool {
@@ -65,6 +70,31 @@ mod tests {
                 matches!(normalize(bad), Err(ProjectError::InvalidPath(_))),
                 "{bad:?} accepted"
             );
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1024))]
+
+        /// Whatever is asked for, an accepted path is relative, clean and inside the
+        /// project: no `..`, no empty or `.` part, no leading `/`, `\\`, `~` or drive.
+        #[test]
+        fn accepted_paths_stay_inside_the_project(
+            path in proptest::prop_oneof![
+                proptest::prelude::any::<String>(),
+                "([a-zA-Z.~:/\\\\]{0,4}(\\.\\.|\\.|[a-z]{1,5})){0,6}",
+            ],
+        ) {
+            if let Ok(clean) = normalize(&path) {
+                proptest::prop_assert!(!clean.is_empty());
+                proptest::prop_assert!(!clean.starts_with('/') && !clean.starts_with('~'), "{clean}");
+                proptest::prop_assert!(!clean.contains('\\') && !clean.contains('\0'), "{clean}");
+                proptest::prop_assert!(!has_drive_letter(&clean), "{clean}");
+                for part in clean.split('/') {
+                    proptest::prop_assert!(!part.is_empty() && part != "." && part != "..", "{clean}");
+                }
+                proptest::prop_assert_eq!(normalize(&clean).ok(), Some(clean.clone()), "normal form is stable");
+            }
         }
     }
 }

@@ -458,4 +458,68 @@ mod tests {
         assert_eq!(message("/etc"), message("/no/such/folder/anywhere"));
         assert_eq!(message("/etc/passwd"), message("/etc/no-such-file"));
     }
+
+    /// Non-public IPv4 networks an attacker would aim a clone at.
+    const PRIVATE_V4: [(u32, u8); 11] = [
+        (0x7f00_0000, 8),  // loopback
+        (0x0a00_0000, 8),  // private
+        (0xac10_0000, 12), // private
+        (0xc0a8_0000, 16), // private
+        (0xa9fe_0000, 16), // link-local, cloud metadata
+        (0x6440_0000, 10), // shared (carrier-grade NAT)
+        (0xc612_0000, 15), // benchmarking
+        (0x0000_0000, 8),  // "this network"
+        (0xe000_0000, 4),  // multicast
+        (0xf000_0000, 4),  // reserved
+        (0xc000_0000, 24), // IETF protocol assignments
+    ];
+
+    /// One address of `PRIVATE_V4`, written in one of the many ways a URL may spell it.
+    fn spelled_private_host() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        (0..PRIVATE_V4.len(), any::<u32>(), 0..9u8).prop_map(|(net, bits, style)| {
+            let (base, prefix) = PRIVATE_V4[net];
+            let host_mask = u32::MAX.checked_shr(u32::from(prefix)).unwrap_or(0);
+            let ip = base | (bits & host_mask);
+            let [a, b, c, d] = ip.to_be_bytes();
+            let v6 = std::net::Ipv4Addr::from(ip).to_ipv6_mapped().segments();
+            match style {
+                0 => format!("{a}.{b}.{c}.{d}"),
+                1 => format!("{ip}"),
+                2 => format!("0x{ip:x}"),
+                3 => format!("0{a:o}.0{b:o}.0{c:o}.0{d:o}"),
+                4 => format!("0x{a:x}.{b}.0{c:o}.{d}"),
+                5 => format!("[::ffff:{a}.{b}.{c}.{d}]"),
+                6 => format!("[::ffff:{:x}:{:x}]", v6[6], v6[7]),
+                7 => format!("[64:ff9b::{:x}:{:x}]", v6[6], v6[7]),
+                _ => format!("[2002:{:x}:{:x}::1]", v6[6], v6[7]),
+            }
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// However a non-public address is spelled, and with whatever scheme, port or
+        /// path, no clone URL naming it passes without the allow-list.
+        #[test]
+        fn no_spelling_of_a_private_address_is_accepted(
+            host in spelled_private_host(),
+            scheme in proptest::sample::select(vec!["https", "http", "HTTPS", "git", "ssh", "file"]),
+            port in proptest::option::of(1u16..),
+            path in "(/[a-z]{1,8}){0,3}(\\.git)?",
+        ) {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+            let url = format!("{scheme}://{host}{port}{path}");
+            let outcome = runtime.block_on(policy(&[], false).check(&url));
+            proptest::prop_assert!(
+                matches!(outcome, Err(ProjectError::Refused(_) | ProjectError::InvalidInput(_))),
+                "{url} accepted: {outcome:?}"
+            );
+        }
+    }
 }

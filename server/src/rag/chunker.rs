@@ -298,4 +298,32 @@ mod tests {
         };
         assert_eq!(chunk.id(), "src/a.rs#L3-L9");
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Any UTF-8, any file kind, any size: no panic, and every chunk is a piece of the
+        /// file whose line range lies inside it.
+        #[test]
+        fn chunks_are_pieces_of_the_file_with_lines_inside_it(
+            text in proptest::prop_oneof![
+                proptest::prelude::any::<String>(),
+                r"([^\n]{0,60}\n){0,80}",
+                r"(fn [a-z]{1,8}\(\) \{\n( {4}[a-z]{1,10};\n){0,6}\}\n\n){0,12}",
+            ],
+            extension in proptest::sample::select(vec!["rs", "py", "js", "ts", "go", "md", "txt", "java", "c", "cpp"]),
+            max_chars in 1usize..600,
+        ) {
+            let path = format!("src/file.{extension}");
+            let chunks = Chunker::new(max_chars).chunk(&path, &text).expect("chunking never fails on text");
+            let last_line = text.matches('\n').count() as u64 + 1;
+            for chunk in &chunks {
+                proptest::prop_assert!(1 <= chunk.start_line, "{chunk:?}");
+                proptest::prop_assert!(chunk.start_line <= chunk.end_line, "{chunk:?}");
+                proptest::prop_assert!(chunk.end_line <= last_line, "{chunk:?} past line {last_line}");
+                proptest::prop_assert!(text.contains(&chunk.text), "{chunk:?}");
+                proptest::prop_assert_eq!(&chunk.path, &path);
+            }
+        }
+    }
 }

@@ -55,6 +55,13 @@ pub struct ConnectionSlot {
     client: String,
 }
 
+impl ConnectionSlot {
+    /// Whom the connection speaks for: `key:…` or `ip:…`.
+    pub fn client(&self) -> &str {
+        &self.client
+    }
+}
+
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
         let mut open = self.limiter.open.lock().unwrap_or_else(|p| p.into_inner());

@@ -409,3 +409,72 @@ async fn metrics_are_served_in_prometheus_format_behind_the_key() {
         assert!(text.contains(name), "{name} missing from:\n{text}");
     }
 }
+
+#[tokio::test]
+async fn answers_over_a_clients_limit_wait_their_turn_and_a_full_line_refuses() {
+    let server = TestServer::start_with(|c| {
+        c.max_answers_per_client = 1;
+        c.max_waiting_answers = 1;
+        c.offline_tokens_per_sec = 200.0;
+    })
+    .await;
+    let mut client = server.connect().await;
+    let (first, second, third) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    for id in [first, second, third] {
+        client
+            .send(&ClientMsg::Join {
+                room: rooms::conversation(id),
+                since_seq: None,
+            })
+            .await;
+        client
+            .recv_until(|m| matches!(m, ServerMsg::Joined { .. }))
+            .await;
+    }
+    client.send(&ask(first, "first question")).await;
+    client
+        .recv_until(|m| matches!(m, ServerMsg::MessageToken { .. }))
+        .await;
+    // The client's one place is taken: the second question waits, the line is then full.
+    client.send(&ask(second, "second question")).await;
+    let waited = client
+        .recv_until(|m| matches!(m, ServerMsg::MessageWaiting { .. }))
+        .await;
+    assert!(
+        matches!(&waited.last().unwrap().msg, ServerMsg::MessageWaiting { conversation_id, reason, .. }
+            if *conversation_id == second && reason == "queued"),
+        "{waited:?}"
+    );
+    client.send(&ask(third, "third question")).await;
+    let mut order = Vec::new();
+    let mut refused = false;
+    while order.iter().filter(|(_, w)| w == "complete").count() < 2 {
+        match client.recv().await.msg {
+            ServerMsg::MessageToken {
+                conversation_id, ..
+            } => order.push((conversation_id, "token".to_owned())),
+            ServerMsg::MessageComplete {
+                conversation_id, ..
+            } => order.push((conversation_id, "complete".to_owned())),
+            ServerMsg::MessageReceived { message, .. } => {
+                assert_ne!(
+                    message.conversation_id, third,
+                    "the third question was taken"
+                );
+            }
+            ServerMsg::Error { code, .. } => {
+                assert_eq!(code, ErrorCode::RateLimited);
+                refused = true;
+            }
+            _ => {}
+        }
+    }
+    assert!(refused, "a full line refuses");
+    // The second answer's first token comes after the first answer's last one (its
+    // place is given back when generation ends, just before the answer is stored).
+    let first_last_token = order.iter().rposition(|(c, w)| *c == first && w == "token");
+    let second_first_token = order.iter().position(|(c, w)| *c == second && w == "token");
+    assert!(second_first_token.is_some(), "{order:?}");
+    assert!(first_last_token < second_first_token, "{order:?}");
+    assert!(!order.iter().any(|(c, _)| *c == third), "{order:?}");
+}

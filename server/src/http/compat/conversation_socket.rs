@@ -34,7 +34,7 @@ pub async fn handler(
     })
 }
 
-async fn serve(socket: WebSocket, state: AppState, conversation_id: Uuid, _slot: ConnectionSlot) {
+async fn serve(socket: WebSocket, state: AppState, conversation_id: Uuid, slot: ConnectionSlot) {
     let (mut sink, mut stream) = socket.split();
     let mut follower = match state
         .chat
@@ -78,7 +78,7 @@ async fn serve(socket: WebSocket, state: AppState, conversation_id: Uuid, _slot:
             incoming = stream.next() => {
                 let step = match incoming {
                     Some(Ok(Message::Text(text))) => {
-                        on_text(&state, conversation_id, me, &text, &mut budget, &mut own_hidden).await
+                        on_text(&state, conversation_id, (me, slot.client()), &text, &mut budget, &mut own_hidden).await
                     }
                     Some(Ok(Message::Binary(_))) => match budget.check() {
                         Verdict::Disconnect => Step::Close(close_code::POLICY, "rate limit exceeded"),
@@ -119,7 +119,7 @@ enum Step {
 async fn on_text(
     state: &AppState,
     conversation_id: Uuid,
-    me: Uuid,
+    me: (Uuid, &str),
     text: &str,
     budget: &mut FrameBudget,
     own_hidden: &mut HashSet<String>,
@@ -144,10 +144,11 @@ async fn on_text(
 }
 
 /// Acts on a client message; returns what to answer this client directly, if anything.
+/// `(connection id, client)`: this member of the room, and whom it speaks for.
 async fn handle(
     state: &AppState,
     conversation_id: Uuid,
-    me: Uuid,
+    (me, client): (Uuid, &str),
     msg: ConversationClientMsg,
     own_hidden: &mut HashSet<String>,
 ) -> Option<ConversationServerMsg> {
@@ -187,6 +188,7 @@ async fn handle(
                 include_history: true,
                 deep_research: false,
                 prior: Vec::new(),
+                client: client.to_owned(),
             };
             match state.chat.ask(question).await {
                 Ok(_) => None,

@@ -7,11 +7,10 @@
 //! without it the stream follows the conversation until the client goes away.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 
 use app::protocol::{ServerFrame, ServerMsg};
-use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{HeaderMap, Uri};
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 use serde::Deserialize;
@@ -19,7 +18,7 @@ use uuid::Uuid;
 
 use crate::chat::Question;
 use crate::http::ApiError;
-use crate::http::auth::{authenticate, client_id};
+use crate::http::auth::RequestClient;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -39,17 +38,15 @@ pub async fn handler(
     State(state): State<AppState>,
     Path(conversation_id): Path<String>,
     Query(query): Query<StreamQuery>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    uri: Uri,
+    RequestClient(client): RequestClient,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let conversation_id = Uuid::parse_str(&conversation_id)
         .map_err(|_| ApiError::BadRequest("conversation id must be a UUID".into()))?;
     // A stream is a connection like a socket, and counts toward the same per-client cap.
-    let key = authenticate(&state.config, &headers, uri.query())?;
     let slot = state
         .connections
-        .acquire(client_id(&key, addr))
+        .acquire(client.clone())
         .ok_or_else(|| ApiError::TooMany {
             message: format!(
                 "too many open connections for this client (REPOWIKI_MAX_CONNECTIONS_PER_CLIENT = {})",
@@ -85,6 +82,7 @@ pub async fn handler(
                 include_history: true,
                 deep_research: false,
                 prior: Vec::new(),
+                client,
             })
             .await?;
     }

@@ -29,7 +29,7 @@ pub async fn handler(State(state): State<AppState>, upgrade: Upgrade) -> Respons
     accept(upgrade, state, serve)
 }
 
-async fn serve(mut socket: WebSocket, state: AppState, _slot: ConnectionSlot) {
+async fn serve(mut socket: WebSocket, state: AppState, slot: ConnectionSlot) {
     let request = match tokio::time::timeout(REQUEST_TIMEOUT, socket.recv()).await {
         Ok(Some(Ok(Message::Text(text)))) if text.len() > state.config.max_frame_bytes => {
             return close(socket, close_code::TOO_BIG, "frame too large").await;
@@ -102,6 +102,7 @@ async fn serve(mut socket: WebSocket, state: AppState, _slot: ConnectionSlot) {
             include_history: true,
             deep_research,
             prior,
+            client: slot.client().to_owned(),
         })
         .await;
     if let Err(e) = asked {

@@ -32,7 +32,7 @@ pub async fn ws_handler(State(state): State<AppState>, upgrade: Upgrade) -> Resp
     accept(upgrade, state, serve)
 }
 
-async fn serve(socket: WebSocket, state: AppState, _slot: ConnectionSlot) {
+async fn serve(socket: WebSocket, state: AppState, slot: ConnectionSlot) {
     let (peer, queue) = Peer::new(state.config.outgoing_queue);
     let last_heard = Arc::new(AtomicU64::new(now_ms()));
     peer.send_direct(ServerMsg::Welcome {
@@ -53,6 +53,7 @@ async fn serve(socket: WebSocket, state: AppState, _slot: ConnectionSlot) {
         project_room: None,
         rooms: HashSet::new(),
         budget: FrameBudget::new(state.config.messages_per_sec),
+        slot,
     };
     connection.read_frames(stream, &last_heard).await;
 
@@ -152,6 +153,8 @@ struct Connection {
     /// Rooms this connection joined, to enforce the per-connection cap.
     rooms: HashSet<String>,
     budget: FrameBudget,
+    /// Held for the connection's life; also names its client for per-client limits.
+    slot: ConnectionSlot,
 }
 
 impl Connection {
@@ -249,6 +252,7 @@ impl Connection {
                     include_history: include_history.unwrap_or(true),
                     deep_research: deep_research.unwrap_or(false),
                     prior: Vec::new(),
+                    client: self.slot.client().to_owned(),
                 };
                 if let Err(e) = self.state.chat.ask(question).await {
                     self.chat_error(e, Some(client_msg_id));
@@ -274,7 +278,7 @@ impl Connection {
                 if let Err(e) = self
                     .state
                     .chat
-                    .regenerate(conversation_id, message_id, None, None)
+                    .regenerate(conversation_id, message_id, None, None, self.slot.client())
                     .await
                 {
                     self.chat_error(e, Some(reference));

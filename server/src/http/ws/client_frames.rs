@@ -36,6 +36,7 @@ pub(super) fn parse_client_frame(text: &str) -> Result<ClientMsg, (ErrorCode, St
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::Strategy;
 
     #[test]
     fn frames_are_classified_by_what_is_wrong() {
@@ -70,6 +71,38 @@ mod tests {
                 !err.to_string().contains("unknown variant"),
                 "{kind}: {err}"
             );
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Any text at all: decoded or refused with a code, never a panic.
+        #[test]
+        fn any_text_is_decoded_or_refused(text in ".*") {
+            let _ = parse_client_frame(&text);
+        }
+
+        /// An object with any `type` and any fields is told apart by its type.
+        #[test]
+        fn objects_are_refused_by_what_is_wrong(
+            kind in proptest::prop_oneof![
+                proptest::sample::select(ClientMsg::TYPES.to_vec()).prop_map(str::to_owned),
+                "[a-z_]{0,16}",
+            ],
+            fields in proptest::collection::btree_map("[a-z_]{1,12}", proptest::prelude::any::<i64>(), 0..6),
+        ) {
+            let mut object = serde_json::Map::new();
+            for (k, v) in fields {
+                object.insert(k, v.into());
+            }
+            object.insert("type".into(), kind.clone().into());
+            let outcome = parse_client_frame(&serde_json::Value::Object(object).to_string());
+            if ClientMsg::TYPES.contains(&kind.as_str()) {
+                proptest::prop_assert!(!matches!(outcome, Err((ErrorCode::UnknownType, _))));
+            } else {
+                proptest::prop_assert!(matches!(outcome, Err((ErrorCode::UnknownType, _))));
+            }
         }
     }
 }
