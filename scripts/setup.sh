@@ -52,6 +52,22 @@ fi
 # (npm's postinstall does it too, but only when npm install runs).
 [ -f public/vendor/mermaid.min.js ] || node frontend/copy-vendor.mjs
 
+# schemathesis generates requests from the OpenAPI document (scripts/api-fuzz.sh); it
+# lives in its own virtual environment under .tools/, not in the system's Python.
+SCHEMATHESIS_VERSION=4.32.5
+if ! .tools/schemathesis/bin/schemathesis --version 2>/dev/null | grep -q " $SCHEMATHESIS_VERSION\$"; then
+  step "installing schemathesis $SCHEMATHESIS_VERSION from PyPI (API fuzzing; about 1 minute)"
+  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y python3-venv
+  fi
+  rm -rf .tools/schemathesis
+  python3 -m venv .tools/schemathesis
+  .tools/schemathesis/bin/pip install --quiet "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
 if [ ! -x /usr/bin/chromium ]; then
   step "installing Debian's Chromium for the browser tests"
   SUDO=""

@@ -28,3 +28,6 @@ step "browser tests: release build, then Playwright in Chromium"
 cargo leptos build --release --precompress
 # The browser tests check the default, zero-setup configuration: SQLite.
 (cd end2end && env -u DATABASE_URL npx playwright test)
+
+step "API fuzzing: generated requests against the OpenAPI document (schemathesis)"
+"$REPO_ROOT/scripts/api-fuzz.sh"

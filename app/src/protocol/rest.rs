@@ -30,6 +30,7 @@ pub struct Page<T> {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewConversation {
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 200))]
     pub title: Option<String>,
     #[serde(default)]
     pub project_id: Option<String>,
@@ -38,6 +39,7 @@ pub struct NewConversation {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ConversationUpdate {
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 200))]
     pub title: String,
 }
 
@@ -45,6 +47,8 @@ pub struct ConversationUpdate {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SyncChatRequest {
+    /// The question; not blank, at most `REPOWIKI_MAX_MESSAGE_CHARS` characters.
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, pattern = r"\S"))]
     pub message: String,
     #[serde(default)]
     pub conversation_id: Option<Uuid>,
@@ -119,6 +123,7 @@ pub struct WikiFilters {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewWikiJob {
+    #[cfg_attr(feature = "ssr", schema(min_length = 1))]
     pub project_id: String,
     /// Default: the server's default provider.
     #[serde(default)]

@@ -38,6 +38,9 @@ macro_rules! text_enum {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+        // The document must name the wire's words; every text is its variant in snake_case
+        // (a test checks), which utoipa can say where it cannot read `rename = $text`.
+        #[cfg_attr(feature = "ssr", schema(rename_all = "snake_case"))]
         pub enum $name {
             $($(#[$variant_meta])* #[serde(rename = $text)] $variant,)+
         }
@@ -194,6 +197,42 @@ mod tests {
         assert_eq!(
             unknown.to_string(),
             "unknown project status \"dancing\"; expected one of indexing, ready, failed"
+        );
+    }
+
+    /// The OpenAPI document lists each set's wire words, not the Rust variant names.
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn the_document_names_the_wire_words() {
+        fn listed<T: utoipa::PartialSchema>() -> Vec<String> {
+            let schema = serde_json::to_value(T::schema()).expect("schema serialises");
+            schema["enum"]
+                .as_array()
+                .expect("an enum")
+                .iter()
+                .map(|v| v.as_str().expect("text").to_owned())
+                .collect()
+        }
+        let texts = |all: Vec<&str>| all.into_iter().map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(
+            listed::<JobStatus>(),
+            texts(JobStatus::ALL.iter().map(|s| s.as_str()).collect())
+        );
+        assert_eq!(
+            listed::<PageStatus>(),
+            texts(PageStatus::ALL.iter().map(|s| s.as_str()).collect())
+        );
+        assert_eq!(
+            listed::<Importance>(),
+            texts(Importance::ALL.iter().map(|s| s.as_str()).collect())
+        );
+        assert_eq!(
+            listed::<ProjectKind>(),
+            texts(ProjectKind::ALL.iter().map(|s| s.as_str()).collect())
+        );
+        assert_eq!(
+            listed::<ProjectStatus>(),
+            texts(ProjectStatus::ALL.iter().map(|s| s.as_str()).collect())
         );
     }
 }

@@ -13,6 +13,7 @@ mod indexing;
 mod lexical_index;
 mod provider_stream;
 mod realtime;
+mod soak;
 mod wiki;
 
 const BENCHMARKS: &[(&str, fn(), &str)] = &[
@@ -45,6 +46,11 @@ const BENCHMARKS: &[(&str, fn(), &str)] = &[
         "chat_overhead",
         chat_overhead::bench,
         "send_message -> first token, minus the provider",
+    ),
+    (
+        "soak",
+        soak::bench,
+        "10,000 sockets, 200 streaming, 10 min: RSS and fds each minute",
     ),
     (
         "wiki",

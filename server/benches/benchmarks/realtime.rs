@@ -21,9 +21,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use uuid::Uuid;
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-const TOKENS_PER_SEC: f64 = 50.0;
+pub(crate) const TOKENS_PER_SEC: f64 = 50.0;
 const CONNECT_CONCURRENCY: usize = 200;
 
 fn size(var: &str, default: usize) -> usize {
@@ -33,14 +33,14 @@ fn size(var: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    addr: String,
+    pub(crate) addr: String,
     _data: tempfile::TempDir,
 }
 
 impl Server {
-    fn spawn(port: u16) -> Self {
+    pub(crate) fn spawn(port: u16) -> Self {
         let data = tempfile::tempdir().expect("temp dir");
         let addr = format!("127.0.0.1:{port}");
         let child = Command::new(env!("CARGO_BIN_EXE_server"))
@@ -52,7 +52,14 @@ impl Server {
                 "REPOWIKI_OFFLINE_TOKENS_PER_SEC",
                 TOKENS_PER_SEC.to_string(),
             )
+            // Every client of a benchmark is one address: per-client limits would measure
+            // the limits, not the server.
             .env("REPOWIKI_MAX_CONNECTIONS_PER_CLIENT", "100000")
+            .env("REPOWIKI_MAX_ANSWERS", "100000")
+            .env("REPOWIKI_MAX_ANSWERS_PER_CLIENT", "100000")
+            .env("REPOWIKI_MAX_WAITING_ANSWERS", "100000")
+            .env("REPOWIKI_REST_REQUESTS_PER_SEC", "100000")
+            .env("REPOWIKI_MODEL_CALLS_PER_MIN", "100000")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()
@@ -64,7 +71,7 @@ impl Server {
         }
     }
 
-    async fn ready(&self) {
+    pub(crate) async fn ready(&self) {
         let url = format!("http://{}/health", self.addr);
         for _ in 0..300 {
             if reqwest::get(&url)
@@ -78,7 +85,14 @@ impl Server {
         panic!("server did not start");
     }
 
-    fn rss_kib(&self) -> u64 {
+    /// Open file descriptors of the server process: sockets, database, index files.
+    pub(crate) fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .map(|dir| dir.count())
+            .unwrap_or(0)
+    }
+
+    pub(crate) fn rss_kib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .unwrap_or_default();
         status
@@ -96,7 +110,7 @@ impl Drop for Server {
     }
 }
 
-async fn connect(addr: &str) -> Ws {
+pub(crate) async fn connect(addr: &str) -> Ws {
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
         .await
         .expect("connect");
@@ -105,7 +119,7 @@ async fn connect(addr: &str) -> Ws {
     ws
 }
 
-async fn connect_many(addr: &str, n: usize) -> Vec<Ws> {
+pub(crate) async fn connect_many(addr: &str, n: usize) -> Vec<Ws> {
     stream::iter(0..n)
         .map(|_| connect(addr))
         .buffer_unordered(CONNECT_CONCURRENCY)
@@ -113,7 +127,7 @@ async fn connect_many(addr: &str, n: usize) -> Vec<Ws> {
         .await
 }
 
-async fn recv(ws: &mut Ws) -> ServerFrame {
+pub(crate) async fn recv(ws: &mut Ws) -> ServerFrame {
     loop {
         match tokio::time::timeout(Duration::from_secs(60), ws.next()).await {
             Ok(Some(Ok(Message::Text(text)))) => {
@@ -125,7 +139,7 @@ async fn recv(ws: &mut Ws) -> ServerFrame {
     }
 }
 
-async fn send(ws: &mut Ws, msg: &ClientMsg) {
+pub(crate) async fn send(ws: &mut Ws, msg: &ClientMsg) {
     let text = serde_json::to_string(msg).expect("serialise");
     ws.send(Message::Text(text.into())).await.expect("send");
 }

@@ -32,6 +32,11 @@ pub struct ListQuery {
 #[into_params(parameter_in = Query)]
 pub struct FileQuery {
     /// The document's path relative to the project, e.g. `src/lib.rs`.
+    #[param(
+        min_length = 1,
+        max_length = 1024,
+        pattern = "^[^\\u0000-\\u001f\\u007f]+$"
+    )]
     path: String,
 }
 

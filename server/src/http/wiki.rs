@@ -18,6 +18,7 @@ use crate::wiki::export::{self, Format};
 pub struct JobsQuery {
     project_id: Option<String>,
     /// One job status, e.g. `generating_pages` or `completed`.
+    #[param(value_type = Option<app::protocol::JobStatus>)]
     status: Option<String>,
     /// Items per page (1 to 200, default 20).
     limit: Option<u64>,
@@ -35,6 +36,7 @@ pub struct WikiQuery {
 #[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     /// `markdown` (default) or `json`.
+    #[param(pattern = "^(markdown|json)$")]
     format: Option<String>,
     /// Default `en`.
     language: Option<String>,
@@ -130,7 +132,8 @@ pub async fn wiki(
 
 #[utoipa::path(get, path = "/api/projects/{id}/wiki/export", tag = "wiki", params(ExportQuery),
     responses((status = 200, description = "One Markdown file with a table of contents, or JSON",
-        content_type = "text/markdown"), (status = 400, body = super::ErrorBody),
+        content((String = "text/markdown"), (Wiki = "application/json"))),
+        (status = 400, body = super::ErrorBody),
         (status = 404, body = super::ErrorBody)))]
 pub async fn export(
     State(state): State<AppState>,

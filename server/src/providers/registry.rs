@@ -103,7 +103,9 @@ impl Providers {
     }
 
     /// The named provider, or the default one for `None`.
+    /// The named provider; none named (or an empty name, as forms send) is the default.
     pub fn get(&self, id: Option<&str>) -> Option<Arc<dyn ChatProvider>> {
+        let id = id.map(str::trim).filter(|id| !id.is_empty());
         self.by_id.get(id.unwrap_or(self.default_id)).cloned()
     }
 

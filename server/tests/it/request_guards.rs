@@ -247,7 +247,7 @@ async fn broadcast_status_texts_are_bounded() {
     let long = post(json!({"room": "project:p", "status": "x", "message": "m".repeat(70_000)}))
         .await
         .unwrap();
-    assert_eq!(long.status().as_u16(), 413);
+    assert_eq!(long.status().as_u16(), 400);
     let body: Value = long.json().await.unwrap();
     assert!(
         body["error"]["message"]
@@ -477,4 +477,59 @@ async fn answers_over_a_clients_limit_wait_their_turn_and_a_full_line_refuses() 
     assert!(second_first_token.is_some(), "{order:?}");
     assert!(first_last_token < second_first_token, "{order:?}");
     assert!(!order.iter().any(|(c, _)| *c == third), "{order:?}");
+}
+
+#[tokio::test]
+async fn pages_carry_a_nonce_policy_and_every_answer_the_security_headers() {
+    let server = TestServer::start().await;
+    let page = http().get(server.url("/")).send().await.unwrap();
+    let headers = page.headers().clone();
+    let html = page.text().await.unwrap();
+    let policy = headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let nonce = policy
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .unwrap_or_else(|| panic!("no nonce in {policy}"));
+    assert!(nonce.len() >= 16, "{nonce}");
+    assert!(policy.contains("'wasm-unsafe-eval'") && policy.contains("frame-ancestors 'none'"));
+    assert!(
+        !policy.contains("'unsafe-eval'") && !policy.contains("script-src 'self' 'unsafe-inline'")
+    );
+    // Every inline script carries the nonce; none is allowed otherwise.
+    for script in html.split("<script").skip(1) {
+        let tag = script.split('>').next().unwrap_or("");
+        assert!(
+            tag.contains("src=") || tag.contains(&format!("nonce=\"{nonce}\"")),
+            "<script{tag}>"
+        );
+    }
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert!(headers.contains_key("referrer-policy"));
+    assert_eq!(headers["cache-control"], "no-cache");
+    let second = http().get(server.url("/")).send().await.unwrap();
+    assert!(
+        !second.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains(nonce),
+        "a nonce is never reused"
+    );
+
+    let api = http()
+        .get(server.url("/api/projects"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.headers()["cache-control"], "no-store");
+    assert_eq!(api.headers()["x-content-type-options"], "nosniff");
+    let api_policy = api.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(!api_policy.contains("nonce-"), "{api_policy}");
 }

@@ -13,9 +13,16 @@ use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct StatusUpdate {
+    /// `conversation:<uuid>`, `project:<id>` or `job:<id>`.
+    #[schema(
+        pattern = "^(conversation:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|project:.+|job:.+)$"
+    )]
     pub room: String,
+    /// For a `job:` room one of the job states; otherwise any text.
+    #[schema(min_length = 1, max_length = 64)]
     pub status: String,
     #[serde(default)]
+    #[schema(max_length = 65536)]
     pub message: Option<String>,
     #[serde(default)]
     pub progress_percent: Option<f32>,
@@ -49,7 +56,7 @@ impl StatusUpdate {
         ];
         for (name, value, max) in fields {
             if value.is_some_and(|v| v.chars().count() > max) {
-                return Err(ApiError::TooLarge(format!(
+                return Err(ApiError::BadRequest(format!(
                     "{name} is longer than {max} characters"
                 )));
             }
