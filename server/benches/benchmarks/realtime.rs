@@ -139,6 +139,22 @@ pub(crate) async fn recv(ws: &mut Ws) -> ServerFrame {
     }
 }
 
+/// The benchmarks' question, in a conversation of its own.
+pub(crate) fn question(conversation_id: Uuid) -> ClientMsg {
+    ClientMsg::SendMessage {
+        conversation_id,
+        content: "How is the configuration loaded?".into(),
+        client_msg_id: "bench".into(),
+        provider: None,
+        model: None,
+        temperature: None,
+        include_history: None,
+        deep_research: None,
+        project_id: None,
+        file_path: None,
+    }
+}
+
 pub(crate) async fn send(ws: &mut Ws, msg: &ClientMsg) {
     let text = serde_json::to_string(msg).expect("serialise");
     ws.send(Message::Text(text.into())).await.expect("send");
@@ -242,23 +258,7 @@ async fn streams(n: usize) -> serde_json::Value {
         .into_iter()
         .map(|mut ws| {
             tokio::spawn(async move {
-                let id = Uuid::new_v4();
-                send(
-                    &mut ws,
-                    &ClientMsg::SendMessage {
-                        conversation_id: id,
-                        content: "How is the configuration loaded?".into(),
-                        client_msg_id: "bench".into(),
-                        provider: None,
-                        model: None,
-                        temperature: None,
-                        include_history: None,
-                        deep_research: None,
-                        project_id: None,
-                        file_path: None,
-                    },
-                )
-                .await;
+                send(&mut ws, &question(Uuid::new_v4())).await;
                 let mut text = String::new();
                 let mut received = 0u32;
                 let mut added = Vec::new();

@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use app::protocol::{ClientMsg, ServerMsg};
+use app::protocol::ServerMsg;
 use uuid::Uuid;
 
-use crate::realtime::{Server, Ws, connect_many, recv, send};
+use crate::realtime::{Server, Ws, connect_many, question, recv, send};
 use crate::support::{self, size};
 
 #[derive(Default)]
@@ -118,22 +118,7 @@ async fn soak() {
 /// each answer's streamed tokens are checked against the stored text.
 async fn stream_answers(mut ws: Ws, delivered: Arc<Delivered>, stop: Arc<AtomicBool>) {
     while !stop.load(Ordering::Relaxed) {
-        send(
-            &mut ws,
-            &ClientMsg::SendMessage {
-                conversation_id: Uuid::new_v4(),
-                content: "How is the configuration loaded?".into(),
-                client_msg_id: "soak".into(),
-                provider: None,
-                model: None,
-                temperature: None,
-                include_history: None,
-                deep_research: None,
-                project_id: None,
-                file_path: None,
-            },
-        )
-        .await;
+        send(&mut ws, &question(Uuid::new_v4())).await;
         let mut text = String::new();
         loop {
             match recv(&mut ws).await.msg {

@@ -86,18 +86,21 @@ struct ApiDoc;
 /// What holds for every operation, said once instead of in each handler's annotation:
 /// its `{name}` path segments are required parameters (conversation ids are UUIDs), and
 /// any of them may answer with the API's error shape for a malformed request (400), a
-/// missing key (401), a foreign page or host (403), a body over its limit (413) or of
+/// missing key (401), a foreign page or host (403), a path that became another route
+/// (405), a body over its limit (413) or of
 /// the wrong type (415), a body that does not parse as the schema (422), and a client
 /// over its limits (429, with `Retry-After`).
 struct EveryOperation;
 
-const COMMON_REFUSALS: [(&str, &str); 7] = [
+const COMMON_REFUSALS: [(&str, &str); 8] = [
     ("400", "The request is malformed"),
     ("401", "Auth is on and the API key is missing or wrong"),
     (
         "403",
         "The request came from another site's page or for an unknown host",
     ),
+    // An empty path parameter turns `/api/projects/{id}/reindex` into another route.
+    ("405", "The method does not apply to the path as sent"),
     ("413", "The body is over its limit"),
     ("415", "The body is not of the expected media type"),
     ("422", "The body does not match its schema"),
