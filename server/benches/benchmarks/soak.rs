@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use app::protocol::ServerMsg;
+use futures::StreamExt;
 use uuid::Uuid;
 
 use crate::realtime::{Server, Ws, connect_many, question, recv, send};
@@ -39,9 +40,15 @@ async fn soak() {
     let server = Server::spawn(3915);
     server.ready().await;
     let idle = connect_many(&server.addr, sockets - streams).await;
+    let held = idle.len();
+    // An idle client still answers the server's pings (reading does that), or the server
+    // would rightly close it after two silent intervals.
+    let idle: Vec<_> = idle
+        .into_iter()
+        .map(|mut ws| tokio::spawn(async move { while let Some(Ok(_)) = ws.next().await {} }))
+        .collect();
     println!(
-        "holding {} idle sockets; {streams} streaming answers back to back for {minutes} min",
-        idle.len()
+        "holding {held} idle sockets; {streams} streaming answers back to back for {minutes} min"
     );
 
     let delivered = Arc::new(Delivered::default());
@@ -80,7 +87,10 @@ async fn soak() {
     }
     // Still connected at the end: the idle sockets were held throughout.
     let still_open = server.open_fds();
-    drop(idle);
+    let closed_early = idle.iter().filter(|task| task.is_finished()).count();
+    for task in idle {
+        task.abort();
+    }
 
     let at = |i: usize, key: &str| samples.get(i).and_then(|s| s[key].as_f64()).unwrap_or(0.0);
     let last = samples.len() - 1;
@@ -94,7 +104,7 @@ async fn soak() {
     };
     let lost = delivered.lost.load(Ordering::Relaxed);
     println!(
-        "after warm-up (minute 1 → {minutes}): RSS {:+.1}%, open fds {:+.1}% (flat means no leak); {} answers, {} tokens, lost {lost} (target 0); {still_open} fds open at the end",
+        "after warm-up (minute 1 → {minutes}): RSS {:+.1}%, open fds {:+.1}% (flat means no leak); {} answers, {} tokens, lost {lost} (target 0); {still_open} fds open at the end, {closed_early} idle sockets closed early (target 0)",
         growth("rss_kib"),
         growth("open_fds"),
         delivered.answers.load(Ordering::Relaxed),
@@ -110,6 +120,7 @@ async fn soak() {
             "rss_growth_pct": growth("rss_kib"),
             "fd_growth_pct": growth("open_fds"),
             "lost": lost,
+            "idle_closed_early": closed_early,
         }),
     );
 }

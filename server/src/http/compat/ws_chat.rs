@@ -289,4 +289,33 @@ mod tests {
         let cut = close_reason(&long);
         assert!(cut.len() <= 123 && long.starts_with(&cut));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Any text as a seed-002 request: refused or split into a question and history,
+        /// never a panic; a close reason from any text fits a close frame.
+        #[test]
+        fn any_seed_request_is_parsed_or_refused(
+            text in proptest::prop_oneof![
+                proptest::prelude::any::<String>(),
+                r#"\{"repo_url":"[a-z:/.]{0,20}","messages":\[(\{"role":"(user|assistant|system|x)","content":"[^"\\]{0,30}"\},?){0,4}\]\}"#,
+            ],
+        ) {
+            if let Ok(request) = serde_json::from_str::<WsChatRequest>(&text)
+                && let Some(question) = split_question(&request)
+            {
+                proptest::prop_assert!(!question.question.starts_with(DEEP_RESEARCH_PREFIX));
+                proptest::prop_assert!(question.prior.len() < request.messages.len());
+            }
+            let reason = close_reason(&text);
+            proptest::prop_assert!(reason.len() <= 123 && text.starts_with(&reason));
+        }
+
+        /// Any text as a seed-003 conversation-socket message: decoded or refused.
+        #[test]
+        fn any_conversation_socket_message_is_decoded_or_refused(text in ".*") {
+            let _ = serde_json::from_str::<app::protocol::seed::ConversationClientMsg>(&text);
+        }
+    }
 }
