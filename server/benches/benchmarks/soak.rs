@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use app::protocol::ServerMsg;
+use app::protocol::{ClientMsg, ServerMsg, rooms};
 use futures::StreamExt;
 use uuid::Uuid;
 
@@ -129,7 +129,8 @@ async fn soak() {
 /// each answer's streamed tokens are checked against the stored text.
 async fn stream_answers(mut ws: Ws, delivered: Arc<Delivered>, stop: Arc<AtomicBool>) {
     while !stop.load(Ordering::Relaxed) {
-        send(&mut ws, &question(Uuid::new_v4())).await;
+        let conversation = Uuid::new_v4();
+        send(&mut ws, &question(conversation)).await;
         let mut text = String::new();
         loop {
             match recv(&mut ws).await.msg {
@@ -142,9 +143,19 @@ async fn stream_answers(mut ws: Ws, delivered: Arc<Delivered>, stop: Arc<AtomicB
                         delivered.lost.fetch_add(1, Ordering::Relaxed);
                     }
                     delivered.answers.fetch_add(1, Ordering::Relaxed);
+                    // Asking joined the conversation's room; a connection may be in only so
+                    // many, so a client moving on leaves it as the browser does.
+                    send(
+                        &mut ws,
+                        &ClientMsg::Leave {
+                            room: rooms::conversation(conversation),
+                        },
+                    )
+                    .await;
                     break;
                 }
                 ServerMsg::MessageError { message, .. } => panic!("answer failed: {message}"),
+                ServerMsg::Error { code, message, .. } => panic!("refused ({code:?}): {message}"),
                 _ => {}
             }
         }

@@ -22,11 +22,15 @@ pub use error::{ApiError, ErrorBody};
 
 use app::{App, shell};
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::{any, get, post};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 
 use crate::state::AppState;
+
+/// The largest request body an API route reads unless it says otherwise (413 beyond).
+const MAX_JSON_BODY: usize = 1024 * 1024;
 
 pub fn router(state: AppState) -> Router {
     let pages = generate_route_list(App);
@@ -47,6 +51,8 @@ pub fn router(state: AppState) -> Router {
             origins::refuse_cross_site,
         ))
         .route("/api/{*rest}", any(error::no_such_endpoint))
+        // JSON bodies are small; a route that takes more (uploads) sets its own limit.
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(middleware::from_fn(error::json_refusals));
     let api = caching::compress_api(api);
     let guarded = Router::new()

@@ -533,3 +533,39 @@ async fn pages_carry_a_nonce_policy_and_every_answer_the_security_headers() {
         .to_owned();
     assert!(!api_policy.contains("nonce-"), "{api_policy}");
 }
+
+#[tokio::test]
+async fn json_bodies_over_a_mebibyte_are_refused_and_uploads_keep_their_own_limit() {
+    let server = TestServer::start_with(|c| c.max_upload_bytes = 4 * 1024 * 1024).await;
+    let huge = json!({"title": "x".repeat(2 * 1024 * 1024)});
+    let refused = http()
+        .post(server.url("/api/chat/conversations"))
+        .json(&huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 413);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_large");
+    let created: Value = http()
+        .post(server.url("/api/projects"))
+        .json(&json!({"name": "Big uploads"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    crate::project_support::wait_job(server.addr, created["job_id"].as_str().unwrap()).await;
+    let big = vec![b'a'; 2 * 1024 * 1024];
+    let (content_type, form) = crate::project_support::multipart(&[("big.txt", &big)]);
+    let uploaded = http()
+        .post(server.url(&format!("/api/projects/{id}/documents")))
+        .header("content-type", content_type)
+        .body(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status().as_u16(), 201);
+}
