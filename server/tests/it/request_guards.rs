@@ -163,6 +163,19 @@ async fn cross_site_requests_without_a_preflight_are_refused() {
         .await
         .unwrap();
     assert_eq!(img.status().as_u16(), 403);
+    // Same site or not, markup cannot ask: an image or a link is refused.
+    for mode in ["no-cors", "navigate"] {
+        let markup = http()
+            .get(server.url(&format!(
+                "/api/chat/stream/{question}?message=spend%20tokens"
+            )))
+            .header("sec-fetch-site", "same-origin")
+            .header("sec-fetch-mode", mode)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(markup.status().as_u16(), 403, "{mode}");
+    }
     let stored = http()
         .get(server.url(&format!("/api/chat/conversations/{question}")))
         .send()

@@ -43,6 +43,13 @@ pub async fn handler(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let conversation_id = Uuid::parse_str(&conversation_id)
         .map_err(|_| ApiError::BadRequest("conversation id must be a UUID".into()))?;
+    if query.message.is_some() && asked_by_markup(&headers) {
+        return Err(ApiError::Forbidden(
+            "a question is asked by a script (EventSource or fetch), never by a link, an \
+             image or a form"
+                .into(),
+        ));
+    }
     // A stream is a connection like a socket, and counts toward the same per-client cap.
     let slot = state
         .connections
@@ -101,6 +108,18 @@ pub async fn handler(
         },
     );
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+/// True for a browser request that no script made: a navigation (a link, a form, the
+/// address bar) or a `no-cors` fetch (an `<img>`, a `<script src>`). Asking spends model
+/// tokens, so markup on any page, even one on this site, must not be able to do it.
+/// EventSource and fetch say `cors` or `same-origin`; non-browser clients say nothing.
+fn asked_by_markup(headers: &HeaderMap) -> bool {
+    let mode = headers
+        .get("sec-fetch-mode")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    matches!(mode, "navigate" | "no-cors" | "nested-navigate")
 }
 
 fn event(frame: &ServerFrame) -> Event {
