@@ -508,19 +508,20 @@ impl ProjectService {
         Ok(self.inner.store.document_content(project_id, &path).await?)
     }
 
-    /// The project for this git URL or folder, created (and indexing) if there is none;
-    /// one that failed is indexed again with `token`.
+    /// The project for this git URL or folder with these filters, created (and indexing)
+    /// if there is none; one that failed is indexed again with `token`.
     pub async fn ensure_for_source(
         &self,
         source: &str,
         token: Option<String>,
+        filters: ProjectFilters,
     ) -> Result<Project, ProjectError> {
         let _one_at_a_time = self.ensure_lock.lock().await;
         let checked = self.inner.policy.check(source).await?;
         if let Some(project) = self
             .inner
             .store
-            .project_by_source(&checked.key(), None)
+            .project_by_source(&checked.key(), None, &filters)
             .await?
         {
             if project.status == ProjectStatus::Failed {
@@ -532,9 +533,19 @@ impl ProjectService {
             }
             return Ok(project);
         }
+        let ProjectFilters {
+            included_dirs,
+            excluded_dirs,
+            included_files,
+            excluded_files,
+        } = filters;
         let req = CreateProjectRequest {
             source: Some(source.to_owned()),
             token,
+            included_dirs,
+            excluded_dirs,
+            included_files,
+            excluded_files,
             ..CreateProjectRequest::default()
         };
         Ok(self.create_checked(req, Some(checked)).await?.0)

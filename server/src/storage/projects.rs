@@ -66,19 +66,25 @@ impl Store {
         row.as_ref().map(project_from_row).transpose()
     }
 
-    /// The newest project made from this normalised source (and branch), if any.
+    /// The newest project made from this normalised source (and branch) with exactly
+    /// these filters, if any: the same folder with other filters is another project.
     pub async fn project_by_source(
         &self,
         source_key: &str,
         branch: Option<&str>,
+        filters: &ProjectFilters,
     ) -> Result<Option<Project>> {
+        // Stored as this same serialisation, so equal filters are equal text.
+        let filters = serde_json::to_string(filters)
+            .map_err(|e| StorageError::Corrupt(format!("filters: {e}")))?;
         let row = sqlx::query(concat!(
             select_projects!(),
             " WHERE source_key = $1 AND (($2 IS NULL AND branch IS NULL) OR branch = $2) \
-             ORDER BY created_at DESC LIMIT 1"
+             AND filters = $3 ORDER BY created_at DESC LIMIT 1"
         ))
         .bind(source_key)
         .bind(branch.map(str::to_owned))
+        .bind(filters)
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(project_from_row).transpose()

@@ -7,6 +7,7 @@ use crate::project_support;
 
 use std::path::Path;
 
+use app::protocol::rest::ProjectFilters;
 use app::protocol::{ClientMsg, DocumentState, ProjectChange, ServerMsg};
 use base64::Engine;
 use common::TestServer;
@@ -608,15 +609,32 @@ async fn ensure_for_source_reuses_the_project_and_wait_ready_wakes() {
     let source = folder.display().to_string();
     let first = state
         .projects
-        .ensure_for_source(&source, None)
+        .ensure_for_source(&source, None, ProjectFilters::default())
         .await
         .unwrap();
     let again = state
         .projects
-        .ensure_for_source(&format!("{source}/"), None)
+        .ensure_for_source(&format!("{source}/"), None, ProjectFilters::default())
         .await
         .unwrap();
     assert_eq!(first.id, again.id, "the same folder is one project");
+    let filtered = ProjectFilters {
+        excluded_dirs: vec!["src".into()],
+        ..ProjectFilters::default()
+    };
+    let other = state
+        .projects
+        .ensure_for_source(&source, None, filtered.clone())
+        .await
+        .unwrap();
+    assert_ne!(other.id, first.id, "other filters make another project");
+    assert_eq!(other.filters, filtered);
+    let same = state
+        .projects
+        .ensure_for_source(&source, None, filtered)
+        .await
+        .unwrap();
+    assert_eq!(same.id, other.id, "the same filters reuse it");
     let ready = state.projects.wait_ready(&first.id).await.unwrap();
     assert_eq!(ready.documents, 1);
     assert_eq!(

@@ -48,14 +48,22 @@ async fn projects_and_documents_round_trip() {
         assert_eq!(project.status, ProjectStatus::Indexing, "{backend:?}");
         assert_eq!(project.filters, filters);
         assert_eq!(project.job_id.as_deref(), Some("job-1"));
-        let found = store.project_by_source(&key, None).await.unwrap();
+        let found = store.project_by_source(&key, None, &filters).await.unwrap();
         assert_eq!(found.map(|p| p.id), Some(id.clone()), "{backend:?}");
         assert!(
             store
-                .project_by_source(&key, Some("dev"))
+                .project_by_source(&key, Some("dev"), &filters)
                 .await
                 .unwrap()
                 .is_none()
+        );
+        assert!(
+            store
+                .project_by_source(&key, None, &ProjectFilters::default())
+                .await
+                .unwrap()
+                .is_none(),
+            "other filters, another project"
         );
 
         let a = row("src/a.rs", "fn a() {}", 2);

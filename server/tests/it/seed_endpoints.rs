@@ -400,3 +400,106 @@ async fn sse_streams_a_turn_and_resumes_from_last_event_id() {
     };
     assert_eq!(streamed_text(&early) + &rest_text, *content);
 }
+
+/// Runs one seed-002 request to its close and returns the streamed text.
+async fn ask_ws_chat(server: &TestServer, request: Value) -> String {
+    let mut ws = open(server, "/ws/chat").await;
+    send_json(&mut ws, request).await;
+    let mut text = String::new();
+    loop {
+        match next(&mut ws).await {
+            Got::Text(t) => text.push_str(&t),
+            Got::Closed(code, reason) => {
+                assert_eq!(code, 1000, "{reason}");
+                return text;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn ws_chat_filters_choose_the_project_and_excluded_folders_are_never_sources() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let repo = root.path().join("repo");
+    for (path, text) in [
+        (
+            "src/config.rs",
+            "/// Loads the configuration from the environment.\npub fn load_configuration() {}\n",
+        ),
+        (
+            "vendor/config.rs",
+            "/// Loads the configuration from a vendored file.\npub fn load_configuration() {}\n",
+        ),
+    ] {
+        let file = repo.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).expect("folder");
+        std::fs::write(file, text).expect("file");
+    }
+    let local_root = root.path().display().to_string();
+    let server = TestServer::start_with(|c| c.local_roots = vec![local_root]).await;
+    let request = |excluded: &str| {
+        json!({
+            "repo_url": repo.display().to_string(),
+            "type": "local",
+            "provider": "offline",
+            "excluded_dirs": excluded,
+            "messages": [{"role": "user", "content": "How is the configuration loaded?"}]
+        })
+    };
+    ask_ws_chat(&server, request("vendor\n")).await;
+
+    let http = reqwest::Client::new();
+    let projects: Value = http
+        .get(server.url("/api/projects"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items = projects["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{projects}");
+    assert_eq!(items[0]["filters"]["excluded_dirs"], json!(["vendor"]));
+    let conversations: Value = http
+        .get(server.url("/api/chat/conversations"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = conversations["items"][0]["id"].as_str().unwrap();
+    let messages: Value = http
+        .get(server.url(&format!("/api/chat/conversations/{id}/messages")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sources: Vec<String> = messages["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|m| m["sources"].as_array().cloned().unwrap_or_default())
+        .map(|s| s["path"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert!(sources.iter().any(|p| p == "src/config.rs"), "{sources:?}");
+    assert!(
+        !sources.iter().any(|p| p.starts_with("vendor/")),
+        "{sources:?}"
+    );
+
+    // The same filters reuse the project (written as DeepWiki's URLs do); none makes another.
+    ask_ws_chat(&server, request("vendor,")).await;
+    ask_ws_chat(&server, request("")).await;
+    let projects: Value = http
+        .get(server.url("/api/projects"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(projects["items"].as_array().unwrap().len(), 2, "{projects}");
+}
