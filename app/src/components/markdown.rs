@@ -444,19 +444,31 @@ mod tests {
         "<style>*{}</style>",
     ];
 
-    /// Every `href="…"` and `src="…"` value in the output.
+    /// Every `href="…"` and `src="…"` value of a real tag in the output; the same words
+    /// in escaped text (`&lt;a href="…"&gt;` inside code) are text, not attributes.
     fn urls(html: &str) -> Vec<String> {
         let mut found = Vec::new();
-        for attr in ["href=\"", "src=\""] {
-            let mut rest = html;
-            while let Some(at) = rest.find(attr) {
-                let value = &rest[at + attr.len()..];
-                let end = value.find('"').unwrap_or(value.len());
-                found.push(value[..end].to_owned());
-                rest = &value[end..];
+        for tag in html.split('<').skip(1) {
+            let tag = tag.split('>').next().unwrap_or("");
+            for attr in [" href=\"", " src=\""] {
+                let mut rest = tag;
+                while let Some(at) = rest.find(attr) {
+                    let value = &rest[at + attr.len()..];
+                    let end = value.find('"').unwrap_or(value.len());
+                    found.push(value[..end].to_owned());
+                    rest = &value[end..];
+                }
             }
         }
         found
+    }
+
+    #[test]
+    fn escaped_markup_in_code_is_text_and_not_a_link() {
+        // Found by the property test: a link written inside a code span.
+        let html = to_html("`<a href=\"javascript:alert(1)\">x</a>`");
+        assert!(urls(&html).is_empty(), "{html}");
+        assert!(html.contains("<code>&lt;a href="), "{html}");
     }
 
     proptest::proptest! {

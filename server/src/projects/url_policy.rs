@@ -480,7 +480,11 @@ mod tests {
         (0..PRIVATE_V4.len(), any::<u32>(), 0..9u8).prop_map(|(net, bits, style)| {
             let (base, prefix) = PRIVATE_V4[net];
             let host_mask = u32::MAX.checked_shr(u32::from(prefix)).unwrap_or(0);
-            let ip = base | (bits & host_mask);
+            let ip = match base | (bits & host_mask) {
+                // The two globally reachable addresses of 192.0.0.0/24 (IANA).
+                0xc000_0009 | 0xc000_000a => 0xc000_0008,
+                ip => ip,
+            };
             let [a, b, c, d] = ip.to_be_bytes();
             let v6 = std::net::Ipv4Addr::from(ip).to_ipv6_mapped().segments();
             match style {
