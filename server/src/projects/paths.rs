@@ -62,6 +62,10 @@ mod tests {
             "/etc/passwd",
             "~/x",
             "C:/x",
+            // Found by the property test: the prefix hid what the path became.
+            "./~x",
+            ".\\~..",
+            "./C:/x",
             "a\0b",
             "",
             ".",
