@@ -210,3 +210,46 @@ async fn deep_research_with_a_real_provider_plans_its_own_queries() {
     let conclusion = requests[9].body["messages"].to_string();
     assert!(conclusion.contains("Finding one.") && conclusion.contains("Finding 5."));
 }
+
+#[tokio::test]
+async fn a_deepwiki_language_reaches_the_model_as_an_instruction() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let (upstream, server) = openai_server(vec![answer(&["Bonjour", " !"])]).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws/chat", server.addr))
+        .await
+        .expect("connect");
+    let request = json!({
+        "provider": "openai",
+        "language": "fr",
+        "messages": [{"role": "user", "content": "Say hello"}]
+    });
+    ws.send(Message::Text(request.to_string().into()))
+        .await
+        .expect("send");
+    let mut text = String::new();
+    loop {
+        match tokio::time::timeout(common::PATIENCE, ws.next())
+            .await
+            .expect("an answer in time")
+        {
+            Some(Ok(Message::Text(t))) => text.push_str(&t),
+            Some(Ok(Message::Close(frame))) => {
+                assert_eq!(frame.map(|f| u16::from(f.code)), Some(1000));
+                break;
+            }
+            Some(Ok(_)) => continue,
+            other => panic!("socket ended: {other:?}"),
+        }
+    }
+    assert_eq!(text, "Bonjour !");
+    let sent = sent_messages(&upstream.requests()[0]);
+    assert!(
+        sent.iter()
+            .any(|m| m["role"] == "system"
+                && m["content"].as_str().unwrap_or("").contains("in French")),
+        "{sent:?}"
+    );
+    assert_eq!(sent.last().unwrap()["content"], "Say hello");
+}
