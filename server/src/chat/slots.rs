@@ -9,6 +9,9 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+/// Clients remembered before idle ones are forgotten (their limits are full again anyway).
+const FORGET_ABOVE: usize = 1024;
+
 pub struct AnswerSlots {
     total: Arc<Semaphore>,
     per_client: usize,
@@ -50,8 +53,11 @@ impl AnswerSlots {
         }
         let client = {
             let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-            // Clients with nothing running or waiting are forgotten as others arrive.
-            clients.retain(|_, s| Arc::strong_count(s) > 1);
+            // Clients with nothing running or waiting are forgotten, now and then rather
+            // than on every question (a scan of every client).
+            if clients.len() > FORGET_ABOVE {
+                clients.retain(|_, s| Arc::strong_count(s) > 1);
+            }
             Arc::clone(
                 clients
                     .entry(client.to_owned())

@@ -401,6 +401,15 @@ async fn sse_streams_a_turn_and_resumes_from_last_event_id() {
     assert_eq!(streamed_text(&early) + &rest_text, *content);
 }
 
+async fn get_json(server: &TestServer, path: &str) -> Value {
+    reqwest::get(server.url(path))
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("JSON")
+}
+
 /// Runs one seed-002 request to its close and returns the streamed text.
 async fn ask_ws_chat(server: &TestServer, request: Value) -> String {
     let mut ws = open(server, "/ws/chat").await;
@@ -448,35 +457,13 @@ async fn ws_chat_filters_choose_the_project_and_excluded_folders_are_never_sourc
     };
     ask_ws_chat(&server, request("vendor\n")).await;
 
-    let http = reqwest::Client::new();
-    let projects: Value = http
-        .get(server.url("/api/projects"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let projects = get_json(&server, "/api/projects").await;
     let items = projects["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{projects}");
     assert_eq!(items[0]["filters"]["excluded_dirs"], json!(["vendor"]));
-    let conversations: Value = http
-        .get(server.url("/api/chat/conversations"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let conversations = get_json(&server, "/api/chat/conversations").await;
     let id = conversations["items"][0]["id"].as_str().unwrap();
-    let messages: Value = http
-        .get(server.url(&format!("/api/chat/conversations/{id}/messages")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let messages = get_json(&server, &format!("/api/chat/conversations/{id}/messages")).await;
     let sources: Vec<String> = messages["items"]
         .as_array()
         .unwrap()
@@ -493,13 +480,6 @@ async fn ws_chat_filters_choose_the_project_and_excluded_folders_are_never_sourc
     // The same filters reuse the project (written as DeepWiki's URLs do); none makes another.
     ask_ws_chat(&server, request("vendor,")).await;
     ask_ws_chat(&server, request("")).await;
-    let projects: Value = http
-        .get(server.url("/api/projects"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let projects = get_json(&server, "/api/projects").await;
     assert_eq!(projects["items"].as_array().unwrap().len(), 2, "{projects}");
 }
