@@ -68,6 +68,16 @@ if ! .tools/schemathesis/bin/schemathesis --version 2>/dev/null | grep -q " $SCH
   .tools/schemathesis/bin/pip install --quiet "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
+# python-socketio, the seeds' other Socket.IO client, for the Socket.IO tests
+# (end2end/python/socketio_client.py); its own virtual environment too.
+PYTHON_SOCKETIO_VERSION=5.18.1
+if ! .tools/socketio/bin/pip show python-socketio 2>/dev/null | grep -q "^Version: $PYTHON_SOCKETIO_VERSION\$"; then
+  step "installing python-socketio $PYTHON_SOCKETIO_VERSION from PyPI (Socket.IO client tests)"
+  rm -rf .tools/socketio
+  python3 -m venv .tools/socketio
+  .tools/socketio/bin/pip install --quiet "python-socketio[client]==$PYTHON_SOCKETIO_VERSION"
+fi
+
 if [ ! -x /usr/bin/chromium ]; then
   step "installing Debian's Chromium for the browser tests"
   SUDO=""

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 pub mod rest;
 pub mod seed;
+pub mod socket_io;
 mod vocabulary;
 
 pub use vocabulary::{Importance, JobStatus, PageStatus, UnknownState};

@@ -71,7 +71,18 @@ pub fn authenticate(
     if !config.auth_enabled {
         return Ok(None);
     }
-    let presented = presented_key(headers, query).ok_or(AuthError::Missing)?;
+    check_key(config, presented_key(headers, query))
+}
+
+/// Checks a key presented some other way (a Socket.IO `auth.token`), as [`authenticate`]
+/// checks the request's.
+pub fn check_key(config: &Config, presented: Option<String>) -> Result<ClientKey, AuthError> {
+    if !config.auth_enabled {
+        return Ok(None);
+    }
+    let presented = presented
+        .filter(|k| !k.is_empty())
+        .ok_or(AuthError::Missing)?;
     // Every configured key is compared, so the time taken does not depend on which matched.
     let matched = config
         .api_keys

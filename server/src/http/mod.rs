@@ -64,6 +64,8 @@ pub fn router(state: AppState) -> Router {
             shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        // Socket.IO answers its own path before routing, inside the Host and CORS checks.
+        .layer(compat::socket_io_layer(&state))
         .layer(origins::cors(&state.config))
         .layer(middleware::from_fn_with_state(
             state.clone(),

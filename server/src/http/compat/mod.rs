@@ -5,8 +5,11 @@
 pub(crate) mod broadcast;
 mod conversation_socket;
 mod job_progress;
+mod socket_io;
 pub(crate) mod sse;
 mod ws_chat;
+
+pub use socket_io::layer as socket_io_layer;
 
 use axum::Router;
 use axum::routing::{get, post};

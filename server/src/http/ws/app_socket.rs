@@ -128,7 +128,7 @@ async fn write_frames(
 }
 
 /// Tells the room who is left, and stops an abandoned answer when so configured.
-fn after_leaving(state: &AppState, room: &str, remaining: usize) {
+pub fn after_leaving(state: &AppState, room: &str, remaining: usize) {
     state.hub.send_ephemeral(
         room,
         ServerMsg::Presence {

@@ -8,4 +8,4 @@ mod app_socket;
 mod client_frames;
 
 pub use admission::{Upgrade, accept, exceeds_transport_ceiling};
-pub use app_socket::ws_handler;
+pub use app_socket::{after_leaving, ws_handler};
