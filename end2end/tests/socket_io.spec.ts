@@ -363,3 +363,31 @@ for (const transport of ["websocket", "polling"] as const) {
     expect(seen.paths).toContain("src/parse.rs");
   });
 }
+
+test("a flood is rate limited and an oversized payload closes that client only", async () => {
+  const flooder = connect(["websocket"]);
+  const bystander = connect(["websocket"]);
+  const big = connect(["websocket"]);
+  try {
+    await Promise.all([flooder, bystander, big].map(({ events }) => events.next("connection_status")));
+    // 150 events at once against a budget of 40 a second: the first are answered, the
+    // rest refused, and the client is told so.
+    for (let i = 0; i < 150; i++) flooder.socket.emit("ping");
+    const limited = await flooder.events.next("error", (d) => d.code === "rate_limited");
+    expect(limited.message).toContain("slow down");
+    expect(flooder.events.names().filter((n) => n === "pong").length).toBeGreaterThan(0);
+
+    // Over REPOWIKI_MAX_FRAME_BYTES (64 KiB): an error, then that client is disconnected.
+    const disconnected = new Promise<string>((resolve) => big.socket.on("disconnect", resolve));
+    big.socket.emit("send_message", { chat_id: 9, message: "x".repeat(100 * 1024) });
+    expect((await big.events.next("error")).message).toContain("too large");
+    expect(await disconnected).toBe("io server disconnect");
+
+    const from = bystander.events.events.length;
+    bystander.socket.emit("ping");
+    await bystander.events.next("pong", () => true, from);
+    expect(bystander.socket.connected).toBe(true);
+  } finally {
+    for (const { socket } of [flooder, bystander, big]) socket.disconnect();
+  }
+});
