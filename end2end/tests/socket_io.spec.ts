@@ -13,13 +13,24 @@ import { ControlledServer } from "./server";
 const API_KEY = "socket-io-test-key";
 const ANSWER = ["The parser ", "lives in ", "src/parse.rs", "."];
 
-/** An OpenAI-compatible chat endpoint that streams `ANSWER` and records each request. */
+/**
+ * An OpenAI-compatible provider: chat completions stream `ANSWER` (each request recorded),
+ * embeddings are letter counts, so both of retrieval's paths run.
+ */
 class ScriptedProvider {
   readonly requests: Array<{ model: string; messages: Array<{ role: string; content: string }> }> = [];
   private server?: Server;
 
   async start(): Promise<string> {
     this.server = createServer(async (req, res) => {
+      if (req.method === "POST" && req.url?.endsWith("/embeddings")) {
+        const { input, model } = JSON.parse(await body(req));
+        const texts: string[] = Array.isArray(input) ? input : [input];
+        const data = texts.map((text, index) => ({ object: "embedding", index, embedding: letterCounts(text) }));
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ object: "list", data, model, usage: { prompt_tokens: 0, total_tokens: 0 } }));
+        return;
+      }
       if (req.method !== "POST" || !req.url?.endsWith("/chat/completions")) {
         res.writeHead(404).end();
         return;
@@ -39,6 +50,16 @@ class ScriptedProvider {
   async stop(): Promise<void> {
     await new Promise((resolve) => this.server?.close(resolve));
   }
+}
+
+function letterCounts(text: string): number[] {
+  const counts = new Array(26).fill(0);
+  for (const c of text.toLowerCase()) {
+    const i = c.charCodeAt(0) - 97;
+    if (i >= 0 && i < 26) counts[i] += 1;
+  }
+  const norm = Math.hypot(...counts) || 1;
+  return counts.map((n) => n / norm);
 }
 
 function body(req: IncomingMessage): Promise<string> {
