@@ -18,6 +18,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use app::protocol::{ServerFrame, ServerMsg};
 
@@ -32,6 +33,11 @@ pub struct Hub {
 /// Bytes of events each room keeps for replay unless configured: a few answers' worth.
 pub const DEFAULT_REPLAY_BYTES: usize = 1024 * 1024;
 
+/// A room's member count is announced at most this often. Announcing every join to every
+/// member made a thousand clients opening one room cost half a million `presence` frames,
+/// and the room's next real event waited behind them (the fan-out benchmark's tail).
+const PRESENCE_INTERVAL: Duration = Duration::from_millis(100);
+
 struct Room {
     last_seq: u64,
     members: HashMap<ConnectionId, Peer>,
@@ -39,6 +45,8 @@ struct Room {
     /// What `replay` holds, so a few huge events cannot pin unbounded memory.
     replay_bytes: usize,
     holds: usize,
+    /// A `presence` announcement is scheduled and will carry the count as it is then.
+    presence_pending: bool,
 }
 
 impl Room {
@@ -53,6 +61,7 @@ impl Room {
             replay: VecDeque::new(),
             replay_bytes: 0,
             holds: 0,
+            presence_pending: false,
         }
     }
 
@@ -222,6 +231,43 @@ impl Hub {
         }
     }
 
+    /// Tells the room's members how many they are, soon: changes within
+    /// [`PRESENCE_INTERVAL`] are announced once, with the count as it is then. Outside a
+    /// runtime (unit tests) it is announced at once.
+    pub fn announce_presence(self: &Arc<Self>, room: &str) {
+        {
+            let mut rooms = self.rooms();
+            let Some(entry) = rooms.get_mut(room) else {
+                return;
+            };
+            if entry.presence_pending {
+                return;
+            }
+            entry.presence_pending = true;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return self.flush_presence(room);
+        };
+        let hub = Arc::clone(self);
+        let room = room.to_owned();
+        runtime.spawn(async move {
+            tokio::time::sleep(PRESENCE_INTERVAL).await;
+            hub.flush_presence(&room);
+        });
+    }
+
+    fn flush_presence(&self, room: &str) {
+        let connections = {
+            let mut rooms = self.rooms();
+            let Some(entry) = rooms.get_mut(room) else {
+                return;
+            };
+            entry.presence_pending = false;
+            entry.members.len()
+        };
+        self.send_ephemeral(room, ServerMsg::Presence { connections }, None);
+    }
+
     /// Keeps the room (its sequence and replay buffer) alive until the hold is dropped,
     /// even with no members.
     pub fn hold(self: &Arc<Self>, room: &str) -> RoomHold {
@@ -298,6 +344,27 @@ mod tests {
 
     fn presence(n: usize) -> ServerMsg {
         ServerMsg::Presence { connections: n }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_of_joins_is_announced_once_with_the_final_count() {
+        let hub = Arc::new(Hub::new(16));
+        let peers: Vec<_> = (0..3).map(|_| Peer::new(16)).collect();
+        for (peer, _) in &peers {
+            hub.join("r", peer, None, |_| None);
+            hub.announce_presence("r");
+        }
+        tokio::time::sleep(PRESENCE_INTERVAL * 2).await;
+        for (_, mut rx) in peers {
+            let presences: Vec<_> = drain(&mut rx)
+                .into_iter()
+                .filter_map(|frame| match frame.msg {
+                    ServerMsg::Presence { connections } => Some(connections),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(presences, vec![3]);
+        }
     }
 
     #[test]

@@ -129,13 +129,7 @@ async fn write_frames(
 
 /// Tells the room who is left, and stops an abandoned answer when so configured.
 pub fn after_leaving(state: &AppState, room: &str, remaining: usize) {
-    state.hub.send_ephemeral(
-        room,
-        ServerMsg::Presence {
-            connections: remaining,
-        },
-        None,
-    );
+    state.hub.announce_presence(room);
     if remaining == 0
         && state.config.stop_when_abandoned
         && let Some(RoomName::Conversation(id)) = RoomName::parse(room)
@@ -350,11 +344,10 @@ impl Connection {
         if !is_project && !self.has_room_for(&room) {
             return self.too_many_rooms(Some(room));
         }
-        let outcome = match RoomName::parse(&room) {
+        match RoomName::parse(&room) {
             Some(RoomName::Conversation(id)) => {
-                match self.state.chat.join(&self.peer, id, since_seq).await {
-                    Ok(outcome) => outcome,
-                    Err(e) => return self.chat_error(e, Some(room)),
+                if let Err(e) = self.state.chat.join(&self.peer, id, since_seq).await {
+                    return self.chat_error(e, Some(room));
                 }
             }
             Some(RoomName::Project) => {
@@ -363,9 +356,11 @@ impl Connection {
                 {
                     self.leave(&previous);
                 }
-                self.state.hub.join(&room, &self.peer, since_seq, |_| None)
+                self.state.hub.join(&room, &self.peer, since_seq, |_| None);
             }
-            Some(RoomName::Job(_)) => self.state.hub.join(&room, &self.peer, since_seq, |_| None),
+            Some(RoomName::Job(_)) => {
+                self.state.hub.join(&room, &self.peer, since_seq, |_| None);
+            }
             None => {
                 return self.error(
                     ErrorCode::InvalidField,
@@ -373,14 +368,8 @@ impl Connection {
                     Some(room),
                 );
             }
-        };
-        self.state.hub.send_ephemeral(
-            &room,
-            ServerMsg::Presence {
-                connections: outcome.members,
-            },
-            None,
-        );
+        }
+        self.state.hub.announce_presence(&room);
         self.rooms.insert(room);
     }
 

@@ -232,14 +232,8 @@ impl Session {
         {
             self.leave_unless_needed(&previous);
         }
-        let joined = self.state.hub.join(&room, &self.peer, None, |_| None);
-        self.state.hub.send_ephemeral(
-            &room,
-            ServerMsg::Presence {
-                connections: joined.members,
-            },
-            None,
-        );
+        self.state.hub.join(&room, &self.peer, None, |_| None);
+        self.state.hub.announce_presence(&room);
         self.emit(ServerEvent::ProjectJoined { project_id });
     }
 
