@@ -26,13 +26,25 @@ pub struct Chunk {
     /// Last line of the chunk, 1-based and inclusive.
     pub end_line: u64,
     pub text: String,
+    /// Chunks cut from one long line (or the same few lines) share their line range; the
+    /// second and later of them are told apart by this, 0 for the first.
+    pub part: u32,
 }
 
 impl Chunk {
     /// Stable within a project as long as the file does not change, so re-indexing an
-    /// unchanged file produces the same ids.
+    /// unchanged file produces the same ids; unique within the file, so no chunk's
+    /// vector or index entry overwrites another's.
     pub fn id(&self) -> String {
-        format!("{}#L{}-L{}", self.path, self.start_line, self.end_line)
+        if self.part == 0 {
+            format!("{}#L{}-L{}", self.path, self.start_line, self.end_line)
+        } else {
+            let part = u64::from(self.part) + 1;
+            format!(
+                "{}#L{}-L{}~{part}",
+                self.path, self.start_line, self.end_line
+            )
+        }
     }
 }
 
@@ -92,11 +104,24 @@ impl Chunker {
             let base = segment.start;
             for (offset, piece) in splitter.chunk_indices(&text[segment]) {
                 let offset = base + offset;
+                let start_line = lines.line_of(offset);
+                let end_line = lines.line_of(offset + piece.len().saturating_sub(1));
+                // Chunks come in file order, so those sharing a range are neighbours.
+                let part = match chunks.last() {
+                    Some(Chunk {
+                        start_line: s,
+                        end_line: e,
+                        part,
+                        ..
+                    }) if (*s, *e) == (start_line, end_line) => part + 1,
+                    _ => 0,
+                };
                 chunks.push(Chunk {
                     path: path.to_owned(),
-                    start_line: lines.line_of(offset),
-                    end_line: lines.line_of(offset + piece.len().saturating_sub(1)),
+                    start_line,
+                    end_line,
                     text: piece.to_owned(),
+                    part,
                 });
             }
         }
@@ -295,8 +320,21 @@ mod tests {
             start_line: 3,
             end_line: 9,
             text: String::new(),
+            part: 0,
         };
         assert_eq!(chunk.id(), "src/a.rs#L3-L9");
+    }
+
+    #[test]
+    fn chunks_of_one_long_line_get_ids_of_their_own() {
+        let line = "const table = [".to_owned() + &"1, 2, 3, 4, 5, ".repeat(400) + "];\n";
+        let chunks = Chunker::new(500).chunk("dist/table.js", &line).unwrap();
+        assert!(chunks.len() > 2, "{}", chunks.len());
+        assert!(chunks.iter().all(|c| (c.start_line, c.end_line) == (1, 1)));
+        let ids: std::collections::HashSet<String> = chunks.iter().map(Chunk::id).collect();
+        assert_eq!(ids.len(), chunks.len());
+        assert_eq!(chunks[0].id(), "dist/table.js#L1-L1");
+        assert_eq!(chunks[1].id(), "dist/table.js#L1-L1~2");
     }
 
     proptest::proptest! {
@@ -317,6 +355,8 @@ mod tests {
             let path = format!("src/file.{extension}");
             let chunks = Chunker::new(max_chars).chunk(&path, &text).expect("chunking never fails on text");
             let last_line = text.matches('\n').count() as u64 + 1;
+            let ids: std::collections::HashSet<String> = chunks.iter().map(Chunk::id).collect();
+            proptest::prop_assert_eq!(ids.len(), chunks.len(), "chunk ids repeat");
             for chunk in &chunks {
                 proptest::prop_assert!(1 <= chunk.start_line, "{chunk:?}");
                 proptest::prop_assert!(chunk.start_line <= chunk.end_line, "{chunk:?}");
