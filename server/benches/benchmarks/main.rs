@@ -13,6 +13,7 @@ mod indexing;
 mod lexical_index;
 mod provider_stream;
 mod realtime;
+mod retrieval_quality;
 mod soak;
 mod wiki;
 
@@ -41,6 +42,11 @@ const BENCHMARKS: &[(&str, fn(), &str)] = &[
         "lexical_index",
         lexical_index::bench,
         "BM25 and whole retrieval over 200,000 chunks",
+    ),
+    (
+        "retrieval_quality",
+        retrieval_quality::bench,
+        "right file in the context, hit@1/3, MRR over doc-comment questions",
     ),
     (
         "chat_overhead",

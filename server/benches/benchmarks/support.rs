@@ -91,7 +91,7 @@ pub fn copy_source_tree(tree: &Path, limit: usize) -> Vec<PathBuf> {
     copied
 }
 
-fn registry_roots() -> Vec<PathBuf> {
+pub fn registry_roots() -> Vec<PathBuf> {
     let home = std::env::var("CARGO_HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|_| Path::new(&std::env::var("HOME").unwrap_or_default()).join(".cargo"));
