@@ -11,13 +11,11 @@
 use crate::support;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Instant;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use server::rag::{Chunker, Rag, RetrievalRequest};
-use server::storage::Store;
+use server::rag::{Chunker, RetrievalRequest};
 use support::{percentile_ms as percentile, size};
 
 pub fn bench() {
@@ -36,21 +34,9 @@ async fn run() {
         .into_iter()
         .map(|(path, _)| path)
         .collect();
-    let dir = match tempfile::tempdir() {
-        Ok(dir) => dir,
-        Err(e) => return eprintln!("no temporary directory: {e}"),
-    };
-    let db = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("bench.db").display()
-    );
-    let store = match Store::connect(&db).await {
-        Ok(store) => store,
-        Err(e) => return eprintln!("cannot open the database: {e}"),
-    };
-    let rag = match Rag::open(&dir.path().join("index"), store, None) {
-        Ok(rag) => Arc::new(rag),
-        Err(e) => return eprintln!("cannot open the index: {e}"),
+    let (_dir, rag) = match support::lexical_rag().await {
+        Ok(opened) => opened,
+        Err(e) => return eprintln!("{e}"),
     };
     let index = rag.lexical();
     let chunker = Chunker::default();

@@ -17,10 +17,8 @@
 //! `REPOWIKI_BENCH_QUESTIONS=100` takes fewer questions (an even sample).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use server::rag::{Chunker, Rag, RetrievalRequest};
-use server::storage::Store;
+use server::rag::{Chunker, RetrievalRequest};
 
 use crate::support;
 
@@ -55,21 +53,9 @@ async fn run() {
     if roots.is_empty() {
         return eprintln!("none of {CRATES:?} is in the cargo registry; build the workspace first");
     }
-    let dir = match tempfile::tempdir() {
-        Ok(dir) => dir,
-        Err(e) => return eprintln!("no temporary directory: {e}"),
-    };
-    let db = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("bench.db").display()
-    );
-    let store = match Store::connect(&db).await {
-        Ok(store) => store,
-        Err(e) => return eprintln!("cannot open the database: {e}"),
-    };
-    let rag = match Rag::open(&dir.path().join("index"), store, None) {
-        Ok(rag) => Arc::new(rag),
-        Err(e) => return eprintln!("cannot open the index: {e}"),
+    let (_dir, rag) = match support::lexical_rag().await {
+        Ok(opened) => opened,
+        Err(e) => return eprintln!("{e}"),
     };
 
     let chunker = Chunker::default();

@@ -122,3 +122,20 @@ pub fn write_report(name: &str, report: &serde_json::Value) {
         Err(e) => eprintln!("could not write {}: {e}", path.display()),
     }
 }
+
+/// A retrieval service with a lexical index only, in a temporary folder that lives as
+/// long as the returned guard.
+pub async fn lexical_rag() -> Result<(tempfile::TempDir, std::sync::Arc<server::rag::Rag>), String>
+{
+    let dir = tempfile::tempdir().map_err(|e| format!("no temporary directory: {e}"))?;
+    let db = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("bench.db").display()
+    );
+    let store = server::storage::Store::connect(&db)
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    let rag = server::rag::Rag::open(&dir.path().join("index"), store, None)
+        .map_err(|e| format!("cannot open the index: {e}"))?;
+    Ok((dir, std::sync::Arc::new(rag)))
+}
