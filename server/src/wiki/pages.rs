@@ -3,9 +3,11 @@
 //! prompt, and the tidying of the model's Markdown (an H1, a "Relevant source files"
 //! list) so every page has the same frame whatever the model did.
 
+use std::sync::Arc;
+
 use app::protocol::Importance;
 
-use crate::rag::Rag;
+use crate::rag::{Rag, RetrievalRequest};
 use crate::wiki::inputs::WikiInputs;
 
 /// Excerpts in one prompt, and their total size: enough context for a page, well inside
@@ -14,6 +16,8 @@ const MAX_EXCERPTS: usize = 10;
 const EXCERPT_BUDGET_CHARS: usize = 14_000;
 /// Lines of a relevant file shown when retrieval found nothing in it.
 const OPENING_LINES: usize = 60;
+/// Passages asked of retrieval: more than fit, so the page's own files can go first.
+const CANDIDATES: usize = 40;
 
 /// A piece of a file the page may cite.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,7 +37,7 @@ pub struct PagePlan<'a> {
 }
 
 pub async fn excerpts(
-    rag: &Rag,
+    rag: &Arc<Rag>,
     inputs: &dyn WikiInputs,
     project_id: &str,
     plan: &PagePlan<'_>,
@@ -43,30 +47,38 @@ pub async fn excerpts(
         query.push(' ');
         query.push_str(file.rsplit('/').next().unwrap_or(file));
     }
-    let hits = match rag.lexical().search(project_id, &query, 40) {
-        Ok(hits) => hits,
+    // The retrieval chat answers use (dense vectors fused in when configured, touching
+    // chunks merged), with a budget that leaves the choice below to this page.
+    let request = RetrievalRequest {
+        project_id,
+        query: &query,
+        k: CANDIDATES,
+        token_budget: u32::try_from(CANDIDATES * EXCERPT_BUDGET_CHARS / 4).unwrap_or(u32::MAX),
+    };
+    let passages = match rag.retrieve(request).await {
+        Ok(passages) => passages,
         Err(e) => {
             tracing::warn!(error = %e, "wiki page retrieval failed; using file openings");
             Vec::new()
         }
     };
-    // Hits in the page's own files first, each group by score (search order).
-    let (mut mine, others): (Vec<_>, Vec<_>) = hits
+    // Passages of the page's own files first, each group in retrieval order.
+    let (mut mine, others): (Vec<_>, Vec<_>) = passages
         .into_iter()
-        .partition(|h| plan.relevant_files.iter().any(|f| f == &h.path));
+        .partition(|p| plan.relevant_files.iter().any(|f| f == &p.source.path));
     mine.extend(others);
     let mut chosen: Vec<Excerpt> = Vec::new();
     let mut used = 0;
-    for hit in mine {
-        if chosen.len() >= MAX_EXCERPTS || used + hit.snippet.len() > EXCERPT_BUDGET_CHARS {
+    for passage in mine {
+        if chosen.len() >= MAX_EXCERPTS || used + passage.text.len() > EXCERPT_BUDGET_CHARS {
             continue;
         }
-        used += hit.snippet.len();
+        used += passage.text.len();
         chosen.push(Excerpt {
-            path: hit.path,
-            start_line: hit.start_line,
-            end_line: hit.end_line,
-            text: hit.snippet,
+            path: passage.source.path,
+            start_line: u64::from(passage.source.start_line),
+            end_line: u64::from(passage.source.end_line),
+            text: passage.text,
         });
     }
     for file in plan.relevant_files {

@@ -119,6 +119,12 @@ async fn a_whole_job_generates_every_page_once_with_progress_and_exports() {
     assert_eq!(server_page["related_pages"], json!(["overview"]));
     let content = server_page["content"].as_str().expect("content");
     assert!(content.starts_with("# Server\n"), "{content}");
+    // The page was written from whole passages of its file, not search snippets.
+    let prompt = provider.prompts.lock().unwrap()["Server"].clone();
+    assert!(
+        prompt.contains("drain_workers_before_exit"),
+        "the page prompt lacks the end of src/main.rs: {prompt}"
+    );
     assert!(content.contains("Relevant source files") && content.contains("```mermaid"));
 
     let response = reqwest::get(server.url("/api/projects/demo/wiki/export?format=markdown"))

@@ -51,6 +51,8 @@ pub struct FakeProvider {
     pub held: Mutex<HashSet<String>>,
     released: Mutex<Option<watch::Sender<bool>>>,
     pub calls: Mutex<HashMap<String, usize>>,
+    /// The last prompt of each page, by title.
+    pub prompts: Mutex<HashMap<String, String>>,
     /// Bumped after every page prompt is counted, for `asked`.
     asked: watch::Sender<u64>,
     pub structure_calls: Mutex<usize>,
@@ -125,6 +127,10 @@ impl ChatProvider for FakeProvider {
         }
         let title = page_title(&prompt).unwrap_or_default();
         *self.calls.lock().unwrap().entry(title.clone()).or_default() += 1;
+        self.prompts
+            .lock()
+            .unwrap()
+            .insert(title.clone(), prompt.clone());
         self.asked.send_modify(|n| *n += 1);
         let failing = self.failing.lock().unwrap();
         let fail = failing.contains(&title) || failing.contains("*");
@@ -157,7 +163,19 @@ pub fn demo_files() -> BTreeMap<String, String> {
             "README.md",
             "# Demo\n\nA demo project with a server and storage.\n",
         ),
-        ("src/main.rs", "fn main() {\n    serve();\n}\n"),
+        (
+            "src/main.rs",
+            // Longer than a search snippet, so a page prompt that quotes the end of it
+            // was given the whole passage.
+            concat!(
+                "fn main() {\n    serve();\n}\n\n",
+                "/// Serves requests until the process is asked to stop: binds the listener,\n",
+                "/// accepts connections, hands each to a worker and waits for them on exit.\n",
+                "fn serve() {\n    let listener = bind_listener(\"127.0.0.1:8080\");\n",
+                "    for connection in listener.incoming() {\n        spawn_worker(connection);\n    }\n",
+                "    drain_workers_before_exit();\n}\n",
+            ),
+        ),
         ("src/db.rs", "pub fn connect() {}\n"),
         ("docs/guide.md", "# Guide\n\nHow to run it.\n"),
     ]
