@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use tantivy::collector::TopDocs;
 use tantivy::directory::MmapDirectory;
-use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, TermQuery};
+use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
     Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
     Value,
@@ -46,7 +46,13 @@ struct Fields {
     start_line: Field,
     end_line: Field,
     text: Field,
+    /// The path's words (`src/http/router.rs` → src, http, router, rs), searched beside the
+    /// text: a question's nouns often name the file.
+    path_words: Field,
 }
+
+/// How much a question word found in a chunk's path counts against one in its text.
+const PATH_WORD_BOOST: f32 = 0.5;
 
 fn schema() -> (Schema, Fields) {
     let mut builder = Schema::builder();
@@ -64,6 +70,14 @@ fn schema() -> (Schema, Fields) {
         start_line: builder.add_u64_field("start_line", INDEXED | STORED),
         end_line: builder.add_u64_field("end_line", STORED),
         text: builder.add_text_field("text", text_options),
+        path_words: builder.add_text_field(
+            "path_words",
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(CODE_TOKENIZER)
+                    .set_index_option(IndexRecordOption::WithFreqs),
+            ),
+        ),
     };
     (builder.build(), fields)
 }
@@ -85,7 +99,23 @@ impl LexicalIndex {
             source,
         })?;
         let (schema, _) = schema();
-        let index = Index::open_or_create(MmapDirectory::open(dir)?, schema)?;
+        let index = match Index::open_or_create(MmapDirectory::open(dir)?, schema.clone()) {
+            Ok(index) => index,
+            // An index of an older layout (say, before path words): it is only a replica
+            // of the database, so it starts afresh and start-up rebuilds every project the
+            // new one lacks from the stored documents.
+            Err(tantivy::TantivyError::SchemaError(reason)) => {
+                tracing::warn!(%reason, dir = %dir.display(), "rebuilding the search index in its new layout");
+                std::fs::remove_dir_all(dir)
+                    .and_then(|()| std::fs::create_dir_all(dir))
+                    .map_err(|source| RagError::Io {
+                        path: dir.to_owned(),
+                        source,
+                    })?;
+                Index::create_in_dir(dir, schema)?
+            }
+            Err(e) => return Err(e.into()),
+        };
         Self::with_index(index)
     }
 
@@ -129,6 +159,7 @@ impl LexicalIndex {
                 f.start_line => chunk.start_line,
                 f.end_line => chunk.end_line,
                 f.text => chunk.text.as_str(),
+                f.path_words => chunk.path.as_str(),
             ))?;
         }
         Ok(())
@@ -181,11 +212,16 @@ impl LexicalIndex {
         }
         let should: Vec<(Occur, Box<dyn Query>)> = words
             .into_iter()
-            .map(|word| {
-                let term = Term::from_field_text(f.text, &word);
-                let query: Box<dyn Query> =
-                    Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
-                (Occur::Should, query)
+            .flat_map(|word| {
+                let in_text = Term::from_field_text(f.text, &word);
+                let in_path = Term::from_field_text(f.path_words, &word);
+                let in_text: Box<dyn Query> =
+                    Box::new(TermQuery::new(in_text, IndexRecordOption::WithFreqs));
+                let in_path: Box<dyn Query> = Box::new(BoostQuery::new(
+                    Box::new(TermQuery::new(in_path, IndexRecordOption::WithFreqs)),
+                    PATH_WORD_BOOST,
+                ));
+                [(Occur::Should, in_text), (Occur::Should, in_path)]
             })
             .collect();
         let k = k.min(MAX_K);
@@ -387,6 +423,35 @@ mod tests {
         let index = index_with(&[("p", "src/lib.rs", LIB_RS), ("p", "src/lib.rs", LIB_RS)]);
         let hits = index.search("p", "parse_config", 10).unwrap();
         assert_eq!(hits.len(), 1);
+    }
+
+    #[test]
+    fn an_index_of_an_older_layout_is_started_afresh() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut older = Schema::builder();
+            older.add_text_field("chunk_id", STRING | STORED);
+            Index::create_in_dir(dir.path(), older.build()).unwrap();
+        }
+        let index = LexicalIndex::open_in_dir(dir.path()).expect("rebuilt, not refused");
+        index
+            .add(
+                "p",
+                &Chunker::default().chunk("src/lib.rs", LIB_RS).unwrap(),
+            )
+            .unwrap();
+        index.commit().unwrap();
+        assert_eq!(index.search("p", "parse_config", 5).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_question_naming_the_file_finds_it() {
+        let index = index_with(&[
+            ("p", "src/router.rs", "pub fn add(path: &str) {}\n"),
+            ("p", "src/other.rs", "pub fn add(item: u32) {}\n"),
+        ]);
+        let hits = index.search("p", "add to the router", 10).unwrap();
+        assert_eq!(hits[0].path, "src/router.rs", "{hits:#?}");
     }
 
     #[test]
