@@ -425,6 +425,12 @@ mod tests {
         assert_eq!(hits.len(), 1);
     }
 
+    fn add_lib_rs(index: &LexicalIndex) {
+        let chunks = Chunker::default().chunk("src/lib.rs", LIB_RS).unwrap();
+        index.add("p", &chunks).unwrap();
+        index.commit().unwrap();
+    }
+
     #[test]
     fn an_index_of_an_older_layout_is_started_afresh() {
         let dir = tempfile::tempdir().unwrap();
@@ -434,13 +440,7 @@ mod tests {
             Index::create_in_dir(dir.path(), older.build()).unwrap();
         }
         let index = LexicalIndex::open_in_dir(dir.path()).expect("rebuilt, not refused");
-        index
-            .add(
-                "p",
-                &Chunker::default().chunk("src/lib.rs", LIB_RS).unwrap(),
-            )
-            .unwrap();
-        index.commit().unwrap();
+        add_lib_rs(&index);
         assert_eq!(index.search("p", "parse_config", 5).unwrap().len(), 1);
     }
 
@@ -459,13 +459,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let index = LexicalIndex::open_in_dir(dir.path()).unwrap();
-            index
-                .add(
-                    "p",
-                    &Chunker::default().chunk("src/lib.rs", LIB_RS).unwrap(),
-                )
-                .unwrap();
-            index.commit().unwrap();
+            add_lib_rs(&index);
         }
         let index = LexicalIndex::open_in_dir(dir.path()).unwrap();
         assert_eq!(index.num_chunks(), 1);
