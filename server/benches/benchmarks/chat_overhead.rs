@@ -78,9 +78,7 @@ async fn recv(
 }
 
 pub fn bench() {
-    tokio::runtime::Runtime::new()
-        .expect("tokio runtime")
-        .block_on(measure());
+    support::block_on(measure());
 }
 
 async fn measure() {

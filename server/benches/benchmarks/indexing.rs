@@ -14,9 +14,7 @@ use std::time::Instant;
 use server::config::Config;
 
 pub fn bench() {
-    tokio::runtime::Runtime::new()
-        .expect("tokio runtime")
-        .block_on(measure());
+    support::block_on(measure());
 }
 
 async fn measure() {

@@ -19,11 +19,7 @@ use server::rag::{Chunker, RetrievalRequest};
 use support::{percentile_ms as percentile, size};
 
 pub fn bench() {
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => return eprintln!("no runtime: {e}"),
-    };
-    runtime.block_on(run());
+    support::block_on(run());
 }
 
 async fn run() {

@@ -331,9 +331,7 @@ async fn streams(n: usize) -> serde_json::Value {
 }
 
 pub fn bench() {
-    tokio::runtime::Runtime::new()
-        .expect("tokio runtime")
-        .block_on(measure());
+    support::block_on(measure());
 }
 
 async fn measure() {

@@ -41,11 +41,7 @@ struct Question {
 }
 
 pub fn bench() {
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => return eprintln!("no runtime: {e}"),
-    };
-    runtime.block_on(run());
+    support::block_on(run());
 }
 
 async fn run() {

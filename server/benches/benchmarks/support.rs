@@ -139,3 +139,11 @@ pub async fn lexical_rag() -> Result<(tempfile::TempDir, std::sync::Arc<server::
         .map_err(|e| format!("cannot open the index: {e}"))?;
     Ok((dir, std::sync::Arc::new(rag)))
 }
+
+/// Runs a benchmark's async body on a fresh multi-threaded runtime.
+pub fn block_on(body: impl std::future::Future<Output = ()>) {
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime.block_on(body),
+        Err(e) => eprintln!("no runtime: {e}"),
+    }
+}
