@@ -21,7 +21,7 @@ LOG="$DATA/server.log"
 # Limits that would answer 429 to a fuzzer's pace are lifted; everything else is default,
 # SQLite in the fresh folder included (the jobs it starts must not outlive it in a shared
 # PostgreSQL, where other tests' servers would take them up).
-env -u DATABASE_URL LEPTOS_SITE_ADDR="127.0.0.1:$PORT" LEPTOS_SITE_ROOT="$REPO_ROOT/target/site" \
+env -u DATABASE_URL -u REDIS_URL LEPTOS_SITE_ADDR="127.0.0.1:$PORT" LEPTOS_SITE_ROOT="$REPO_ROOT/target/site" \
   LEPTOS_OUTPUT_NAME=repowiki REPOWIKI_DATA_DIR="$DATA" \
   REPOWIKI_REST_REQUESTS_PER_SEC=100000 REPOWIKI_MODEL_CALLS_PER_MIN=100000 \
   REPOWIKI_OFFLINE_TOKENS_PER_SEC=5000 RUST_LOG=warn \

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing and runs every test: formatting and lints, unit and
 # integration tests of the server and the app crate, then the browser tests in Chromium against the real release server.
-# With DATABASE_URL pointing at PostgreSQL, the storage tests run there too.
+# With DATABASE_URL pointing at PostgreSQL, the storage tests run there too; with REDIS_URL
+# the scale-out tests start two servers sharing it (they say "skipped: REDIS_URL unset" without).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 "$REPO_ROOT/scripts/setup.sh"
@@ -29,8 +30,8 @@ cargo test -p app --features ssr
 # it once hydrated where the release build could not.
 step "browser tests: release build, then Playwright in Chromium"
 cargo leptos build --release --precompress
-# The browser tests check the default, zero-setup configuration: SQLite.
-(cd end2end && env -u DATABASE_URL npx playwright test)
+# The browser tests check the default, zero-setup configuration: SQLite, one instance.
+(cd end2end && env -u DATABASE_URL -u REDIS_URL npx playwright test)
 
 step "API fuzzing: generated requests against the OpenAPI document (schemathesis)"
 "$REPO_ROOT/scripts/api-fuzz.sh"

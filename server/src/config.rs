@@ -24,6 +24,16 @@ pub struct Config {
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
 
+    /// Redis for running several instances as one (`redis://…`): rooms, the one-answer
+    /// lock and stop requests are shared through it. Unset: one process, nothing shared.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// How long a running answer's cluster-wide lock outlives its instance, in
+    /// milliseconds: an instance that dies frees its conversations after this.
+    #[arg(long, env = "REPOWIKI_LEASE_MS", default_value_t = 5_000)]
+    pub lease_ms: u64,
+
     /// Pace of the built-in offline provider, so a streamed answer looks and tests like one.
     #[arg(long, env = "REPOWIKI_OFFLINE_TOKENS_PER_SEC", default_value_t = 30.0)]
     pub offline_tokens_per_sec: f64,
@@ -211,6 +221,7 @@ impl Config {
         let mut config = Self::parse_from(["repowiki"]);
         config.data_dir = data_dir.into();
         config.database_url = None;
+        config.redis_url = None;
         config
     }
 

@@ -4,6 +4,7 @@
 
 pub mod chat;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod fault;
 pub mod http;
@@ -42,6 +43,8 @@ pub enum StartupError {
     Storage(#[from] StorageError),
     #[error("opening the search index: {0}")]
     Index(#[from] RagError),
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
 }
 
 /// Connects storage and builds every service, with the providers the environment
@@ -77,6 +80,21 @@ pub async fn build_state_with_providers(
     )?);
     let hub =
         Arc::new(Hub::new(config.replay_buffer).with_replay_bytes(config.replay_buffer_bytes));
+    let cluster = match &config.redis_url {
+        Some(url) => {
+            let hub_for_events: std::sync::Weak<Hub> = Arc::downgrade(&hub);
+            let sink: std::sync::Weak<dyn crate::cluster::RoomSink> = hub_for_events;
+            let settings = crate::cluster::ClusterSettings {
+                room_log_len: config.replay_buffer,
+                lease: Duration::from_millis(config.lease_ms.max(300)),
+            };
+            let cluster =
+                crate::cluster::Cluster::connect(url, settings, sink, shutdown.clone()).await?;
+            hub.attach(Arc::clone(&cluster));
+            Some(cluster)
+        }
+        None => None,
+    };
     let jobs = Arc::new(crate::jobs::JobBoard::default());
     let projects = crate::projects::ProjectService::new(
         store.clone(),
@@ -94,6 +112,11 @@ pub async fn build_state_with_providers(
             rag: Arc::clone(&rag),
             projects: Arc::clone(&projects),
             shutdown: shutdown.clone(),
+            cluster: cluster.clone(),
+            instance: match &cluster {
+                Some(cluster) => cluster.instance().to_string(),
+                None => instance_name(&config.data_dir),
+            },
         },
         ChatLimits {
             max_message_chars: config.max_message_chars,
@@ -103,6 +126,9 @@ pub async fn build_state_with_providers(
             max_waiting_answers: config.max_waiting_answers,
         },
     );
+    // Before serving: an answer cut short by this instance's last crash is in the
+    // conversation, as interrupted, by the time anyone can look.
+    chat.recover_and_log().await;
     let wiki = WikiService::new(
         WikiDeps {
             store: store.clone(),
@@ -120,6 +146,7 @@ pub async fn build_state_with_providers(
         config: Arc::new(config.clone()),
         store,
         hub,
+        cluster,
         connections: ConnectionLimiter::new(config.max_connections_per_client),
         rest_limits: crate::http::rate_limits::RestLimits::new(&config),
         chat,
@@ -131,6 +158,21 @@ pub async fn build_state_with_providers(
         shutdown,
         tasks: TaskTracker::new(),
     })
+}
+
+/// The name of a lone instance, the same across its restarts: kept in its data folder.
+fn instance_name(data_dir: &std::path::Path) -> String {
+    let path = data_dir.join("instance");
+    if let Ok(name) = std::fs::read_to_string(&path)
+        && !name.trim().is_empty()
+    {
+        return name.trim().to_owned();
+    }
+    let name = uuid::Uuid::new_v4().to_string();
+    if let Err(e) = std::fs::create_dir_all(data_dir).and_then(|()| std::fs::write(&path, &name)) {
+        tracing::warn!(error = %e, path = %path.display(), "could not keep this instance's name; answers interrupted by a crash will not be recovered after a restart");
+    }
+    name
 }
 
 /// Serves until `state.shutdown` is cancelled, then shuts down gracefully: sockets get a

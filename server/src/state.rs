@@ -23,6 +23,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: Store,
     pub hub: Arc<Hub>,
+    /// The other instances, when `REDIS_URL` is set.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
     /// Open sockets per client (API key or IP), across every socket endpoint.
     pub connections: Arc<ConnectionLimiter>,
     /// REST request budgets per client.

@@ -21,6 +21,8 @@ pub const CONNECTIONS: &str = "repowiki_connections";
 pub const EVENTS_PUBLISHED: &str = "repowiki_events_published_total";
 /// Members closed because their queue was full (slow consumers).
 pub const SLOW_CLOSED: &str = "repowiki_slow_consumers_closed_total";
+/// Room events Redis did not take (several instances only).
+pub const BUS_ERRORS: &str = "repowiki_bus_errors_total";
 // Chat turns (labels: provider; failures also code).
 pub const TURNS_STARTED: &str = "repowiki_turns_started_total";
 pub const TURNS_COMPLETED: &str = "repowiki_turns_completed_total";

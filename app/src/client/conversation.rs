@@ -85,7 +85,7 @@ impl UiMessage {
 fn stored_state(message: &ChatMessage) -> MessageState {
     match message.metadata.as_ref().map(|m| m.finish_reason) {
         Some(FinishReason::Stopped) => MessageState::Stopped,
-        Some(FinishReason::Error) => MessageState::Failed,
+        Some(FinishReason::Error | FinishReason::Interrupted) => MessageState::Failed,
         _ => MessageState::Done,
     }
 }
@@ -251,7 +251,7 @@ impl ConversationView {
                 let state = match metadata.finish_reason {
                     FinishReason::Completed => MessageState::Done,
                     FinishReason::Stopped => MessageState::Stopped,
-                    FinishReason::Error => MessageState::Failed,
+                    FinishReason::Error | FinishReason::Interrupted => MessageState::Failed,
                 };
                 let added = self.finish(*message_id, content, state, None);
                 if let Some(m) = self.find(*message_id) {

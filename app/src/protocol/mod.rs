@@ -328,6 +328,9 @@ pub enum FinishReason {
     Completed,
     Stopped,
     Error,
+    /// The instance generating it stopped without finishing (a crash, a kill): the answer
+    /// is kept as far as it was last saved and can be regenerated.
+    Interrupted,
 }
 
 /// A stored chat message as clients see it.

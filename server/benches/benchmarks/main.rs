@@ -14,6 +14,7 @@ mod lexical_index;
 mod provider_stream;
 mod realtime;
 mod retrieval_quality;
+mod scale_out;
 mod soak;
 mod wiki;
 
@@ -22,6 +23,11 @@ const BENCHMARKS: &[(&str, fn(), &str)] = &[
         "realtime",
         realtime::bench,
         "idle-socket memory, fan-out, 1,000 streams",
+    ),
+    (
+        "scale_out",
+        scale_out::bench,
+        "two instances on Redis beside one: fan-out, 200 streams",
     ),
     (
         "provider_stream",

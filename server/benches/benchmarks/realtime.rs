@@ -39,15 +39,33 @@ pub(crate) struct Server {
     _data: tempfile::TempDir,
 }
 
+/// Where instances of one cluster meet.
+pub(crate) struct Shared {
+    pub(crate) redis: String,
+    pub(crate) database: String,
+}
+
 impl Server {
+    /// One instance alone, on SQLite in a fresh folder.
     pub(crate) fn spawn(port: u16) -> Self {
+        Self::start(port, None)
+    }
+
+    /// An instance: alone, or one of a cluster sharing `shared`.
+    pub(crate) fn start(port: u16, shared: Option<&Shared>) -> Self {
         let data = tempfile::tempdir().expect("temp dir");
         let addr = format!("127.0.0.1:{port}");
-        let child = Command::new(env!("CARGO_BIN_EXE_server"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
+        match shared {
+            Some(shared) => command
+                .env("REDIS_URL", &shared.redis)
+                .env("DATABASE_URL", &shared.database),
+            None => command.env_remove("REDIS_URL").env_remove("DATABASE_URL"),
+        };
+        let child = command
             .env("LEPTOS_SITE_ADDR", &addr)
             .env("LEPTOS_OUTPUT_NAME", "repowiki")
             .env("REPOWIKI_DATA_DIR", data.path())
-            .env_remove("DATABASE_URL")
             .env(
                 "REPOWIKI_OFFLINE_TOKENS_PER_SEC",
                 TOKENS_PER_SEC.to_string(),
@@ -196,7 +214,17 @@ async fn idle_memory(n: usize) -> serde_json::Value {
 async fn fan_out(n: usize, events: usize) -> serde_json::Value {
     let server = Server::spawn(3912);
     server.ready().await;
-    let mut clients = connect_many(&server.addr, n).await;
+    fan_out_over(&[server.addr.as_str()], n, events).await
+}
+
+/// A room of `n` clients spread evenly over the instances at `addrs`; events published
+/// through the first.
+pub(crate) async fn fan_out_over(addrs: &[&str], n: usize, events: usize) -> serde_json::Value {
+    let mut clients = Vec::with_capacity(n);
+    for (i, addr) in addrs.iter().enumerate() {
+        let share = n / addrs.len() + usize::from(i < n % addrs.len());
+        clients.extend(connect_many(addr, share).await);
+    }
     for ws in clients.iter_mut() {
         send(
             ws,
@@ -231,7 +259,7 @@ async fn fan_out(n: usize, events: usize) -> serde_json::Value {
         })
         .collect();
     let http = reqwest::Client::new();
-    let url = format!("http://{}/api/v1/websocket/status", server.addr);
+    let url = format!("http://{}/api/v1/websocket/status", addrs[0]);
     for event in 0..events {
         let body = serde_json::json!({"room": "project:bench", "status": event.to_string(), "message": now_us().to_string()});
         http.post(&url).json(&body).send().await.expect("publish");
@@ -255,8 +283,9 @@ async fn fan_out(n: usize, events: usize) -> serde_json::Value {
         .ok()
         .and_then(|l| l.split_whitespace().next().map(str::to_owned))
         .unwrap_or_else(|| "unknown".into());
+    let instances = addrs.len();
     println!(
-        "fan-out: {n}-client room, {events} events, publish->receipt p50 {p50:.2} ms, p99 {p99:.2} ms (target p99 < 50), load average {load}"
+        "fan-out: {n}-client room on {instances} instance(s), {events} events, publish->receipt p50 {p50:.2} ms, p99 {p99:.2} ms (target p99 < 50), load average {load}"
     );
     // Where the tail is: the time until the last member had each event.
     let slowest: Vec<String> = last_receipt.iter().map(|ms| format!("{ms:.0}")).collect();
@@ -264,13 +293,22 @@ async fn fan_out(n: usize, events: usize) -> serde_json::Value {
         "fan-out: last receipt per event (ms): {}",
         slowest.join(" ")
     );
-    serde_json::json!({"room_size": n, "events": events, "p50_ms": p50, "p99_ms": p99, "load_average": load, "last_receipt_ms": last_receipt})
+    serde_json::json!({"room_size": n, "instances": instances, "events": events, "p50_ms": p50, "p99_ms": p99, "load_average": load, "last_receipt_ms": last_receipt})
 }
 
 async fn streams(n: usize) -> serde_json::Value {
     let server = Server::spawn(3913);
     server.ready().await;
-    let clients = connect_many(&server.addr, n).await;
+    streams_over(&[server.addr.as_str()], n).await
+}
+
+/// `n` answers at once, their askers spread evenly over the instances at `addrs`.
+pub(crate) async fn streams_over(addrs: &[&str], n: usize) -> serde_json::Value {
+    let mut clients = Vec::with_capacity(n);
+    for (i, addr) in addrs.iter().enumerate() {
+        let share = n / addrs.len() + usize::from(i < n % addrs.len());
+        clients.extend(connect_many(addr, share).await);
+    }
     let pace_ms = 1000.0 / TOKENS_PER_SEC;
     let started = Instant::now();
     let runs: Vec<_> = clients
@@ -322,12 +360,13 @@ async fn streams(n: usize) -> serde_json::Value {
     added.sort_by(f64::total_cmp);
     let p99 = percentile(&added, 99.0);
     let p50 = percentile(&added, 50.0);
+    let instances = addrs.len();
     println!(
-        "streams: {n} concurrent at {TOKENS_PER_SEC} tokens/s, {} tokens, added latency per token p50 {p50:.2} ms, p99 {p99:.2} ms (target p99 < 10), lost {lost} (target 0), wall {:.1} s",
+        "streams: {n} concurrent on {instances} instance(s) at {TOKENS_PER_SEC} tokens/s, {} tokens, added latency per token p50 {p50:.2} ms, p99 {p99:.2} ms (target p99 < 10), lost {lost} (target 0), wall {:.1} s",
         added.len() + n,
         started.elapsed().as_secs_f64()
     );
-    serde_json::json!({"streams": n, "tokens_per_sec": TOKENS_PER_SEC, "tokens": added.len() + n, "added_p50_ms": p50, "added_p99_ms": p99, "lost": lost})
+    serde_json::json!({"streams": n, "instances": instances, "tokens_per_sec": TOKENS_PER_SEC, "tokens": added.len() + n, "added_p50_ms": p50, "added_p99_ms": p99, "lost": lost})
 }
 
 pub fn bench() {

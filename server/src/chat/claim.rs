@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::ChatError;
 use super::turn::ActiveTurn;
+use crate::cluster::Lease;
 
 /// The answers being generated, by conversation.
 #[derive(Clone, Default)]
@@ -29,6 +30,7 @@ impl RunningTurns {
             turns: self.clone(),
             conversation_id,
             active,
+            lease: None,
         })
     }
 
@@ -53,16 +55,31 @@ pub(super) struct TurnClaim {
     turns: RunningTurns,
     conversation_id: Uuid,
     active: Arc<ActiveTurn>,
+    /// The conversation's cluster-wide lease, with several instances.
+    lease: Option<Lease>,
 }
 
 impl TurnClaim {
+    pub fn conversation_id(&self) -> Uuid {
+        self.conversation_id
+    }
+
+    pub fn with_lease(mut self, lease: Lease) -> Self {
+        self.lease = Some(lease);
+        self
+    }
+
     pub fn active(&self) -> &Arc<ActiveTurn> {
         &self.active
     }
 
     /// Frees the conversation now: the answer is stored, and a client that reads the
     /// final event may ask again at once.
-    pub fn release(self) {}
+    pub async fn release(mut self) {
+        if let Some(lease) = self.lease.take() {
+            lease.release().await;
+        }
+    }
 }
 
 impl Drop for TurnClaim {

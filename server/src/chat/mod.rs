@@ -14,6 +14,7 @@
 mod claim;
 mod context;
 mod locks;
+mod recovery;
 mod research;
 mod slots;
 mod turn;
@@ -26,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::clock::now_ms;
+use crate::cluster::{Cluster, ClusterError, Signal};
 use crate::fault::{ClientFault, Fault};
 use crate::projects::{ProjectError, ProjectService};
 use crate::providers::{PromptMessage, Providers};
@@ -55,6 +57,8 @@ pub enum ChatError {
     Overloaded { waiting: usize },
     #[error("projects: {0}")]
     Projects(ProjectError),
+    #[error("the other instances cannot be reached: {0}")]
+    Cluster(#[from] ClusterError),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -69,6 +73,7 @@ impl ClientFault for ChatError {
             Self::Busy => Fault::Busy,
             Self::Overloaded { .. } => Fault::Overloaded,
             Self::Deleted | Self::UnknownProject(_) => Fault::NotFound,
+            Self::Cluster(_) => Fault::Upstream("redis"),
             Self::Projects(_) | Self::Storage(_) => Fault::Internal,
         }
     }
@@ -114,6 +119,9 @@ pub struct ChatService {
     research_iterations: u32,
     /// Answers running at once, in total and per client, and the line before them.
     slots: slots::AnswerSlots,
+    /// The other instances, when there are: the one-answer lock is shared with them.
+    cluster: Option<Arc<Cluster>>,
+    instance: String,
 }
 
 /// The engine's limits, from configuration.
@@ -135,6 +143,15 @@ pub struct ChatDeps {
     pub projects: Arc<ProjectService>,
     /// Cancelled at shutdown: running turns stop and store what they have.
     pub shutdown: CancellationToken,
+    /// The other instances, if any.
+    pub cluster: Option<Arc<Cluster>>,
+    /// This instance's name, written into the checkpoints of its answers.
+    pub instance: String,
+}
+
+/// The cluster-wide lease that makes one answer per conversation.
+fn answer_lease(conversation_id: Uuid) -> String {
+    format!("answer:{conversation_id}")
 }
 
 impl ChatService {
@@ -146,8 +163,10 @@ impl ChatService {
             rag,
             projects,
             shutdown,
+            cluster,
+            instance,
         } = deps;
-        Arc::new(Self {
+        let service = Arc::new(Self {
             store,
             hub,
             providers,
@@ -163,7 +182,32 @@ impl ChatService {
                 limits.max_answers_per_client,
                 limits.max_waiting_answers,
             ),
-        })
+            cluster,
+            instance,
+        });
+        if let Some(cluster) = &service.cluster {
+            tokio::spawn(obey_signals(cluster.signals(), Arc::downgrade(&service)));
+            tokio::spawn(recovery::watch_for_interrupted(
+                Arc::downgrade(&service),
+                cluster.lease(),
+                service.shutdown.clone(),
+            ));
+        }
+        service
+    }
+
+    /// Makes a local claim cluster-wide: only one instance answers in a conversation.
+    async fn share_claim(&self, claim: claim::TurnClaim) -> Result<claim::TurnClaim, ChatError> {
+        let Some(cluster) = &self.cluster else {
+            return Ok(claim);
+        };
+        match cluster
+            .acquire(&answer_lease(claim.conversation_id()))
+            .await?
+        {
+            Some(lease) => Ok(claim.with_lease(lease)),
+            None => Err(ChatError::Busy),
+        }
     }
 
     /// A project named by a new conversation must exist.
@@ -209,6 +253,7 @@ impl ChatService {
         let room = rooms::conversation(id);
         // Claimed before any await, so two questions cannot both start a turn.
         let claim = self.turns.claim(id)?;
+        let claim = self.share_claim(claim).await?;
         let ticket = self.enqueue(&question.client)?;
         let hold = self.hub.hold(&room);
 
@@ -289,6 +334,7 @@ impl ChatService {
             .get(provider.as_deref())
             .ok_or_else(|| ChatError::UnknownProvider(provider.clone().unwrap_or_default()))?;
         let claim = self.turns.claim(conversation_id)?;
+        let claim = self.share_claim(claim).await?;
         let ticket = self.enqueue(client)?;
         let room = rooms::conversation(conversation_id);
         let hold = self.hub.hold(&room);
@@ -345,8 +391,36 @@ impl ChatService {
         })
     }
 
-    /// Stops the running answer, if any; it is stored as far as it got, marked stopped.
-    pub fn stop(&self, conversation_id: Uuid) -> bool {
+    /// Stops the running answer, on whichever instance runs it; it is stored as far as
+    /// it got, marked stopped. False when no answer runs.
+    pub async fn stop(&self, conversation_id: Uuid) -> bool {
+        if self.stop_local(conversation_id) {
+            return true;
+        }
+        let Some(cluster) = &self.cluster else {
+            return false;
+        };
+        match cluster.is_held(&answer_lease(conversation_id)).await {
+            Ok(true) => match cluster
+                .signal(&Signal::StopAnswer { conversation_id })
+                .await
+            {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!(error = %e, conversation = %conversation_id, "could not ask the answering instance to stop");
+                    false
+                }
+            },
+            Ok(false) => false,
+            Err(e) => {
+                tracing::warn!(error = %e, conversation = %conversation_id, "could not read the answer lock");
+                false
+            }
+        }
+    }
+
+    /// Stops the answer if this instance runs it.
+    pub fn stop_local(&self, conversation_id: Uuid) -> bool {
         match self.turns.get(conversation_id) {
             Some(active) => {
                 active.cancel.cancel();
@@ -375,6 +449,23 @@ impl ChatService {
             Some(_) => Some(self.store.messages(conversation_id).await?),
             None => None,
         };
+        if self.hub.is_shared() {
+            // The answer so far may be on another instance and its text is not numbered
+            // like the room's events: a snapshot shows the stored messages, and the
+            // answer's final event carries its whole text.
+            let outcome = self
+                .hub
+                .join(&room, peer, since_seq, |last_seq| {
+                    Some(ServerMsg::Snapshot {
+                        conversation_id,
+                        messages: stored.unwrap_or_default(),
+                        in_progress: None,
+                        last_seq,
+                    })
+                })
+                .await;
+            return Ok(outcome);
+        }
         let active = self.turns.get(conversation_id);
         let partial = active.as_ref().map(|a| a.partial());
         // An answer with no text yet has nothing to show; its tokens arrive live.
@@ -385,7 +476,7 @@ impl ChatService {
                 message_id: active.as_ref().map(|a| a.message_id).unwrap_or_default(),
                 content: p.text.clone(),
             });
-        let outcome = self.hub.join(&room, peer, since_seq, |last_seq| {
+        let outcome = self.hub.join_local(&room, peer, since_seq, |last_seq| {
             Some(ServerMsg::Snapshot {
                 conversation_id,
                 messages: stored.unwrap_or_default(),
@@ -414,6 +505,27 @@ impl ChatService {
     /// Answers still running, for graceful shutdown to wait on.
     pub fn running_turns(&self) -> usize {
         self.turns.len()
+    }
+}
+
+/// Stops local answers that another instance was asked to stop.
+async fn obey_signals(
+    mut signals: tokio::sync::broadcast::Receiver<Signal>,
+    service: std::sync::Weak<ChatService>,
+) {
+    loop {
+        match signals.recv().await {
+            Ok(Signal::StopAnswer { conversation_id }) => {
+                let Some(service) = service.upgrade() else {
+                    return;
+                };
+                service.stop_local(conversation_id);
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "signals were missed");
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
     }
 }
 

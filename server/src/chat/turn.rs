@@ -27,6 +27,8 @@ pub(super) struct ActiveTurn {
     pub cancel: CancellationToken,
     partial: Mutex<Partial>,
     sources: Mutex<TurnSources>,
+    /// When the answer so far was last saved (see `recovery`).
+    last_checkpoint: Mutex<Option<Instant>>,
 }
 
 pub(super) struct Partial {
@@ -42,7 +44,14 @@ impl ActiveTurn {
                 text: String::new(),
             }),
             sources: Mutex::default(),
+            last_checkpoint: Mutex::default(),
         }
+    }
+
+    pub fn last_checkpoint(&self) -> MutexGuard<'_, Option<Instant>> {
+        self.last_checkpoint
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn sources(&self) -> MutexGuard<'_, TurnSources> {
@@ -91,6 +100,9 @@ pub(super) struct TurnCtx<'a> {
     pub temperature: Option<f32>,
     pub project_id: Option<&'a str>,
     pub file_path: Option<&'a str>,
+    /// The answer this one regenerates.
+    pub replaces: Option<Uuid>,
+    pub started_at: u64,
 }
 
 /// What a turn has produced so far, summed over all of its provider calls.
@@ -139,9 +151,14 @@ impl ChatService {
             temperature: spec.temperature,
             project_id: spec.project_id.as_deref(),
             file_path: spec.file_path.as_deref(),
+            replaces: spec.replaces,
+            started_at: now_ms(),
         };
 
         let mut progress = Progress::new();
+        // Saved from the start, so even an answer still waiting for its place is
+        // recovered if this instance dies.
+        self.checkpoint(&ctx, true).await;
         let place = self.wait_for_place(&ctx, ticket).await;
         let (ending, research_iterations) = if place.is_none() {
             // Stopped (or the server stopping) while waiting: nothing was generated.
@@ -204,7 +221,10 @@ impl ChatService {
         if let (Ok(()), Some(old)) = (&stored, spec.replaces) {
             stored = self.store.supersede_message(old, message_id).await;
         }
-        spec.claim.release();
+        if let Err(e) = self.store.take_checkpoint(message_id).await {
+            tracing::warn!(error = %e, conversation = %id, "could not remove a stored answer's checkpoint");
+        }
+        spec.claim.release().await;
         let event = match (ending, stored) {
             (_, Err(e)) => {
                 tracing::error!(error = %e, conversation = %id, "could not store an answer");
@@ -291,6 +311,7 @@ impl ChatService {
                             .get_or_insert_with(|| progress.started.elapsed().as_millis() as u64);
                         progress.tokens += 1;
                         self.emit(ctx, token);
+                        self.checkpoint(ctx, false).await;
                     } else {
                         collected.push_str(&token);
                     }

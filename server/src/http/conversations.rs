@@ -141,7 +141,7 @@ pub async fn delete(
     if !state.store.delete_conversation(id, now_ms()).await? {
         return Err(not_found());
     }
-    state.chat.stop(id);
+    state.chat.stop(id).await;
     state.hub.publish(
         &rooms::conversation(id),
         ServerMsg::ConversationDeleted {

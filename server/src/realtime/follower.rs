@@ -26,9 +26,9 @@ impl Follower {
     }
 
     /// Follows a room, live.
-    pub fn room(hub: &Arc<Hub>, capacity: usize, room: &str) -> Self {
+    pub async fn room(hub: &Arc<Hub>, capacity: usize, room: &str) -> Self {
         let follower = Self::new(hub, capacity);
-        hub.join(room, &follower.peer, None, |_| None);
+        hub.join(room, &follower.peer, None, |_| None).await;
         follower
     }
 

@@ -10,24 +10,26 @@
 //! conversation's room, so a reload that briefly leaves it empty loses nothing), and is
 //! removed after that, so idle rooms cost nothing.
 //!
-//! Callers see only this type's methods. Several instances (SPEC §10) keep this local
-//! membership and delivery as it is and add a shared bus behind `publish`: sequence
-//! numbers from the bus (e.g. Redis `INCR`), events published there and delivered here
-//! by each instance's subscriber, replay read from the bus's stream. That is a change
-//! inside `Hub`, not in its callers.
+//! Several instances (SPEC §10): once a [`Cluster`] is attached, `publish` hands events to
+//! it, sequence numbers come from Redis, and events reach this hub's members when they
+//! come back from Redis (`shared_rooms`), so every instance delivers the same numbers in
+//! the same order. Callers see the same methods either way.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use app::protocol::{ServerFrame, ServerMsg};
 
 use super::peer::{ConnectionId, Peer, WireFrame};
+use crate::cluster::Cluster;
 
 pub struct Hub {
     rooms: Mutex<HashMap<String, Room>>,
     replay_capacity: usize,
     replay_bytes: usize,
+    /// Set once at start when instances share rooms through Redis.
+    pub(super) cluster: OnceLock<Arc<Cluster>>,
 }
 
 /// Bytes of events each room keeps for replay unless configured: a few answers' worth.
@@ -38,35 +40,57 @@ pub const DEFAULT_REPLAY_BYTES: usize = 1024 * 1024;
 /// and the room's next real event waited behind them (the fan-out benchmark's tail).
 const PRESENCE_INTERVAL: Duration = Duration::from_millis(100);
 
-struct Room {
-    last_seq: u64,
-    members: HashMap<ConnectionId, Peer>,
-    replay: VecDeque<(u64, WireFrame)>,
+pub(super) struct Room {
+    /// The newest event delivered here; 0 in a shared room that has seen none yet.
+    pub(super) last_seq: u64,
+    pub(super) members: HashMap<ConnectionId, Member>,
+    pub(super) replay: VecDeque<(u64, WireFrame)>,
     /// What `replay` holds, so a few huge events cannot pin unbounded memory.
     replay_bytes: usize,
     holds: usize,
+    /// Shared rooms: joins waiting for Redis (subscription, log), which keep the room.
+    pub(super) joining: usize,
     /// A `presence` announcement is scheduled and will carry the count as it is then.
     presence_pending: bool,
 }
 
+pub(super) struct Member {
+    pub(super) peer: Peer,
+    /// Events up to this number reached the member while it joined (replay or
+    /// snapshot); live copies of them are skipped.
+    pub(super) after: u64,
+}
+
 impl Room {
-    fn new() -> Self {
+    pub(super) fn new(shared: bool) -> Self {
         Self {
             // A recreated room continues above any sequence number an older incarnation
             // handed out (a client may still hold one), so resume never mistakes new events
             // for old ones: it sees a gap and gets a snapshot. Millisecond-based values stay
-            // below 2^53, exact in JavaScript.
-            last_seq: crate::clock::now_ms().saturating_mul(1000),
+            // below 2^53, exact in JavaScript. A shared room learns its number from Redis.
+            last_seq: if shared {
+                0
+            } else {
+                crate::clock::now_ms().saturating_mul(1000)
+            },
             members: HashMap::new(),
             replay: VecDeque::new(),
             replay_bytes: 0,
             holds: 0,
+            joining: 0,
             presence_pending: false,
         }
     }
 
-    fn is_unused(&self) -> bool {
-        self.members.is_empty() && self.holds == 0
+    pub(super) fn is_unused(&self) -> bool {
+        self.members.is_empty() && self.holds == 0 && self.joining == 0
+    }
+
+    /// Whether the replay buffer holds every event after `since`.
+    pub(super) fn replays_from(&self, since: u64) -> bool {
+        self.replay
+            .front()
+            .is_some_and(|(first, _)| *first <= since.saturating_add(1))
     }
 }
 
@@ -94,6 +118,7 @@ impl Hub {
             rooms: Mutex::new(HashMap::new()),
             replay_capacity: replay_capacity.max(1),
             replay_bytes: DEFAULT_REPLAY_BYTES,
+            cluster: OnceLock::new(),
         }
     }
 
@@ -104,7 +129,17 @@ impl Hub {
         self
     }
 
-    fn rooms(&self) -> MutexGuard<'_, HashMap<String, Room>> {
+    /// Shares rooms with the other instances from now on. Called once, at start.
+    pub fn attach(&self, cluster: Arc<Cluster>) {
+        let _ = self.cluster.set(cluster);
+    }
+
+    /// Whether rooms are shared with other instances.
+    pub fn is_shared(&self) -> bool {
+        self.cluster.get().is_some()
+    }
+
+    pub(super) fn rooms(&self) -> MutexGuard<'_, HashMap<String, Room>> {
         // A panic while holding the lock leaves plain data behind, still consistent enough
         // to serve; refusing every later request would be worse.
         self.rooms
@@ -114,28 +149,50 @@ impl Hub {
 
     /// Adds `peer` to `room` and catches it up, all before any later event can reach it:
     /// `joined`, then either the missed events or `snapshot(last_seq)`, then live events.
-    pub fn join(
+    pub async fn join(
         &self,
         room: &str,
         peer: &Peer,
         since_seq: Option<u64>,
         snapshot: impl FnOnce(u64) -> Option<ServerMsg>,
     ) -> JoinOutcome {
+        match self.cluster.get() {
+            Some(cluster) => {
+                self.join_shared(cluster, room, peer, since_seq, snapshot)
+                    .await
+            }
+            None => self.join_local(room, peer, since_seq, snapshot),
+        }
+    }
+
+    /// [`Hub::join`] on a hub that shares nothing, at once, so a caller can hold its own
+    /// lock across it (the chat engine's answer-so-far). Shared hubs must use `join`.
+    pub fn join_local(
+        &self,
+        room: &str,
+        peer: &Peer,
+        since_seq: Option<u64>,
+        snapshot: impl FnOnce(u64) -> Option<ServerMsg>,
+    ) -> JoinOutcome {
+        debug_assert!(!self.is_shared(), "a shared hub joins through Redis");
         let mut rooms = self.rooms();
-        let entry = rooms.entry(room.to_owned()).or_insert_with(Room::new);
-        entry.members.insert(peer.id, peer.clone());
+        let entry = rooms
+            .entry(room.to_owned())
+            .or_insert_with(|| Room::new(false));
+        entry.members.insert(
+            peer.id,
+            Member {
+                peer: peer.clone(),
+                after: 0,
+            },
+        );
         let last_seq = entry.last_seq;
         peer.send(&frame_in(room, ServerMsg::Joined { last_seq }, None));
 
         let catch_up = match since_seq {
             None => CatchUp::LiveOnly,
             Some(since) if since >= last_seq => CatchUp::Replayed,
-            Some(since)
-                if entry
-                    .replay
-                    .front()
-                    .is_some_and(|(first, _)| *first <= since + 1) =>
-            {
+            Some(since) if entry.replays_from(since) => {
                 for (_, frame) in entry.replay.iter().filter(|(seq, _)| *seq > since) {
                     if !peer.deliver(frame.clone()) {
                         break;
@@ -167,6 +224,8 @@ impl Hub {
         if entry.is_unused() {
             rooms.remove(room);
         }
+        drop(rooms);
+        self.release(room);
         Some(remaining)
     }
 
@@ -180,25 +239,58 @@ impl Hub {
             }
             !room.is_unused()
         });
+        drop(rooms);
+        for (room, _) in &left {
+            self.release(room);
+        }
         left
+    }
+
+    /// A shared room may have lost its last local member: its subscription may end.
+    pub(super) fn release(&self, room: &str) {
+        if let Some(cluster) = self.cluster.get() {
+            cluster.release(room);
+        }
     }
 
     /// Publishes an event to every member with the room's next sequence number and keeps
     /// it for replay. Returns the sequence number, or None if the room does not exist
     /// (nobody is in it and nobody holds it, so nobody could ever ask for the event).
+    /// A shared hub returns None too: Redis numbers the event (see `publish_sequenced`).
     pub fn publish(&self, room: &str, msg: ServerMsg) -> Option<u64> {
+        metrics::counter!(crate::telemetry::EVENTS_PUBLISHED).increment(1);
+        if let Some(cluster) = self.cluster.get() {
+            if let Some(frame) = serialise(&frame_in(room, msg, None)) {
+                cluster.publish(room, frame, None);
+            }
+            return None;
+        }
         let mut rooms = self.rooms();
         let entry = rooms.get_mut(room)?;
-        entry.last_seq += 1;
-        let seq = entry.last_seq;
-        metrics::counter!(crate::telemetry::EVENTS_PUBLISHED).increment(1);
-        let text: WireFrame = match serde_json::to_string(&frame_in(room, msg, Some(seq))) {
-            Ok(text) => text.into(),
-            Err(e) => {
-                tracing::error!(error = %e, room, "could not serialise an event");
-                return Some(seq);
-            }
+        let seq = entry.last_seq + 1;
+        if let Some(text) = serialise(&frame_in(room, msg, Some(seq))) {
+            self.record(entry, seq, text.into());
+        } else {
+            entry.last_seq = seq;
+        }
+        Some(seq)
+    }
+
+    /// [`Hub::publish`], waiting for a shared hub's number from Redis.
+    pub async fn publish_sequenced(&self, room: &str, msg: ServerMsg) -> Option<u64> {
+        let Some(cluster) = self.cluster.get() else {
+            return self.publish(room, msg);
         };
+        metrics::counter!(crate::telemetry::EVENTS_PUBLISHED).increment(1);
+        let frame = serialise(&frame_in(room, msg, None))?;
+        let (sequenced, seq) = tokio::sync::oneshot::channel();
+        cluster.publish(room, frame, Some(sequenced));
+        seq.await.ok()
+    }
+
+    /// Keeps event `seq` for replay and delivers it to the members that lack it.
+    pub(super) fn record(&self, entry: &mut Room, seq: u64, text: WireFrame) {
+        entry.last_seq = seq;
         entry.replay_bytes += text.len();
         entry.replay.push_back((seq, text.clone()));
         while entry.replay.len() > self.replay_capacity || entry.replay_bytes > self.replay_bytes {
@@ -208,8 +300,9 @@ impl Hub {
             }
         }
         // A member whose queue is full is being closed; it stops receiving at once.
-        entry.members.retain(|_, peer| peer.deliver(text.clone()));
-        Some(seq)
+        entry
+            .members
+            .retain(|_, member| seq <= member.after || member.peer.deliver(text.clone()));
     }
 
     /// Sends an event that is not worth replaying (typing, presence) to the room's
@@ -219,14 +312,13 @@ impl Hub {
         let Some(entry) = rooms.get(room) else {
             return;
         };
-        let frame = frame_in(room, msg, None);
-        let Ok(text) = serde_json::to_string(&frame) else {
+        let Some(text) = serialise(&frame_in(room, msg, None)) else {
             return;
         };
         let text: WireFrame = text.into();
-        for (id, peer) in &entry.members {
+        for (id, member) in &entry.members {
             if Some(*id) != except {
-                peer.deliver(text.clone());
+                member.peer.deliver(text.clone());
             }
         }
     }
@@ -271,9 +363,10 @@ impl Hub {
     /// Keeps the room (its sequence and replay buffer) alive until the hold is dropped,
     /// even with no members.
     pub fn hold(self: &Arc<Self>, room: &str) -> RoomHold {
+        let shared = self.is_shared();
         self.rooms()
             .entry(room.to_owned())
-            .or_insert_with(Room::new)
+            .or_insert_with(|| Room::new(shared))
             .holds += 1;
         RoomHold {
             hub: Arc::clone(self),
@@ -299,6 +392,16 @@ impl Hub {
     }
 }
 
+fn serialise(frame: &ServerFrame) -> Option<String> {
+    match serde_json::to_string(frame) {
+        Ok(text) => Some(text),
+        Err(e) => {
+            tracing::error!(error = %e, "could not serialise an event");
+            None
+        }
+    }
+}
+
 /// Dropping it releases the room; see [`Hub::hold`].
 pub struct RoomHold {
     hub: Arc<Hub>,
@@ -314,10 +417,12 @@ impl Drop for RoomHold {
                 rooms.remove(&self.room);
             }
         }
+        drop(rooms);
+        self.hub.release(&self.room);
     }
 }
 
-fn frame_in(room: &str, msg: ServerMsg, seq: Option<u64>) -> ServerFrame {
+pub(super) fn frame_in(room: &str, msg: ServerMsg, seq: Option<u64>) -> ServerFrame {
     ServerFrame {
         msg,
         room: Some(room.to_owned()),
@@ -351,7 +456,7 @@ mod tests {
         let hub = Arc::new(Hub::new(16));
         let peers: Vec<_> = (0..3).map(|_| Peer::new(16)).collect();
         for (peer, _) in &peers {
-            hub.join("r", peer, None, |_| None);
+            hub.join_local("r", peer, None, |_| None);
             hub.announce_presence("r");
         }
         tokio::time::sleep(PRESENCE_INTERVAL * 2).await;
@@ -372,8 +477,8 @@ mod tests {
         let hub = Hub::new(16);
         let (a, mut rx_a) = Peer::new(16);
         let (b, mut rx_b) = Peer::new(16);
-        let first = hub.join("r", &a, None, |_| None).last_seq;
-        hub.join("r", &b, None, |_| None);
+        let first = hub.join_local("r", &a, None, |_| None).last_seq;
+        hub.join_local("r", &b, None, |_| None);
         let s1 = hub.publish("r", presence(1)).expect("room exists");
         let s2 = hub.publish("r", presence(2)).expect("room exists");
         assert_eq!((s1, s2), (first + 1, first + 2));
@@ -387,13 +492,13 @@ mod tests {
     fn resume_replays_exactly_what_was_missed() {
         let hub = Hub::new(16);
         let (a, mut rx_a) = Peer::new(16);
-        hub.join("r", &a, None, |_| None);
+        hub.join_local("r", &a, None, |_| None);
         let s1 = hub.publish("r", presence(1)).expect("room");
         let s2 = hub.publish("r", presence(2)).expect("room");
         drain(&mut rx_a);
 
         let (b, mut rx_b) = Peer::new(16);
-        let outcome = hub.join("r", &b, Some(s1), |_| panic!("no snapshot needed"));
+        let outcome = hub.join_local("r", &b, Some(s1), |_| panic!("no snapshot needed"));
         assert_eq!(outcome.catch_up, CatchUp::Replayed);
         let frames = drain(&mut rx_b);
         assert!(matches!(frames[0].msg, ServerMsg::Joined { last_seq } if last_seq == s2));
@@ -405,7 +510,7 @@ mod tests {
     fn the_replay_buffer_is_bounded_in_bytes_too() {
         let hub = Hub::new(1000).with_replay_bytes(64 * 1024);
         let (a, _rx_a) = Peer::new(1000);
-        let start = hub.join("r", &a, None, |_| None).last_seq;
+        let start = hub.join_local("r", &a, None, |_| None).last_seq;
         let big = |n: usize| ServerMsg::ProcessingStatus {
             status: "x".repeat(16 * 1024 + n),
             progress_percent: None,
@@ -427,12 +532,12 @@ mod tests {
     fn a_resume_older_than_the_buffer_gets_a_snapshot() {
         let hub = Hub::new(2);
         let (a, _rx_a) = Peer::new(16);
-        let start = hub.join("r", &a, None, |_| None).last_seq;
+        let start = hub.join_local("r", &a, None, |_| None).last_seq;
         for n in 0..5 {
             hub.publish("r", presence(n));
         }
         let (b, mut rx_b) = Peer::new(16);
-        let outcome = hub.join("r", &b, Some(start), |last| {
+        let outcome = hub.join_local("r", &b, Some(start), |last| {
             Some(ServerMsg::Joined {
                 last_seq: last + 1000,
             })
@@ -450,8 +555,8 @@ mod tests {
         let hub = Hub::new(64);
         let (slow, _rx_slow) = Peer::new(2);
         let (fast, mut rx_fast) = Peer::new(64);
-        hub.join("r", &slow, None, |_| None);
-        hub.join("r", &fast, None, |_| None);
+        hub.join_local("r", &slow, None, |_| None);
+        hub.join_local("r", &fast, None, |_| None);
         for n in 0..10 {
             hub.publish("r", presence(n));
         }
@@ -465,14 +570,14 @@ mod tests {
     fn rooms_disappear_when_empty_unless_held() {
         let hub = Arc::new(Hub::new(4));
         let (a, _rx) = Peer::new(4);
-        hub.join("r", &a, None, |_| None);
+        hub.join_local("r", &a, None, |_| None);
         assert_eq!(hub.leave("r", a.id), Some(0));
         assert!(hub.room_sizes().is_empty());
         assert_eq!(hub.publish("r", presence(0)), None);
 
         let hold = hub.hold("r");
         assert!(hub.publish("r", presence(0)).is_some());
-        hub.join("r", &a, None, |_| None);
+        hub.join_local("r", &a, None, |_| None);
         assert_eq!(hub.leave_all(a.id), vec![("r".to_owned(), 0)]);
         assert_eq!(hub.room_sizes(), vec![("r".to_owned(), 0)]);
         drop(hold);
@@ -484,8 +589,8 @@ mod tests {
         let hub = Hub::new(4);
         let (a, mut rx_a) = Peer::new(8);
         let (b, mut rx_b) = Peer::new(8);
-        hub.join("r", &a, None, |_| None);
-        hub.join("r", &b, None, |_| None);
+        hub.join_local("r", &a, None, |_| None);
+        hub.join_local("r", &b, None, |_| None);
         drain(&mut rx_a);
         drain(&mut rx_b);
         hub.send_ephemeral("r", presence(2), Some(a.id));

@@ -8,6 +8,7 @@ mod hub;
 mod limits;
 mod peer;
 mod room_name;
+mod shared_rooms;
 
 pub use follower::Follower;
 pub use hub::{CatchUp, DEFAULT_REPLAY_BYTES, Hub, JoinOutcome, RoomHold};

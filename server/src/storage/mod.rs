@@ -2,6 +2,7 @@
 //! WAL mode, created and migrated on first start), PostgreSQL when `DATABASE_URL` names
 //! one. Queries are written once in SQL both understand, with `$n` placeholders.
 
+mod checkpoints;
 mod conversations;
 pub mod documents;
 mod messages;
@@ -16,6 +17,7 @@ use std::time::Duration;
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
+pub use checkpoints::Checkpoint;
 pub use conversations::Existence;
 pub use vectors::StoredVector;
 

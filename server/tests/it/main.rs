@@ -22,6 +22,7 @@ mod projects_storage;
 mod providers;
 mod request_guards;
 mod retrieval;
+mod scale_out;
 mod seed_endpoints;
 mod storage;
 mod wiki;

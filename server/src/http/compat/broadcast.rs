@@ -68,7 +68,8 @@ impl StatusUpdate {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Published {
     room: String,
-    /// The event's sequence number in the room; absent when nobody was there to get it.
+    /// The event's sequence number in the room; absent when nobody was there to get it
+    /// (and for job progress with several instances, numbered by Redis later).
     seq: Option<u64>,
 }
 
@@ -110,14 +111,19 @@ pub async fn publish_status(
                 },
             )
         }
-        Some(_) => state.hub.publish(
-            &update.room,
-            ServerMsg::ProcessingStatus {
-                status: update.status,
-                progress_percent: update.progress_percent,
-                message: update.message,
-            },
-        ),
+        Some(_) => {
+            state
+                .hub
+                .publish_sequenced(
+                    &update.room,
+                    ServerMsg::ProcessingStatus {
+                        status: update.status,
+                        progress_percent: update.progress_percent,
+                        message: update.message,
+                    },
+                )
+                .await
+        }
     };
     Ok((
         StatusCode::ACCEPTED,

@@ -29,7 +29,8 @@ async fn serve(mut socket: WebSocket, state: AppState, job_id: String, _slot: Co
         &state.hub,
         state.config.outgoing_queue,
         &rooms::job(&job_id),
-    );
+    )
+    .await;
     // Wiki jobs are read from the database: it is current whichever server runs the job,
     // and it outlives restarts. Other jobs only exist on the board.
     let stored = match state.wiki.progress(&job_id).await {

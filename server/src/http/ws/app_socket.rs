@@ -130,11 +130,13 @@ async fn write_frames(
 /// Tells the room who is left, and stops an abandoned answer when so configured.
 pub fn after_leaving(state: &AppState, room: &str, remaining: usize) {
     state.hub.announce_presence(room);
+    // With several instances, members elsewhere may still be watching.
     if remaining == 0
         && state.config.stop_when_abandoned
+        && !state.hub.is_shared()
         && let Some(RoomName::Conversation(id)) = RoomName::parse(room)
     {
-        state.chat.stop(id);
+        state.chat.stop_local(id);
     }
 }
 
@@ -253,7 +255,7 @@ impl Connection {
                 }
             }
             ClientMsg::Stop { conversation_id } => {
-                if !self.state.chat.stop(conversation_id) {
+                if !self.state.chat.stop(conversation_id).await {
                     self.error(
                         ErrorCode::NotFound,
                         "no answer is being generated in this conversation".into(),
@@ -356,10 +358,16 @@ impl Connection {
                 {
                     self.leave(&previous);
                 }
-                self.state.hub.join(&room, &self.peer, since_seq, |_| None);
+                self.state
+                    .hub
+                    .join(&room, &self.peer, since_seq, |_| None)
+                    .await;
             }
             Some(RoomName::Job(_)) => {
-                self.state.hub.join(&room, &self.peer, since_seq, |_| None);
+                self.state
+                    .hub
+                    .join(&room, &self.peer, since_seq, |_| None)
+                    .await;
             }
             None => {
                 return self.error(

@@ -184,7 +184,7 @@ impl Session {
                 }
             }
             Incoming::StopMessage(stop) => {
-                if !self.state.chat.stop(conversation_for(&stop.chat_id)) {
+                if !self.state.chat.stop(conversation_for(&stop.chat_id)).await {
                     self.error(
                         ErrorCode::NotFound,
                         "no answer is being generated in this chat".into(),
@@ -232,7 +232,7 @@ impl Session {
         {
             self.leave_unless_needed(&previous);
         }
-        self.state.hub.join(&room, &self.peer, None, |_| None);
+        self.state.hub.join(&room, &self.peer, None, |_| None).await;
         self.state.hub.announce_presence(&room);
         self.emit(ServerEvent::ProjectJoined { project_id });
     }
@@ -304,7 +304,7 @@ impl Session {
                     self.state.chat.join(&self.peer, id, None).await.map(|_| ())
                 }
                 _ => {
-                    self.state.hub.join(&room, &self.peer, None, |_| None);
+                    self.state.hub.join(&room, &self.peer, None, |_| None).await;
                     Ok(())
                 }
             };

@@ -1,0 +1,77 @@
+//! Several instances (SPEC §10): the realtime figures of two server processes sharing
+//! Redis and a database, each beside the same run on one instance without Redis:
+//! - fan-out: a 1,000-client room split over the two, events published through one,
+//!   publish -> receipt p50/p99;
+//! - streams: 200 answers at 50 tokens/s, askers split over the two, added latency per
+//!   token p50/p99 and tokens lost (must be 0).
+//!
+//! Needs `REDIS_URL` (and uses `DATABASE_URL` when set, else one SQLite file both
+//! processes open); says so and skips without it. `cargo bench -p server -- scale_out`;
+//! sizes: `REPOWIKI_BENCH_ROOM`, `REPOWIKI_BENCH_STREAMS`. Report:
+//! `target/bench-scale-out.json`.
+
+use crate::realtime::{Server, Shared, fan_out_over, streams_over};
+use crate::support;
+
+fn size(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+pub fn bench() {
+    let Ok(redis) = std::env::var("REDIS_URL") else {
+        println!("scale_out: skipped: REDIS_URL unset");
+        return;
+    };
+    support::block_on(measure(redis));
+}
+
+async fn measure(redis: String) {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let database = std::env::var("DATABASE_URL").unwrap_or_else(|_| {
+        format!(
+            "sqlite://{}?mode=rwc",
+            folder.path().join("shared.db").display()
+        )
+    });
+    let shared = Shared { redis, database };
+    let room = size("REPOWIKI_BENCH_ROOM", 1_000);
+    let streams = size("REPOWIKI_BENCH_STREAMS", 200);
+
+    let (fan_one, streams_one) = {
+        let alone = Server::spawn(3921);
+        alone.ready().await;
+        let addrs = [alone.addr.as_str()];
+        (
+            fan_out_over(&addrs, room, 50).await,
+            streams_over(&addrs, streams).await,
+        )
+    };
+    let (fan_two, streams_two) = {
+        let a = Server::start(3922, Some(&shared));
+        let b = Server::start(3923, Some(&shared));
+        a.ready().await;
+        b.ready().await;
+        let addrs = [a.addr.as_str(), b.addr.as_str()];
+        (
+            fan_out_over(&addrs, room, 50).await,
+            streams_over(&addrs, streams).await,
+        )
+    };
+    let ratio = |two: &serde_json::Value, one: &serde_json::Value, key: &str| {
+        two[key].as_f64().unwrap_or(f64::NAN) / one[key].as_f64().unwrap_or(f64::NAN)
+    };
+    println!(
+        "scale_out: fan-out p99 two instances / one = {:.2} (target <= 2); stream added p99 two / one = {:.2} (target <= 2); tokens lost {} (target 0)",
+        ratio(&fan_two, &fan_one, "p99_ms"),
+        ratio(&streams_two, &streams_one, "added_p99_ms"),
+        streams_two["lost"]
+    );
+    let report = serde_json::json!({
+        "one_instance": {"fan_out": fan_one, "streaming": streams_one},
+        "two_instances": {"fan_out": fan_two, "streaming": streams_two},
+    });
+    support::write_report("bench-scale-out.json", &report);
+}

@@ -1,0 +1,142 @@
+//! Locks shared by every instance that free themselves when their holder dies: a Redis
+//! key written with `SET NX PX`, renewed while held and deleted on release, both only by
+//! the holder (a script compares the owner token first), so a lease that expired and was
+//! taken by another instance is never renewed or deleted by the old one.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fred::interfaces::{KeysInterface, LuaInterface};
+use fred::types::{Expiration, SetOptions, Value};
+use tokio_util::sync::{CancellationToken, DropGuard};
+use uuid::Uuid;
+
+use super::{Cluster, ClusterError};
+
+const RENEW: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+";
+
+const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+";
+
+/// A held lease. Dropping it stops the renewal and releases it in the background;
+/// [`Lease::release`] releases it before returning.
+pub struct Lease {
+    cluster: Arc<Cluster>,
+    key: String,
+    owner: String,
+    renewal: Option<DropGuard>,
+}
+
+fn lease_key(name: &str) -> String {
+    format!("repowiki:lease:{name}")
+}
+
+impl Cluster {
+    /// Takes the lease `name` unless another holder has it; renews it every third of
+    /// its duration until released.
+    pub async fn acquire(self: &Arc<Self>, name: &str) -> Result<Option<Lease>, ClusterError> {
+        let key = lease_key(name);
+        let owner = format!("{}/{}", self.instance, Uuid::new_v4());
+        let lease_ms = millis(self.settings.lease);
+        let taken: Value = self
+            .commands
+            .set(
+                &key,
+                owner.as_str(),
+                Some(Expiration::PX(lease_ms)),
+                Some(SetOptions::NX),
+                false,
+            )
+            .await?;
+        if taken.is_null() {
+            return Ok(None);
+        }
+        let stop = CancellationToken::new();
+        tokio::spawn(renew(
+            Arc::clone(self),
+            key.clone(),
+            owner.clone(),
+            stop.clone(),
+        ));
+        Ok(Some(Lease {
+            cluster: Arc::clone(self),
+            key,
+            owner,
+            renewal: Some(stop.drop_guard()),
+        }))
+    }
+
+    /// Whether some instance holds the lease `name`.
+    pub async fn is_held(&self, name: &str) -> Result<bool, ClusterError> {
+        let held: u32 = self.commands.exists(lease_key(name)).await?;
+        Ok(held > 0)
+    }
+
+    async fn release_lease(&self, key: &str, owner: &str) {
+        let released: Result<i64, _> = self
+            .commands
+            .eval(RELEASE, vec![key.to_owned()], vec![owner.to_owned()])
+            .await;
+        if let Err(e) = released {
+            tracing::warn!(error = %e, key, "could not release a lease; it expires by itself");
+        }
+    }
+}
+
+impl Lease {
+    /// Releases the lease now, so the next holder need not wait for it to expire.
+    pub async fn release(mut self) {
+        self.renewal.take();
+        self.cluster.release_lease(&self.key, &self.owner).await;
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        // Not released explicitly (an error path): the renewal task releases it.
+        drop(self.renewal.take());
+    }
+}
+
+async fn renew(cluster: Arc<Cluster>, key: String, owner: String, stop: CancellationToken) {
+    let lease_ms = millis(cluster.settings.lease);
+    let every = cluster.settings.lease / 3;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let renewed: Result<i64, _> = cluster
+            .commands
+            .eval(
+                RENEW,
+                vec![key.clone()],
+                vec![owner.clone(), lease_ms.to_string()],
+            )
+            .await;
+        match renewed {
+            Ok(1) => {}
+            Ok(_) => {
+                tracing::warn!(
+                    key,
+                    "a lease expired while held (this instance stalled); another instance may take over"
+                );
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, key, "could not renew a lease"),
+        }
+    }
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,356 @@
+//! Room events across instances. Publishing runs one Lua script that takes the room's
+//! next sequence number (`INCR`), appends the event to the room's bounded log (a Redis
+//! stream whose entry ids are the sequence numbers, `XADD … MAXLEN ~`) and publishes it
+//! on the room's channel, atomically: every instance sees a room's events in sequence
+//! order, with the same numbers. Each instance subscribes to a room's channel while it
+//! has members there and hands what arrives to its [`RoomSink`] (the `Hub`), which
+//! delivers to its own connections. A gap in the numbers (a reconnect, a subscriber that
+//! fell behind) is filled from the log before delivery goes on, so each member gets every
+//! event once, in order.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Weak};
+
+use fred::interfaces::{KeysInterface, LuaInterface, PubsubInterface, StreamsInterface};
+use fred::prelude::Server;
+use fred::types::Message;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::{Cluster, ClusterError, signals};
+
+/// A room's channel; the room name follows the prefix.
+const ROOM_CHANNEL: &str = "repowiki:room:";
+/// Rooms untouched this long lose their counter and log: nobody can resume that late.
+const IDLE_EXPIRY_SECS: u64 = 24 * 3600;
+/// Events one pipeline carries to Redis at most.
+const BATCH: usize = 512;
+
+/// KEYS: the room's counter, its log. ARGV: channel, frame without `seq`, the first
+/// number of a room without a counter, log length, idle expiry in seconds. Returns the
+/// event's number. A new room starts from a time-based number, above any an earlier
+/// incarnation handed out, so a client holding an old number sees a gap, not old events.
+const PUBLISH: &str = r"
+local seq = redis.call('INCR', KEYS[1])
+local id
+if seq == 1 then
+  id = ARGV[3]
+  redis.call('SET', KEYS[1], id)
+else
+  id = string.format('%d', seq)
+end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], id .. '-0', 'e', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+redis.call('PUBLISH', ARGV[1], id .. ' ' .. ARGV[2])
+return id
+";
+
+/// What receives a process's share of room events: the `Hub`.
+pub trait RoomSink: Send + Sync {
+    /// Delivers event `seq` of `room` (a frame without its `seq` field). `fill` accepts
+    /// a gap that could not be filled from the log.
+    fn accept(&self, room: &str, seq: u64, frame: &str, fill: bool) -> Accepted;
+    /// Whether the room still has local members (or joins under way).
+    fn in_use(&self, room: &str) -> bool;
+    /// Each local room and the last number delivered in it, to catch up after a gap.
+    fn positions(&self) -> Vec<(String, u64)>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepted {
+    Delivered,
+    /// Already delivered (or older than the room's first member here).
+    Stale,
+    /// Events after `after` and before this one are missing: fill from the log first.
+    Gap {
+        after: u64,
+    },
+    /// Nobody here is in the room.
+    NoRoom,
+}
+
+pub(super) struct Outgoing {
+    room: String,
+    frame: String,
+    sequenced: Option<oneshot::Sender<u64>>,
+}
+
+pub(super) enum SubscriptionChange {
+    Subscribe(String, oneshot::Sender<Result<(), ClusterError>>),
+    /// The room may have no local members left: unsubscribe if it still has none.
+    Release(String),
+}
+
+fn counter_key(room: &str) -> String {
+    // The braces make both keys of a room one Redis Cluster hash slot, as scripts need.
+    format!("repowiki:{{{room}}}:seq")
+}
+
+fn log_key(room: &str) -> String {
+    format!("repowiki:{{{room}}}:log")
+}
+
+fn channel(room: &str) -> String {
+    format!("{ROOM_CHANNEL}{room}")
+}
+
+/// A frame without `seq`, with it: the field goes last, as serde writes it.
+pub fn with_seq(frame: &str, seq: u64) -> String {
+    match frame.strip_suffix('}') {
+        Some(open) => format!("{open},\"seq\":{seq}}}"),
+        None => frame.to_owned(),
+    }
+}
+
+impl Cluster {
+    /// Publishes `frame` (serialised without `seq`) to the room on every instance.
+    /// Events are written in the order of these calls; `sequenced` learns the number.
+    pub fn publish(&self, room: &str, frame: String, sequenced: Option<oneshot::Sender<u64>>) {
+        let outgoing = Outgoing {
+            room: room.to_owned(),
+            frame,
+            sequenced,
+        };
+        if self.outbox.send(outgoing).is_err() {
+            tracing::error!(room, "an event was published after the cluster stopped");
+        }
+    }
+
+    /// Subscribes this instance to the room's events; returns once they flow.
+    pub async fn subscribe(&self, room: &str) -> Result<(), ClusterError> {
+        let (done, subscribed) = oneshot::channel();
+        self.subscriptions
+            .send(SubscriptionChange::Subscribe(room.to_owned(), done))
+            .map_err(|_| ClusterError::Stopped)?;
+        subscribed.await.map_err(|_| ClusterError::Stopped)?
+    }
+
+    /// The room may have lost its last local member: its subscription ends if so.
+    pub fn release(&self, room: &str) {
+        let _ = self
+            .subscriptions
+            .send(SubscriptionChange::Release(room.to_owned()));
+    }
+
+    /// The room's newest sequence number on any instance; 0 for a room never used.
+    pub async fn head(&self, room: &str) -> Result<u64, ClusterError> {
+        let head: Option<String> = self.commands.get(counter_key(room)).await?;
+        Ok(head.and_then(|h| h.parse().ok()).unwrap_or(0))
+    }
+
+    /// The room's logged events after `after`, oldest first, as (seq, frame without seq).
+    /// Starts later than `after + 1` when the log no longer reaches back that far.
+    pub async fn events_after(
+        &self,
+        room: &str,
+        after: u64,
+    ) -> Result<Vec<(u64, String)>, ClusterError> {
+        let start = format!("{}-0", after.saturating_add(1));
+        let entries: Vec<(String, HashMap<String, String>)> = self
+            .commands
+            .xrange(
+                log_key(room),
+                start,
+                "+",
+                Some(self.settings.room_log_len as u64),
+            )
+            .await?;
+        Ok(entries
+            .into_iter()
+            .filter_map(|(id, mut fields)| {
+                let seq = id.split('-').next()?.parse().ok()?;
+                Some((seq, fields.remove("e")?))
+            })
+            .collect())
+    }
+}
+
+/// Writes published events to Redis in order, many per round trip.
+pub(super) async fn write_events(
+    cluster: Arc<Cluster>,
+    mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
+) {
+    let log_len = cluster.settings.room_log_len.max(1).to_string();
+    let expiry = IDLE_EXPIRY_SECS.to_string();
+    let mut batch = Vec::with_capacity(BATCH);
+    while outgoing.recv_many(&mut batch, BATCH).await > 0 {
+        let first_seq = (crate::clock::now_ms().saturating_mul(1000)).to_string();
+        // All sent before any reply is awaited (one connection, so Redis runs them in
+        // this order); the batch costs about one round trip.
+        let results = futures::future::join_all(batch.iter().map(|event| {
+            cluster.commands.eval::<String, _, _, _>(
+                PUBLISH,
+                vec![counter_key(&event.room), log_key(&event.room)],
+                vec![
+                    channel(&event.room),
+                    event.frame.clone(),
+                    first_seq.clone(),
+                    log_len.clone(),
+                    expiry.clone(),
+                ],
+            )
+        }))
+        .await;
+        for (event, result) in batch.drain(..).zip(results) {
+            match result.map(|id| id.parse::<u64>()) {
+                Ok(Ok(seq)) => {
+                    if let Some(sequenced) = event.sequenced {
+                        let _ = sequenced.send(seq);
+                    }
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, room = event.room, "unreadable sequence number")
+                }
+                Err(e) => {
+                    metrics::counter!(crate::telemetry::BUS_ERRORS).increment(1);
+                    tracing::error!(error = %e, room = event.room, "an event could not be published through Redis");
+                }
+            }
+        }
+    }
+}
+
+/// Subscribes and unsubscribes one change at a time, so a room that empties and fills
+/// again at once never ends unsubscribed while it has members.
+pub(super) async fn manage_subscriptions(
+    cluster: Arc<Cluster>,
+    mut changes: mpsc::UnboundedReceiver<SubscriptionChange>,
+    sink: Weak<dyn RoomSink>,
+) {
+    let mut subscribed = HashSet::new();
+    while let Some(change) = changes.recv().await {
+        match change {
+            SubscriptionChange::Subscribe(room, done) => {
+                let result = if subscribed.contains(&room) {
+                    Ok(())
+                } else {
+                    let result = cluster.subscriber.subscribe(channel(&room)).await;
+                    if result.is_ok() {
+                        subscribed.insert(room);
+                    }
+                    result.map_err(ClusterError::from)
+                };
+                let _ = done.send(result);
+            }
+            SubscriptionChange::Release(room) => {
+                let in_use = sink.upgrade().is_some_and(|sink| sink.in_use(&room));
+                if !in_use
+                    && subscribed.remove(&room)
+                    && let Err(e) = cluster.subscriber.unsubscribe(channel(&room)).await
+                {
+                    tracing::warn!(error = %e, room, "could not unsubscribe from a room");
+                }
+            }
+        }
+    }
+}
+
+/// Hands each room event to the sink, filling gaps from the logs; forwards signals.
+pub(super) async fn receive(
+    cluster: Arc<Cluster>,
+    sink: Weak<dyn RoomSink>,
+    mut messages: broadcast::Receiver<Message>,
+    mut reconnects: broadcast::Receiver<Server>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let message = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            reconnected = reconnects.recv() => {
+                if reconnected.is_ok() {
+                    tracing::info!("Redis connection restored; catching rooms up from their logs");
+                    catch_up_all(&cluster, &sink).await;
+                }
+                continue;
+            }
+            message = messages.recv() => message,
+        };
+        let Some(sink) = sink.upgrade() else { return };
+        match message {
+            Ok(message) => handle(&cluster, sink.as_ref(), &message).await,
+            Err(RecvError::Lagged(missed)) => {
+                tracing::warn!(
+                    missed,
+                    "fell behind the room events; catching up from the logs"
+                );
+                catch_up_all(&cluster, &Arc::downgrade(&sink)).await;
+            }
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+async fn handle(cluster: &Cluster, sink: &dyn RoomSink, message: &Message) {
+    let text: Option<std::borrow::Cow<'_, str>> = message.value.as_str();
+    let Some(text) = text else {
+        tracing::warn!(channel = %message.channel, "a bus message that is not text was skipped");
+        return;
+    };
+    if &*message.channel == signals::CHANNEL {
+        cluster.forward_signal(&text);
+        return;
+    }
+    let Some(room) = message.channel.strip_prefix(ROOM_CHANNEL) else {
+        return;
+    };
+    let Some((seq, frame)) = text
+        .split_once(' ')
+        .and_then(|(seq, frame)| Some((seq.parse::<u64>().ok()?, frame)))
+    else {
+        tracing::warn!(room, "a malformed room event was skipped");
+        return;
+    };
+    if let Accepted::Gap { after } = sink.accept(room, seq, frame, false) {
+        fill_gap(cluster, sink, room, after).await;
+        sink.accept(room, seq, frame, true);
+    }
+}
+
+/// Delivers the room's logged events after `after`, as far as the log reaches.
+async fn fill_gap(cluster: &Cluster, sink: &dyn RoomSink, room: &str, after: u64) {
+    match cluster.events_after(room, after).await {
+        Ok(events) => {
+            for (seq, frame) in events {
+                sink.accept(room, seq, &frame, true);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, room, "could not read a room's log to fill a gap"),
+    }
+}
+
+async fn catch_up_all(cluster: &Cluster, sink: &Weak<dyn RoomSink>) {
+    let Some(sink) = sink.upgrade() else { return };
+    for (room, last) in sink.positions() {
+        if last > 0 {
+            fill_gap(cluster, sink.as_ref(), &room, last).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sequence_number_is_added_as_the_last_field() {
+        let frame = r#"{"type":"presence","connections":2,"room":"r"}"#;
+        let framed = with_seq(frame, 17);
+        assert_eq!(
+            framed,
+            r#"{"type":"presence","connections":2,"room":"r","seq":17}"#
+        );
+        let parsed: app::protocol::ServerFrame = serde_json::from_str(&framed).expect("valid");
+        assert_eq!(parsed.seq, Some(17));
+    }
+
+    #[test]
+    fn a_rooms_keys_share_one_cluster_slot() {
+        assert_eq!(
+            counter_key("conversation:1"),
+            "repowiki:{conversation:1}:seq"
+        );
+        assert_eq!(log_key("conversation:1"), "repowiki:{conversation:1}:log");
+    }
+}

@@ -1,0 +1,175 @@
+//! The hub's side of rooms shared by several instances: joining through Redis (subscribe,
+//! learn the room's number, replay from its log) and delivering the events Redis brings
+//! back. See `cluster::rooms` for the Redis side.
+
+use std::sync::Arc;
+
+use app::protocol::ServerMsg;
+
+use super::hub::{CatchUp, Hub, JoinOutcome, Member, Room, frame_in};
+use super::peer::Peer;
+use crate::cluster::{Accepted, Cluster, RoomSink, with_seq};
+
+impl Hub {
+    /// [`Hub::join`] on a shared hub. The member's `after` makes the join exact: events
+    /// it got by replay or snapshot are skipped when their live copies arrive, and events
+    /// still on their way from Redis are delivered when they do.
+    pub(super) async fn join_shared(
+        &self,
+        cluster: &Arc<Cluster>,
+        room: &str,
+        peer: &Peer,
+        since_seq: Option<u64>,
+        snapshot: impl FnOnce(u64) -> Option<ServerMsg>,
+    ) -> JoinOutcome {
+        let _joining = Joining::start(self, room);
+        if let Err(e) = cluster.subscribe(room).await {
+            // Subscriptions are restored when Redis is back; events flow from then on.
+            tracing::warn!(error = %e, room, "could not subscribe to a shared room");
+        }
+        let head = cluster.head(room).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, room, "could not read a shared room's sequence number");
+            0
+        });
+        let replayable_here = |since: u64| {
+            self.rooms()
+                .get(room)
+                .is_some_and(|entry| entry.replays_from(since))
+        };
+        let logged = match since_seq {
+            Some(since) if since < head && !replayable_here(since) => {
+                cluster.events_after(room, since).await.unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, room, "could not read a shared room's log");
+                    Vec::new()
+                })
+            }
+            _ => Vec::new(),
+        };
+
+        let mut rooms = self.rooms();
+        let entry = rooms
+            .entry(room.to_owned())
+            .or_insert_with(|| Room::new(true));
+        if entry.last_seq == 0 {
+            entry.last_seq = head;
+        }
+        let newest = entry.last_seq.max(head);
+        peer.send(&frame_in(
+            room,
+            ServerMsg::Joined { last_seq: newest },
+            None,
+        ));
+        let (after, catch_up) = match since_seq {
+            None => (newest, CatchUp::LiveOnly),
+            Some(since) if since >= newest => (newest, CatchUp::Replayed),
+            Some(since) if entry.replays_from(since) => {
+                let mut after = since;
+                for (seq, frame) in entry.replay.iter().filter(|(seq, _)| *seq > since) {
+                    peer.deliver(frame.clone());
+                    after = *seq;
+                }
+                (after, CatchUp::Replayed)
+            }
+            Some(since)
+                if logged
+                    .first()
+                    .is_some_and(|(first, _)| *first <= since.saturating_add(1)) =>
+            {
+                let mut after = since;
+                for (seq, frame) in &logged {
+                    peer.deliver(with_seq(frame, *seq).into());
+                    after = *seq;
+                }
+                // Events that arrived here while the log was read.
+                let logged_up_to = after;
+                for (seq, frame) in entry.replay.iter().filter(|(seq, _)| *seq > logged_up_to) {
+                    peer.deliver(frame.clone());
+                    after = *seq;
+                }
+                (after, CatchUp::Replayed)
+            }
+            Some(_) => {
+                if let Some(msg) = snapshot(newest) {
+                    peer.send(&frame_in(room, msg, None));
+                }
+                (newest, CatchUp::Snapshot)
+            }
+        };
+        entry.members.insert(
+            peer.id,
+            Member {
+                peer: peer.clone(),
+                after,
+            },
+        );
+        JoinOutcome {
+            last_seq: newest,
+            catch_up,
+            members: entry.members.len(),
+        }
+    }
+}
+
+/// A join under way keeps its room, so events arriving meanwhile are kept for it.
+struct Joining<'a> {
+    hub: &'a Hub,
+    room: &'a str,
+}
+
+impl<'a> Joining<'a> {
+    fn start(hub: &'a Hub, room: &'a str) -> Self {
+        hub.rooms()
+            .entry(room.to_owned())
+            .or_insert_with(|| Room::new(true))
+            .joining += 1;
+        Self { hub, room }
+    }
+}
+
+impl Drop for Joining<'_> {
+    fn drop(&mut self) {
+        let mut rooms = self.hub.rooms();
+        if let Some(entry) = rooms.get_mut(self.room) {
+            entry.joining = entry.joining.saturating_sub(1);
+            if entry.is_unused() {
+                rooms.remove(self.room);
+            }
+        }
+        drop(rooms);
+        self.hub.release(self.room);
+    }
+}
+
+impl RoomSink for Hub {
+    fn accept(&self, room: &str, seq: u64, frame: &str, fill: bool) -> Accepted {
+        let mut rooms = self.rooms();
+        let Some(entry) = rooms.get_mut(room) else {
+            return Accepted::NoRoom;
+        };
+        let known = entry.last_seq != 0;
+        if known && seq <= entry.last_seq {
+            return Accepted::Stale;
+        }
+        if known && seq > entry.last_seq + 1 && !fill {
+            return Accepted::Gap {
+                after: entry.last_seq,
+            };
+        }
+        self.record(entry, seq, with_seq(frame, seq).into());
+        Accepted::Delivered
+    }
+
+    fn in_use(&self, room: &str) -> bool {
+        self.rooms()
+            .get(room)
+            .is_some_and(|entry| !entry.members.is_empty() || entry.joining > 0)
+    }
+
+    fn positions(&self) -> Vec<(String, u64)> {
+        self.rooms()
+            .iter()
+            .filter(|(_, entry)| !entry.members.is_empty())
+            .map(|(name, entry)| (name.clone(), entry.last_seq))
+            .collect()
+    }
+}

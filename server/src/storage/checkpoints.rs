@@ -1,0 +1,114 @@
+//! Answers in progress, saved while they stream (see the `answer_checkpoints` migration).
+
+use app::protocol::Source;
+use uuid::Uuid;
+
+use super::{Result, StorageError, Store};
+
+/// An answer as far as it had got when last saved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkpoint {
+    pub message_id: Uuid,
+    pub conversation_id: Uuid,
+    /// The instance generating the answer.
+    pub owner: String,
+    pub content: String,
+    pub sources: Vec<Source>,
+    pub provider: String,
+    pub model: String,
+    pub replaces: Option<Uuid>,
+    pub started_at: u64,
+    pub updated_at: u64,
+}
+
+type CheckpointRecord = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    i64,
+    i64,
+);
+
+impl Store {
+    /// Saves the answer so far, replacing its previous checkpoint.
+    pub async fn save_checkpoint(&self, checkpoint: &Checkpoint) -> Result<()> {
+        let sources = serde_json::to_string(&checkpoint.sources)
+            .map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO answer_checkpoints \
+             (message_id, conversation_id, owner, content, sources, provider, model, replaces, started_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (message_id) DO UPDATE SET \
+             content = excluded.content, sources = excluded.sources, updated_at = excluded.updated_at",
+        )
+        .bind(checkpoint.message_id.to_string())
+        .bind(checkpoint.conversation_id.to_string())
+        .bind(&checkpoint.owner)
+        .bind(&checkpoint.content)
+        .bind(sources)
+        .bind(&checkpoint.provider)
+        .bind(&checkpoint.model)
+        .bind(checkpoint.replaces.map(|id| id.to_string()))
+        .bind(checkpoint.started_at as i64)
+        .bind(checkpoint.updated_at as i64)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Removes the checkpoint; true only for the one caller that removed it, so of two
+    /// instances recovering the same answer, one stores it.
+    pub async fn take_checkpoint(&self, message_id: Uuid) -> Result<bool> {
+        let removed = sqlx::query("DELETE FROM answer_checkpoints WHERE message_id = $1")
+            .bind(message_id.to_string())
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(removed > 0)
+    }
+
+    /// Every checkpoint, oldest first: answers running now, or left by a dead instance.
+    pub async fn checkpoints(&self) -> Result<Vec<Checkpoint>> {
+        let rows: Vec<CheckpointRecord> = sqlx::query_as(
+            "SELECT message_id, conversation_id, owner, content, sources, provider, model, replaces, \
+             started_at, updated_at FROM answer_checkpoints ORDER BY started_at",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(checkpoint_from_record).collect()
+    }
+}
+
+fn checkpoint_from_record(record: CheckpointRecord) -> Result<Checkpoint> {
+    let (
+        message_id,
+        conversation_id,
+        owner,
+        content,
+        sources,
+        provider,
+        model,
+        replaces,
+        started,
+        updated,
+    ) = record;
+    let id = |text: &str| Uuid::parse_str(text).map_err(|e| StorageError::Corrupt(e.to_string()));
+    Ok(Checkpoint {
+        message_id: id(&message_id)?,
+        conversation_id: id(&conversation_id)?,
+        owner,
+        content,
+        sources: serde_json::from_str(&sources)
+            .map_err(|e| StorageError::Corrupt(e.to_string()))?,
+        provider,
+        model,
+        replaces: replaces.as_deref().map(id).transpose()?,
+        started_at: started.max(0) as u64,
+        updated_at: updated.max(0) as u64,
+    })
+}

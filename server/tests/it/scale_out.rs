@@ -1,0 +1,354 @@
+//! Several instances as one (SPEC §10): two real servers on one database and one Redis.
+//! Run when `REDIS_URL` is set (`.ci/run` sets it); each test says so plainly when not.
+//! The database is `DATABASE_URL` when set, else one SQLite file both servers open.
+
+use app::protocol::{ClientMsg, ErrorCode, FinishReason, ServerFrame, ServerMsg, rooms};
+use uuid::Uuid;
+
+use crate::common::{Client, TestServer, ask, is_turn_end, streamed_text};
+
+/// Where the instances of a test meet: Redis, and a database (`DATABASE_URL`, else one
+/// SQLite file in the returned folder). None, and a line saying so, without Redis.
+fn meeting_point() -> Option<(String, String, tempfile::TempDir)> {
+    let Ok(redis) = std::env::var("REDIS_URL") else {
+        eprintln!("skipped: REDIS_URL unset");
+        return None;
+    };
+    let shared = tempfile::tempdir().expect("temp dir");
+    let database = std::env::var("DATABASE_URL").unwrap_or_else(|_| {
+        format!(
+            "sqlite://{}?mode=rwc",
+            shared.path().join("shared.db").display()
+        )
+    });
+    Some((redis, database, shared))
+}
+
+async fn instance(redis: &str, database: &str, tokens_per_sec: f64) -> TestServer {
+    let (redis, database) = (redis.to_owned(), database.to_owned());
+    TestServer::start_with(move |c| {
+        c.redis_url = Some(redis);
+        c.database_url = Some(database);
+        c.offline_tokens_per_sec = tokens_per_sec;
+        c.lease_ms = 1_000;
+    })
+    .await
+}
+
+/// Two servers sharing a database and Redis, or None without Redis.
+async fn two_instances(tokens_per_sec: f64) -> Option<(TestServer, TestServer, tempfile::TempDir)> {
+    let (redis, database, shared) = meeting_point()?;
+    let a = instance(&redis, &database, tokens_per_sec).await;
+    let b = instance(&redis, &database, tokens_per_sec).await;
+    Some((a, b, shared))
+}
+
+async fn join(client: &mut Client, id: Uuid, since_seq: Option<u64>) -> u64 {
+    client
+        .send(&ClientMsg::Join {
+            room: rooms::conversation(id),
+            since_seq,
+        })
+        .await;
+    let frames = client
+        .recv_until(|m| matches!(m, ServerMsg::Joined { .. }))
+        .await;
+    match frames.last().map(|f| &f.msg) {
+        Some(ServerMsg::Joined { last_seq }) => *last_seq,
+        _ => unreachable!("recv_until ends on joined"),
+    }
+}
+
+/// The room's numbered events, as (seq, event).
+fn sequenced(frames: &[ServerFrame]) -> Vec<(u64, ServerMsg)> {
+    frames
+        .iter()
+        .filter_map(|f| Some((f.seq?, f.msg.clone())))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_client_on_each_instance_receives_the_identical_stream() {
+    let Some((a, b, _shared)) = two_instances(200.0).await else {
+        return;
+    };
+    let id = Uuid::new_v4();
+    let mut on_a = a.connect().await;
+    let mut on_b = b.connect().await;
+    join(&mut on_a, id, None).await;
+    join(&mut on_b, id, None).await;
+
+    on_a.send(&ask(id, "How is the server put together?")).await;
+    let seen_on_a = sequenced(&on_a.recv_until(is_turn_end).await);
+    let seen_on_b = sequenced(&on_b.recv_until(is_turn_end).await);
+
+    assert_eq!(
+        seen_on_a, seen_on_b,
+        "same events, same numbers, same order"
+    );
+    assert!(
+        seen_on_a.windows(2).all(|w| w[1].0 == w[0].0 + 1),
+        "consecutive numbers"
+    );
+    assert!(matches!(
+        seen_on_b.first(),
+        Some((_, ServerMsg::MessageReceived { .. }))
+    ));
+    let Some((_, ServerMsg::MessageComplete { content, .. })) = seen_on_b.last() else {
+        panic!("the answer completes on B too");
+    };
+    let stored = b.store().await.messages(id).await.expect("read");
+    assert_eq!(stored.len(), 2);
+    assert_eq!(&stored[1].content, content);
+}
+
+#[tokio::test]
+async fn one_answer_per_conversation_and_stop_reaches_the_instance_answering() {
+    let Some((a, b, _shared)) = two_instances(20.0).await else {
+        return;
+    };
+    let id = Uuid::new_v4();
+    let mut on_a = a.connect().await;
+    let mut on_b = b.connect().await;
+    join(&mut on_b, id, None).await;
+    on_a.send(&ask(id, "Tell me everything")).await;
+    on_a.recv_until(|m| matches!(m, ServerMsg::MessageToken { .. }))
+        .await;
+
+    on_b.send(&ask(id, "And now this")).await;
+    on_b.recv_until(|m| {
+        matches!(
+            m,
+            ServerMsg::Error {
+                code: ErrorCode::Busy,
+                ..
+            }
+        )
+    })
+    .await;
+
+    on_b.send(&ClientMsg::Stop {
+        conversation_id: id,
+    })
+    .await;
+    let ended = on_b.recv_until(is_turn_end).await;
+    let Some(ServerMsg::MessageComplete { metadata, .. }) = ended.last().map(|f| &f.msg) else {
+        panic!("the answer ends with message_complete");
+    };
+    assert_eq!(metadata.finish_reason, FinishReason::Stopped);
+
+    // Once it has ended, B may answer in the conversation.
+    on_b.send(&ask(id, "And now this")).await;
+    let next = on_b.recv_until(is_turn_end).await;
+    assert!(matches!(
+        next.last().map(|f| &f.msg),
+        Some(ServerMsg::MessageComplete { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_client_resumes_on_the_other_instance_without_loss_or_repeats() {
+    let Some((a, b, _shared)) = two_instances(60.0).await else {
+        return;
+    };
+    let id = Uuid::new_v4();
+    let mut on_a = a.connect().await;
+    join(&mut on_a, id, None).await;
+    on_a.send(&ask(id, "Explain the architecture")).await;
+    let before = on_a
+        .recv_until(|m| matches!(m, ServerMsg::MessageToken { .. }))
+        .await;
+    let last_seen = before.iter().filter_map(|f| f.seq).max().expect("numbered");
+    on_a.close().await;
+
+    let mut on_b = b.connect().await;
+    join(&mut on_b, id, Some(last_seen)).await;
+    let after = on_b.recv_until(is_turn_end).await;
+    let numbers: Vec<u64> = after.iter().filter_map(|f| f.seq).collect();
+    assert_eq!(
+        numbers.first(),
+        Some(&(last_seen + 1)),
+        "resumes right after"
+    );
+    assert!(
+        numbers.windows(2).all(|w| w[1] == w[0] + 1),
+        "no gap, no repeat"
+    );
+    let text = streamed_text(&before) + &streamed_text(&after);
+    let Some(ServerMsg::MessageComplete { content, .. }) = after.last().map(|f| &f.msg) else {
+        panic!("the answer completes");
+    };
+    assert_eq!(&text, content);
+}
+
+#[tokio::test]
+async fn readiness_names_redis() {
+    let Some((a, _b, _shared)) = two_instances(200.0).await else {
+        return;
+    };
+    let ready: serde_json::Value = reqwest::get(a.url("/ready"))
+        .await
+        .expect("ready")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(ready["redis"], "ok");
+    assert_eq!(ready["database"], "ok");
+}
+
+/// The server binary in a process of its own, so it can die the way a machine does.
+struct ServerProcess {
+    child: tokio::process::Child,
+    addr: std::net::SocketAddr,
+}
+
+impl ServerProcess {
+    /// Starts the binary on `data`; with Redis and a database when given, else alone on
+    /// SQLite in `data`.
+    async fn start(
+        data: &std::path::Path,
+        shared: Option<(&str, &str)>,
+        tokens_per_sec: f64,
+    ) -> Self {
+        use tokio::io::AsyncBufReadExt;
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port");
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"));
+        match shared {
+            Some((redis, database)) => command
+                .env("REDIS_URL", redis)
+                .env("DATABASE_URL", database),
+            None => command.env_remove("REDIS_URL").env_remove("DATABASE_URL"),
+        };
+        let mut child = command
+            .env("LEPTOS_SITE_ADDR", addr.to_string())
+            .env("LEPTOS_OUTPUT_NAME", "repowiki")
+            .env("REPOWIKI_DATA_DIR", data)
+            .env(
+                "REPOWIKI_OFFLINE_TOKENS_PER_SEC",
+                tokens_per_sec.to_string(),
+            )
+            .env("REPOWIKI_LEASE_MS", "1000")
+            .env("RUST_LOG", "info")
+            .env_remove("REPOWIKI_LOG_FORMAT")
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the server binary");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let listening = async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.contains("RepoWiki listening") {
+                    return true;
+                }
+            }
+            false
+        };
+        let started = tokio::time::timeout(crate::common::PATIENCE * 3, listening).await;
+        assert_eq!(started.ok(), Some(true), "the server process started");
+        // Keep reading its log, so a full pipe never blocks it.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self { child, addr }
+    }
+
+    async fn connect(&self) -> Client {
+        Client::connect(&format!("ws://{}/ws", self.addr)).await
+    }
+
+    async fn kill(mut self) {
+        self.child.start_kill().expect("SIGKILL");
+        let _ = self.child.wait().await;
+    }
+}
+
+/// Asks on `client` and returns the frames up to a token streamed after the answer's
+/// first checkpoint (a checkpoint is taken every second).
+async fn ask_past_a_checkpoint(client: &mut Client, id: Uuid) -> Vec<ServerFrame> {
+    client.send(&ask(id, "Explain everything slowly")).await;
+    let mut frames = client
+        .recv_until(|m| matches!(m, ServerMsg::MessageToken { .. }))
+        .await;
+    let first_token = std::time::Instant::now();
+    while first_token.elapsed() < std::time::Duration::from_millis(1_500) {
+        frames.extend(
+            client
+                .recv_until(|m| matches!(m, ServerMsg::MessageToken { .. }))
+                .await,
+        );
+    }
+    frames
+}
+
+#[tokio::test]
+async fn an_answer_killed_with_its_lone_instance_is_kept_as_interrupted_after_restart() {
+    let data = tempfile::tempdir().expect("data dir");
+    let first = ServerProcess::start(data.path(), None, 20.0).await;
+    let id = Uuid::new_v4();
+    let mut client = first.connect().await;
+    let streamed = streamed_text(&ask_past_a_checkpoint(&mut client, id).await);
+    first.kill().await;
+
+    let restarted = ServerProcess::start(data.path(), None, 20.0).await;
+    let store = server::storage::Store::connect(&format!(
+        "sqlite://{}?mode=rwc",
+        data.path().join("repowiki.db").display()
+    ))
+    .await
+    .expect("open the database");
+    let stored = store.messages(id).await.expect("read");
+    assert_eq!(stored.len(), 2, "question and interrupted answer");
+    assert_eq!(
+        stored[1].metadata.as_ref().map(|m| m.finish_reason),
+        Some(FinishReason::Interrupted)
+    );
+    assert!(!stored[1].content.is_empty() && streamed.starts_with(&stored[1].content));
+    assert!(store.checkpoints().await.expect("read").is_empty());
+    restarted.kill().await;
+}
+
+#[tokio::test]
+async fn an_answer_whose_instance_is_killed_is_kept_as_interrupted_and_the_other_takes_over() {
+    let Some((redis, database, _shared)) = meeting_point() else {
+        return;
+    };
+    let b = instance(&redis, &database, 20.0).await;
+    let a_data = tempfile::tempdir().expect("data dir");
+    let a = ServerProcess::start(a_data.path(), Some((&redis, &database)), 20.0).await;
+    let id = Uuid::new_v4();
+
+    let mut on_a = a.connect().await;
+    let before = ask_past_a_checkpoint(&mut on_a, id).await;
+    let last_seen = before.iter().filter_map(|f| f.seq).max().expect("numbered");
+    a.kill().await;
+
+    let mut on_b = b.connect().await;
+    join(&mut on_b, id, Some(last_seen)).await;
+    let after = on_b.recv_until(is_turn_end).await;
+    let Some(ServerMsg::MessageError { code, content, .. }) = after.last().map(|f| &f.msg) else {
+        panic!("the answer ends as interrupted, got {:?}", after.last());
+    };
+    assert_eq!(code, "interrupted");
+    let streamed = streamed_text(&before) + &streamed_text(&after);
+    assert!(
+        streamed.starts_with(content.as_str()) && !content.is_empty(),
+        "the stored answer is what was streamed, up to its last checkpoint"
+    );
+
+    let stored = b.store().await.messages(id).await.expect("read");
+    assert_eq!(stored.len(), 2);
+    assert_eq!(&stored[1].content, content);
+    assert_eq!(
+        stored[1].metadata.as_ref().map(|m| m.finish_reason),
+        Some(FinishReason::Interrupted)
+    );
+
+    // The conversation is free again: B answers the next question.
+    on_b.send(&ask(id, "Try again")).await;
+    let next = on_b.recv_until(is_turn_end).await;
+    assert!(matches!(
+        next.last().map(|f| &f.msg),
+        Some(ServerMsg::MessageComplete { .. })
+    ));
+}
