@@ -11,7 +11,7 @@ use fred::types::{Expiration, SetOptions, Value};
 use tokio_util::sync::{CancellationToken, DropGuard};
 use uuid::Uuid;
 
-use super::{Cluster, ClusterError};
+use super::{Cluster, ClusterError, LEASE_TIMEOUT};
 
 const RENEW: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -47,16 +47,16 @@ impl Cluster {
         let key = lease_key(name);
         let owner = format!("{}/{}", self.instance, Uuid::new_v4());
         let lease_ms = millis(self.settings.lease);
-        let taken: Value = self
-            .commands
-            .set(
-                &key,
-                owner.as_str(),
-                Some(Expiration::PX(lease_ms)),
-                Some(SetOptions::NX),
-                false,
-            )
-            .await?;
+        let taken = self.commands.set::<Value, _, _>(
+            &key,
+            owner.as_str(),
+            Some(Expiration::PX(lease_ms)),
+            Some(SetOptions::NX),
+            false,
+        );
+        let taken = tokio::time::timeout(LEASE_TIMEOUT, taken)
+            .await
+            .map_err(|_| ClusterError::Timeout)??;
         if taken.is_null() {
             return Ok(None);
         }
@@ -77,7 +77,10 @@ impl Cluster {
 
     /// Whether some instance holds the lease `name`.
     pub async fn is_held(&self, name: &str) -> Result<bool, ClusterError> {
-        let held: u32 = self.commands.exists(lease_key(name)).await?;
+        let held = self.commands.exists::<u32, _>(lease_key(name));
+        let held = tokio::time::timeout(LEASE_TIMEOUT, held)
+            .await
+            .map_err(|_| ClusterError::Timeout)??;
         Ok(held > 0)
     }
 

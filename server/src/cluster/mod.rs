@@ -32,6 +32,8 @@ pub enum ClusterError {
     Redis(#[from] fred::error::Error),
     #[error("the cluster's background tasks have stopped")]
     Stopped,
+    #[error("Redis did not answer in time")]
+    Timeout,
 }
 
 /// How the shared state is kept.
@@ -58,6 +60,11 @@ pub struct Cluster {
 /// Pub/sub messages buffered for this process's subscriber loop; a loop that falls
 /// further behind catches up from the rooms' logs (see `rooms`).
 const SUBSCRIBER_BUFFER: usize = 1 << 16;
+
+/// How long `/ready` waits for Redis.
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a lease operation waits for Redis before the question is refused.
+pub(crate) const LEASE_TIMEOUT: Duration = Duration::from_secs(3);
 
 impl Cluster {
     /// Connects to Redis and starts delivering room events to `sink`. Fails at once when
@@ -130,10 +137,13 @@ impl Cluster {
         self.settings.lease
     }
 
-    /// For `/ready`: Redis answers now.
+    /// For `/ready`: Redis answers now. While Redis is away commands wait for it to
+    /// come back; this one gives up after a moment.
     pub async fn ping(&self) -> Result<(), ClusterError> {
-        let _: String = self.commands.ping(None).await?;
-        Ok(())
+        match tokio::time::timeout(PING_TIMEOUT, self.commands.ping::<String>(None)).await {
+            Ok(pong) => pong.map(drop).map_err(ClusterError::from),
+            Err(_) => Err(ClusterError::Timeout),
+        }
     }
 }
 

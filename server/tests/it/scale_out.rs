@@ -352,3 +352,163 @@ async fn an_answer_whose_instance_is_killed_is_kept_as_interrupted_and_the_other
         Some(ServerMsg::MessageComplete { .. })
     ));
 }
+
+#[tokio::test]
+async fn an_unreachable_redis_stops_the_start_naming_it_without_its_password() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut config = server::config::Config::for_data_dir(data.path());
+    config.redis_url = Some(format!("redis://admin:hunter2@{closed}"));
+    let options = leptos::config::get_configuration(None)
+        .expect("leptos defaults")
+        .leptos_options;
+    let started = tokio::time::timeout(
+        crate::common::PATIENCE,
+        server::build_state(config, options, tokio_util::sync::CancellationToken::new()),
+    )
+    .await
+    .expect("gives up instead of waiting for Redis");
+    let Err(e) = started else {
+        panic!("started without its Redis");
+    };
+    let message = e.to_string();
+    assert!(message.contains(&closed.to_string()), "{message}");
+    assert!(!message.contains("hunter2"), "{message}");
+}
+
+/// A Redis of the test's own, to stop and start again.
+struct PrivateRedis {
+    child: tokio::process::Child,
+    port: u16,
+}
+
+impl PrivateRedis {
+    /// None (and a line saying so) where `redis-server` is not installed.
+    async fn start(port: Option<u16>) -> Option<Self> {
+        use tokio::io::AsyncBufReadExt;
+        let port = port.unwrap_or_else(|| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .expect("a free port")
+        });
+        let Ok(mut child) = tokio::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+        else {
+            eprintln!("skipped: redis-server not installed");
+            return None;
+        };
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("piped")).lines();
+        let ready = async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.contains("Ready to accept connections") {
+                    return true;
+                }
+            }
+            false
+        };
+        let started = tokio::time::timeout(crate::common::PATIENCE, ready).await;
+        assert_eq!(started.ok(), Some(true), "redis-server started");
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Some(Self { child, port })
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    async fn kill(mut self) -> u16 {
+        self.child.start_kill().expect("SIGKILL");
+        let _ = self.child.wait().await;
+        self.port
+    }
+}
+
+async fn readiness(server: &TestServer) -> (u16, serde_json::Value) {
+    let response = reqwest::get(server.url("/ready")).await.expect("ready");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("json"))
+}
+
+async fn answer_completes(client: &mut Client, id: Uuid) {
+    client.send(&ask(id, "Still there?")).await;
+    let frames = client.recv_until(is_turn_end).await;
+    assert!(matches!(
+        frames.last().map(|f| &f.msg),
+        Some(ServerMsg::MessageComplete { .. })
+    ));
+}
+
+#[tokio::test]
+async fn losing_redis_is_reported_and_survived_without_a_restart() {
+    let Some(redis) = PrivateRedis::start(None).await else {
+        return;
+    };
+    let data = tempfile::tempdir().expect("temp dir");
+    let database = format!(
+        "sqlite://{}?mode=rwc",
+        data.path().join("db.sqlite").display()
+    );
+    let server = instance(&redis.url(), &database, 400.0).await;
+    let mut client = server.connect().await;
+    let id = Uuid::new_v4();
+    answer_completes(&mut client, id).await;
+
+    let port = redis.kill().await;
+    let (status, body) = readiness(&server).await;
+    assert_eq!(status, 503);
+    assert_eq!(body["redis"], "unreachable");
+    assert_eq!(body["database"], "ok");
+
+    let _redis = PrivateRedis::start(Some(port)).await.expect("restarted");
+    // Reconnection backs off up to 5 s; readiness says when it is back.
+    let back = async {
+        while readiness(&server).await.0 != 200 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(crate::common::PATIENCE, back)
+        .await
+        .expect("ready again without a restart");
+    // The same socket, still open, gets the next answer through the new connection.
+    answer_completes(&mut client, id).await;
+}
+
+#[tokio::test]
+async fn malformed_bus_messages_are_skipped() {
+    use fred::interfaces::{ClientLike, PubsubInterface};
+    let Some((redis, database, _shared)) = meeting_point() else {
+        return;
+    };
+    let server = instance(&redis, &database, 400.0).await;
+    let mut client = server.connect().await;
+    let id = Uuid::new_v4();
+    join(&mut client, id, None).await;
+
+    let raw =
+        fred::prelude::Builder::from_config(fred::prelude::Config::from_url(&redis).expect("url"))
+            .build()
+            .expect("client");
+    raw.init().await.expect("connect");
+    let channel = format!("repowiki:room:{}", rooms::conversation(id));
+    for garbage in [
+        "",
+        "no-number here",
+        "12",
+        "999999999999999999999 {}",
+        "\u{0}\u{1}",
+    ] {
+        let _: i64 = raw.publish(&channel, garbage).await.expect("publish");
+    }
+    let _: i64 = raw
+        .publish("repowiki:signals", "{\"signal\":\"unknown\"}")
+        .await
+        .expect("publish");
+    answer_completes(&mut client, id).await;
+}
