@@ -70,6 +70,9 @@ impl ChatService {
     pub(super) async fn ground(&self, ctx: &TurnCtx<'_>, query: &str) -> PromptMessage {
         let mut found = Vec::new();
         if let Some(project_id) = ctx.project_id {
+            if let Err(e) = self.projects.ensure_replica(project_id).await {
+                tracing::warn!(error = %e, project_id, "could not refresh this instance's index of the project");
+            }
             if let Some(path) = ctx.file_path {
                 found.extend(self.whole_file(project_id, path).await);
             }

@@ -269,7 +269,7 @@ async fn from_database(
 }
 
 /// Chunks on the blocking pool; progress runs from 15 to 90 percent.
-async fn chunk_in_background(
+pub(super) async fn chunk_in_background(
     items: Vec<(String, String)>,
     progress: Progress<'_>,
 ) -> Result<Vec<(String, Vec<Chunk>)>, ProjectError> {
@@ -305,18 +305,18 @@ async fn chunk_in_background(
 
 /// What one run changes in a project's index.
 #[derive(Default)]
-struct IndexChanges {
+pub(super) struct IndexChanges {
     /// Drop the project's whole index first (a rebuild).
-    replace_all: bool,
+    pub replace_all: bool,
     /// Documents whose earlier chunks are replaced.
-    changed: Vec<(String, Vec<Chunk>)>,
+    pub changed: Vec<(String, Vec<Chunk>)>,
     /// Documents the index holds nothing of yet.
-    added: Vec<(String, Vec<Chunk>)>,
-    removed: Vec<String>,
+    pub added: Vec<(String, Vec<Chunk>)>,
+    pub removed: Vec<String>,
 }
 
 /// Applies the changes to the index and commits once.
-async fn write_index(
+pub(super) async fn write_index(
     inner: &Arc<Inner>,
     project_id: &str,
     changes: IndexChanges,

@@ -11,6 +11,7 @@ mod language;
 mod paths;
 pub mod pdf;
 mod public_address;
+mod replica;
 mod service;
 mod uploads;
 mod url_policy;

@@ -22,6 +22,7 @@ use super::git::remove_dir;
 use super::indexer::{self, Mode};
 use super::paths;
 use super::pdf::PdfLimits;
+use super::replica::Replicas;
 use super::url_policy::{Source, SourcePolicy};
 use crate::clock::now_ms;
 use crate::config::Config;
@@ -36,6 +37,9 @@ use crate::telemetry;
 const CONCURRENT_JOBS: usize = 2;
 const MAX_NAME_CHARS: usize = 200;
 const MAX_TOKEN_CHARS: usize = 4096;
+/// With several instances, how often `wait_ready` looks at a project another instance
+/// may be indexing (its status changes are not announced here).
+const SHARED_STATUS_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Limits and places, from the configuration.
 #[derive(Debug, Clone)]
@@ -75,6 +79,8 @@ pub struct Inner {
     pub(super) settings: Settings,
     /// Projects with a job queued or running.
     active: Mutex<HashSet<String>>,
+    /// Which version of each project this instance's index holds (several instances).
+    pub(super) replicas: Replicas,
     /// Bumped whenever a project's status changes, for `wait_ready`.
     status: watch::Sender<u64>,
     permits: Semaphore,
@@ -115,7 +121,7 @@ impl Inner {
         })
     }
 
-    fn is_active(&self, project_id: &str) -> bool {
+    pub(super) fn is_active(&self, project_id: &str) -> bool {
         self.active
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -240,6 +246,10 @@ impl Inner {
                     .store
                     .finish_project_index(id, outcome.commit.as_deref(), &outcome.report, now)
                     .await;
+                if stored.is_ok() {
+                    // The index holds what this run stored, the version `now`.
+                    self.replicas.record(id, now);
+                }
                 self.publish_progress(id, &job_id, JobStatus::Completed, 100.0, message);
                 (ProjectStatus::Ready, stored)
             }
@@ -317,6 +327,7 @@ impl ProjectService {
                 policy: SourcePolicy::from_config(config),
                 settings: Settings::from_config(config),
                 active: Mutex::default(),
+                replicas: Replicas::default(),
                 status: watch::Sender::new(0),
                 permits: Semaphore::new(CONCURRENT_JOBS),
                 shutdown,
@@ -551,15 +562,18 @@ impl ProjectService {
         Ok(self.create_checked(req, Some(checked)).await?.0)
     }
 
-    /// Resolves when the project is `ready` or `failed`, woken by status changes.
+    /// Resolves when the project is `ready` or `failed`, woken by status changes (and,
+    /// with several instances, every second: the job may run on another one).
     pub async fn wait_ready(&self, project_id: &str) -> Result<Project, ProjectError> {
         let mut changes = self.inner.status.subscribe();
+        let shared = self.inner.hub.is_shared();
         loop {
             let project = self.get(project_id).await?;
             if project.status != ProjectStatus::Indexing {
                 return Ok(project);
             }
             tokio::select! {
+                () = tokio::time::sleep(SHARED_STATUS_POLL), if shared => {}
                 changed = changes.changed() => {
                     if changed.is_err() {
                         return Err(ProjectError::Internal("the project service stopped".into()));
@@ -588,6 +602,7 @@ impl ProjectService {
                     let indexed =
                         tokio::task::spawn_blocking(move || rag.project_chunk_count(&id)).await??;
                     if indexed == project.chunks {
+                        self.inner.replicas.record(&project.id, project.updated_at);
                         continue;
                     }
                     tracing::info!(

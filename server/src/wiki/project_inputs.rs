@@ -35,7 +35,8 @@ impl WikiInputs for ProjectService {
         async move {
             let project = self.wait_ready(project_id).await.map_err(input_error)?;
             match project.status {
-                ProjectStatus::Ready => Ok(()),
+                // Pages are grounded in this instance's index: current before they start.
+                ProjectStatus::Ready => self.ensure_replica(project_id).await.map_err(input_error),
                 _ => Err(InputError::Failed("indexing the project failed".into())),
             }
         }

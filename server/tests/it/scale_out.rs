@@ -25,12 +25,22 @@ fn meeting_point() -> Option<(String, String, tempfile::TempDir)> {
 }
 
 async fn instance(redis: &str, database: &str, tokens_per_sec: f64) -> TestServer {
+    instance_with(redis, database, tokens_per_sec, |_| {}).await
+}
+
+async fn instance_with(
+    redis: &str,
+    database: &str,
+    tokens_per_sec: f64,
+    adjust: impl FnOnce(&mut server::config::Config),
+) -> TestServer {
     let (redis, database) = (redis.to_owned(), database.to_owned());
     TestServer::start_with(move |c| {
         c.redis_url = Some(redis);
         c.database_url = Some(database);
         c.offline_tokens_per_sec = tokens_per_sec;
         c.lease_ms = 1_000;
+        adjust(c);
     })
     .await
 }
@@ -511,4 +521,60 @@ async fn malformed_bus_messages_are_skipped() {
         .await
         .expect("publish");
     answer_completes(&mut client, id).await;
+}
+
+#[tokio::test]
+async fn a_folder_indexed_through_one_instance_grounds_answers_on_the_other() {
+    let Some((redis, database, _shared)) = meeting_point() else {
+        return;
+    };
+    let root = tempfile::tempdir().expect("temp dir");
+    let folder = root.path().join("ledger");
+    crate::project_support::write(
+        &folder,
+        "src/ledger.rs",
+        "/// Settles the quarterly ledger of the zanzibar account.\npub fn settle_zanzibar_ledger(total: u64) -> u64 {\n    total / 4\n}\n",
+    );
+    crate::project_support::write(&folder, "README.md", "# Ledger\n\nBookkeeping.\n");
+    let local_root = root.path().display().to_string();
+    let allow = |c: &mut server::config::Config| c.local_roots = vec![local_root.clone()];
+    let a = instance_with(&redis, &database, 400.0, allow).await;
+    let b = instance_with(&redis, &database, 400.0, allow).await;
+
+    let created: serde_json::Value = reqwest::Client::new()
+        .post(a.url("/api/projects"))
+        .json(&serde_json::json!({"source": folder.display().to_string()}))
+        .send()
+        .await
+        .expect("create on A")
+        .json()
+        .await
+        .expect("created");
+    let job =
+        crate::project_support::wait_job(a.addr, created["job_id"].as_str().expect("job")).await;
+    assert_eq!(
+        job.last().map(|p| p.status),
+        Some(app::protocol::JobStatus::Completed)
+    );
+    let project_id = created["id"].as_str().expect("id").to_owned();
+
+    let mut on_b = b.connect().await;
+    let mut question = ask(Uuid::new_v4(), "How is the zanzibar ledger settled?");
+    if let ClientMsg::SendMessage { project_id: p, .. } = &mut question {
+        *p = Some(project_id);
+    }
+    on_b.send(&question).await;
+    let frames = on_b.recv_until(is_turn_end).await;
+    let sources = frames
+        .iter()
+        .find_map(|f| match &f.msg {
+            ServerMsg::MessageSources { sources, .. } => Some(sources.clone()),
+            _ => None,
+        })
+        .expect("message_sources");
+    assert_eq!(
+        sources.first().map(|s| s.path.as_str()),
+        Some("src/ledger.rs"),
+        "{sources:?}"
+    );
 }
