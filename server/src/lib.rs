@@ -141,13 +141,31 @@ pub async fn build_state_with_providers(
         },
         WikiSettings::from_config(&config),
     );
+    let connections = ConnectionLimiter::new(config.max_connections_per_client);
+    if let Some(cluster) = &cluster {
+        connections.attach(Arc::clone(cluster));
+        let (limiter, hub) = (Arc::clone(&connections), Arc::clone(&hub));
+        cluster
+            .report_counts(
+                move || crate::cluster::Counts {
+                    sockets: limiter.total(),
+                    rooms: hub
+                        .room_sizes()
+                        .into_iter()
+                        .filter(|(_, n)| *n > 0)
+                        .collect(),
+                },
+                shutdown.clone(),
+            )
+            .await;
+    }
     Ok(AppState {
         leptos_options,
         config: Arc::new(config.clone()),
         store,
         hub,
         cluster,
-        connections: ConnectionLimiter::new(config.max_connections_per_client),
+        connections,
         rest_limits: crate::http::rate_limits::RestLimits::new(&config),
         chat,
         providers,
@@ -187,9 +205,22 @@ pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()
     wiki.start();
     // Re-runs indexing left unfinished, and rebuilds projects the index lost.
     let projects = Arc::clone(&state.projects);
+    let lease = state.cluster.as_ref().map(|cluster| cluster.lease());
+    let watching = shutdown.clone();
     tokio::spawn(async move {
         if let Err(e) = projects.resume().await {
             tracing::error!(error = %e, "could not resume project indexing");
+        }
+        // With several instances, another one may die mid-job at any time.
+        let Some(every) = lease else { return };
+        loop {
+            tokio::select! {
+                () = watching.cancelled() => return,
+                () = tokio::time::sleep(every) => {}
+            }
+            if let Err(e) = projects.take_over_orphans().await {
+                tracing::warn!(error = %e, "could not look for indexing left by another instance");
+            }
         }
     });
     let app = http::router(state);

@@ -115,7 +115,10 @@ async fn renew(cluster: Arc<Cluster>, key: String, owner: String, stop: Cancella
     let every = cluster.settings.lease / 3;
     loop {
         tokio::select! {
-            _ = stop.cancelled() => break,
+            _ = stop.cancelled() => {
+                cluster.release_lease(&key, &owner).await;
+                return;
+            }
             _ = tokio::time::sleep(every) => {}
         }
         let renewed: Result<i64, _> = cluster

@@ -4,6 +4,7 @@
 //! something ([`signals`]). Without Redis none of this exists: each service works on its
 //! own process's state, as a single instance always did.
 
+mod census;
 mod leases;
 mod rooms;
 mod signals;
@@ -18,6 +19,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+pub use census::{Counts, HEARTBEAT};
 pub use leases::Lease;
 pub use rooms::{Accepted, RoomSink, with_seq};
 pub use signals::Signal;

@@ -24,6 +24,9 @@ use super::{Cluster, ClusterError, signals};
 const ROOM_CHANNEL: &str = "repowiki:room:";
 /// Rooms untouched this long lose their counter and log: nobody can resume that late.
 const IDLE_EXPIRY_SECS: u64 = 24 * 3600;
+/// Marks an event without a number on a room's channel, followed by the sending
+/// instance (which has delivered it to its own members already).
+const EPHEMERAL: &str = "-";
 /// Events one pipeline carries to Redis at most.
 const BATCH: usize = 512;
 
@@ -52,6 +55,8 @@ pub trait RoomSink: Send + Sync {
     /// Delivers event `seq` of `room` (a frame without its `seq` field). `fill` accepts
     /// a gap that could not be filled from the log.
     fn accept(&self, room: &str, seq: u64, frame: &str, fill: bool) -> Accepted;
+    /// Delivers an event without a number (typing, presence) from another instance.
+    fn accept_ephemeral(&self, room: &str, frame: &str);
     /// Whether the room still has local members (or joins under way).
     fn in_use(&self, room: &str) -> bool;
     /// Each local room and the last number delivered in it, to catch up after a gap.
@@ -116,6 +121,20 @@ impl Cluster {
         if self.outbox.send(outgoing).is_err() {
             tracing::error!(room, "an event was published after the cluster stopped");
         }
+    }
+
+    /// Sends an event without a number (typing, presence) to the room's members on the
+    /// other instances. Best effort: such events are not worth a retry.
+    pub fn publish_ephemeral(self: &Arc<Self>, room: &str, frame: String) {
+        let cluster = Arc::clone(self);
+        let channel = channel(room);
+        tokio::spawn(async move {
+            let text = format!("{EPHEMERAL} {} {frame}", cluster.instance);
+            let sent: Result<i64, _> = cluster.commands.publish(channel, text).await;
+            if let Err(e) = sent {
+                tracing::debug!(error = %e, "an ephemeral event did not reach the other instances");
+            }
+        });
     }
 
     /// Subscribes this instance to the room's events; returns once they flow.
@@ -295,6 +314,19 @@ async fn handle(cluster: &Cluster, sink: &dyn RoomSink, message: &Message) {
     let Some(room) = message.channel.strip_prefix(ROOM_CHANNEL) else {
         return;
     };
+    if let Some(rest) = text
+        .strip_prefix(EPHEMERAL)
+        .and_then(|r| r.strip_prefix(' '))
+    {
+        match rest.split_once(' ') {
+            Some((from, frame)) if from != cluster.instance.to_string() => {
+                sink.accept_ephemeral(room, frame);
+            }
+            Some(_) => {}
+            None => tracing::warn!(room, "a malformed ephemeral event was skipped"),
+        }
+        return;
+    }
     let Some((seq, frame)) = text
         .split_once(' ')
         .and_then(|(seq, frame)| Some((seq.parse::<u64>().ok()?, frame)))

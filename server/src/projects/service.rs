@@ -25,6 +25,7 @@ use super::pdf::PdfLimits;
 use super::replica::Replicas;
 use super::url_policy::{Source, SourcePolicy};
 use crate::clock::now_ms;
+use crate::cluster::Lease;
 use crate::config::Config;
 use crate::jobs::JobBoard;
 use crate::rag::Rag;
@@ -97,6 +98,9 @@ pub struct ProjectService {
 struct Claim {
     inner: Arc<Inner>,
     project_id: String,
+    /// With several instances: the project's indexing lease, so one instance indexes it
+    /// at a time and another takes over if that one dies.
+    _lease: Option<Lease>,
 }
 
 impl Drop for Claim {
@@ -118,7 +122,24 @@ impl Inner {
         Ok(Claim {
             inner: Arc::clone(self),
             project_id: project_id.to_owned(),
+            _lease: None,
         })
+    }
+
+    /// [`claim`](Self::claim), and with several instances the project's indexing lease:
+    /// `Busy` while another instance indexes it.
+    async fn claim_everywhere(self: &Arc<Self>, project_id: &str) -> Result<Claim, ProjectError> {
+        let mut claim = self.claim(project_id)?;
+        if let Some(cluster) = self.hub.cluster() {
+            claim._lease = Some(
+                cluster
+                    .acquire(&format!("indexing:{project_id}"))
+                    .await
+                    .map_err(|e| ProjectError::internal("taking the indexing lease", e))?
+                    .ok_or(ProjectError::Busy)?,
+            );
+        }
+        Ok(claim)
     }
 
     pub(super) fn is_active(&self, project_id: &str) -> bool {
@@ -179,7 +200,7 @@ impl Inner {
         token: Option<String>,
         mode: Mode,
     ) -> Result<String, ProjectError> {
-        let claim = self.claim(&project.id)?;
+        let claim = self.claim_everywhere(&project.id).await?;
         self.launch(claim, project, job_id, token, mode).await
     }
 
@@ -409,7 +430,7 @@ impl ProjectService {
         let job_id = Uuid::new_v4().to_string();
         // Claimed before the row exists, so start-up recovery, which runs every project
         // stored as `indexing`, cannot take this one over.
-        let claim = self.inner.claim(&id)?;
+        let claim = self.inner.claim_everywhere(&id).await?;
         let source_text = match &source {
             Some(Source::Git(git)) => Some(git.url.clone()),
             Some(Source::Local(path)) => Some(path.display().to_string()),
@@ -455,7 +476,7 @@ impl ProjectService {
     /// Removes the project, its documents, its index entries and its clone. Refused
     /// (`Busy`) while it is being indexed.
     pub async fn delete(&self, id: &str) -> Result<(), ProjectError> {
-        let _claim = self.inner.claim(id)?;
+        let _claim = self.inner.claim_everywhere(id).await?;
         if !self.inner.store.delete_project(id).await? {
             return Err(ProjectError::NotFound);
         }
@@ -588,8 +609,11 @@ impl ProjectService {
 
     /// Start-up: projects left `indexing` (the server stopped mid-job) are indexed again,
     /// and ready projects whose chunks the index lacks (a lost or fresh index folder)
-    /// are re-chunked from the stored documents.
+    /// are re-chunked from the stored documents. With several instances only projects
+    /// whose indexing lease is free are taken over (their instance died), and a lacking
+    /// index is left to the replica check of the next question.
     pub async fn resume(&self) -> Result<(), ProjectError> {
+        let shared = self.inner.hub.is_shared();
         for project in self.inner.store.all_projects().await? {
             if self.inner.is_active(&project.id) {
                 continue;
@@ -605,6 +629,9 @@ impl ProjectService {
                         self.inner.replicas.record(&project.id, project.updated_at);
                         continue;
                     }
+                    if shared {
+                        continue;
+                    }
                     tracing::info!(
                         project = project.id,
                         indexed,
@@ -615,13 +642,30 @@ impl ProjectService {
                 }
                 ProjectStatus::Failed => continue,
             };
-            let job_id = Uuid::new_v4().to_string();
-            match self.inner.start_job(project, job_id, None, mode).await {
-                Ok(_) | Err(ProjectError::Busy) => {}
-                Err(e) => return Err(e),
+            self.run_again(project, mode).await?;
+        }
+        Ok(())
+    }
+
+    /// With several instances: indexing left `indexing` by an instance that died (its
+    /// lease expired) is taken over here. Called every few seconds.
+    pub async fn take_over_orphans(&self) -> Result<(), ProjectError> {
+        for project in self.inner.store.all_projects().await? {
+            if project.status == ProjectStatus::Indexing && !self.inner.is_active(&project.id) {
+                self.run_again(project, Mode::Sync { rebuild: true })
+                    .await?;
             }
         }
         Ok(())
+    }
+
+    /// Starts a job for a project found unfinished; `Busy` (someone runs it) is fine.
+    async fn run_again(&self, project: Project, mode: Mode) -> Result<(), ProjectError> {
+        let job_id = Uuid::new_v4().to_string();
+        match self.inner.start_job(project, job_id, None, mode).await {
+            Ok(_) | Err(ProjectError::Busy) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Deletes one document of a project and its index entries.

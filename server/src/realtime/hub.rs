@@ -139,6 +139,11 @@ impl Hub {
         self.cluster.get().is_some()
     }
 
+    /// The other instances, when rooms are shared with them.
+    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.cluster.get()
+    }
+
     pub(super) fn rooms(&self) -> MutexGuard<'_, HashMap<String, Room>> {
         // A panic while holding the lock leaves plain data behind, still consistent enough
         // to serve; refusing every later request would be worse.
@@ -306,16 +311,29 @@ impl Hub {
     }
 
     /// Sends an event that is not worth replaying (typing, presence) to the room's
-    /// members, optionally all but one; it takes no sequence number.
+    /// members, optionally all but one; it takes no sequence number. With several
+    /// instances it reaches the other instances' members too.
     pub fn send_ephemeral(&self, room: &str, msg: ServerMsg, except: Option<ConnectionId>) {
+        let Some(text) = serialise(&frame_in(room, msg, None)) else {
+            return;
+        };
+        if let Some(cluster) = self.cluster.get() {
+            cluster.publish_ephemeral(room, text.clone());
+        }
+        self.deliver_ephemeral(room, text.into(), except);
+    }
+
+    /// Delivers an ephemeral frame to this instance's members of the room.
+    pub(super) fn deliver_ephemeral(
+        &self,
+        room: &str,
+        text: WireFrame,
+        except: Option<ConnectionId>,
+    ) {
         let rooms = self.rooms();
         let Some(entry) = rooms.get(room) else {
             return;
         };
-        let Some(text) = serialise(&frame_in(room, msg, None)) else {
-            return;
-        };
-        let text: WireFrame = text.into();
         for (id, member) in &entry.members {
             if Some(*id) != except {
                 member.peer.deliver(text.clone());
@@ -338,26 +356,38 @@ impl Hub {
             entry.presence_pending = true;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return self.flush_presence(room);
+            if let Some(connections) = self.take_presence(room) {
+                self.send_ephemeral(room, ServerMsg::Presence { connections }, None);
+            }
+            return;
         };
         let hub = Arc::clone(self);
         let room = room.to_owned();
         runtime.spawn(async move {
             tokio::time::sleep(PRESENCE_INTERVAL).await;
-            hub.flush_presence(&room);
+            let Some(here) = hub.take_presence(&room) else {
+                return;
+            };
+            // With several instances, everyone's members: this instance's count is
+            // recorded in Redis and the live instances' counts summed.
+            let connections = match hub.cluster.get() {
+                Some(cluster) => cluster.room_presence(&room, here).await.unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, room, "could not count a room's members across instances");
+                    here
+                }),
+                None => here,
+            };
+            hub.send_ephemeral(&room, ServerMsg::Presence { connections }, None);
         });
     }
 
-    fn flush_presence(&self, room: &str) {
-        let connections = {
-            let mut rooms = self.rooms();
-            let Some(entry) = rooms.get_mut(room) else {
-                return;
-            };
-            entry.presence_pending = false;
-            entry.members.len()
-        };
-        self.send_ephemeral(room, ServerMsg::Presence { connections }, None);
+    /// The room's member count here, ending the pending announcement; None if the room
+    /// is gone.
+    fn take_presence(&self, room: &str) -> Option<usize> {
+        let mut rooms = self.rooms();
+        let entry = rooms.get_mut(room)?;
+        entry.presence_pending = false;
+        Some(entry.members.len())
     }
 
     /// Keeps the room (its sequence and replay buffer) alive until the hold is dropped,

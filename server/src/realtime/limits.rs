@@ -1,13 +1,16 @@
 //! Per-client limits on sockets: how many may be open at once, and how fast one may
-//! send. A client is its API key when auth is on, else its IP address.
+//! send. A client is its API key when auth is on, else its IP address. With several
+//! instances the number of sockets is counted over all of them.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
+
+use crate::cluster::Cluster;
 use governor::middleware::NoOpMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
@@ -15,6 +18,8 @@ use governor::{Quota, RateLimiter};
 pub struct ConnectionLimiter {
     max_per_client: usize,
     open: Mutex<HashMap<String, usize>>,
+    /// Set once at start when instances share their counts.
+    cluster: OnceLock<Arc<Cluster>>,
 }
 
 impl ConnectionLimiter {
@@ -22,12 +27,34 @@ impl ConnectionLimiter {
         Arc::new(Self {
             max_per_client: max_per_client.max(1),
             open: Mutex::new(HashMap::new()),
+            cluster: OnceLock::new(),
         })
     }
 
-    /// A slot for one more socket of `client`, or None if it already has the maximum.
-    /// The slot is given back when dropped.
-    pub fn acquire(self: &Arc<Self>, client: String) -> Option<ConnectionSlot> {
+    /// Counts every instance's sockets from now on. Called once, at start.
+    pub fn attach(&self, cluster: Arc<Cluster>) {
+        let _ = self.cluster.set(cluster);
+    }
+
+    /// A slot for one more socket of `client`, or None if it already has the maximum
+    /// (on every instance together, with several). The slot is given back when dropped.
+    pub async fn acquire(self: &Arc<Self>, client: String) -> Option<ConnectionSlot> {
+        let mut slot = self.acquire_here(client)?;
+        if let Some(cluster) = self.cluster.get() {
+            match cluster
+                .take_client_slot(&slot.client, self.max_per_client)
+                .await
+            {
+                Ok(true) => slot.shared = true,
+                Ok(false) => return None,
+                // Redis away: the limit on this instance still holds.
+                Err(e) => tracing::warn!(error = %e, "could not count a socket across instances"),
+            }
+        }
+        Some(slot)
+    }
+
+    fn acquire_here(self: &Arc<Self>, client: String) -> Option<ConnectionSlot> {
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         let count = open.entry(client.clone()).or_insert(0);
         if *count >= self.max_per_client {
@@ -37,6 +64,7 @@ impl ConnectionLimiter {
         Some(ConnectionSlot {
             limiter: Arc::clone(self),
             client,
+            shared: false,
         })
     }
 
@@ -53,6 +81,8 @@ impl ConnectionLimiter {
 pub struct ConnectionSlot {
     limiter: Arc<ConnectionLimiter>,
     client: String,
+    /// Counted across instances too.
+    shared: bool,
 }
 
 impl ConnectionSlot {
@@ -64,6 +94,11 @@ impl ConnectionSlot {
 
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
+        if self.shared
+            && let Some(cluster) = self.limiter.cluster.get()
+        {
+            cluster.give_back_client_slot(&self.client);
+        }
         let mut open = self.limiter.open.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(count) = open.get_mut(&self.client) {
             *count = count.saturating_sub(1);
@@ -137,16 +172,16 @@ mod tests {
     use super::*;
     use governor::clock::FakeRelativeClock;
 
-    #[test]
-    fn slots_are_limited_per_client_and_given_back() {
+    #[tokio::test]
+    async fn slots_are_limited_per_client_and_given_back() {
         let limiter = ConnectionLimiter::new(2);
-        let a1 = limiter.acquire("a".into());
-        let a2 = limiter.acquire("a".into());
+        let a1 = limiter.acquire("a".into()).await;
+        let a2 = limiter.acquire("a".into()).await;
         assert!(a1.is_some() && a2.is_some());
-        assert!(limiter.acquire("a".into()).is_none());
-        assert!(limiter.acquire("b".into()).is_some());
+        assert!(limiter.acquire("a".into()).await.is_none());
+        assert!(limiter.acquire("b".into()).await.is_some());
         drop(a1);
-        assert!(limiter.acquire("a".into()).is_some());
+        assert!(limiter.acquire("a".into()).await.is_some());
     }
 
     #[test]

@@ -159,6 +159,10 @@ impl RoomSink for Hub {
         Accepted::Delivered
     }
 
+    fn accept_ephemeral(&self, room: &str, frame: &str) {
+        self.deliver_ephemeral(room, frame.into(), None);
+    }
+
     fn in_use(&self, room: &str) -> bool {
         self.rooms()
             .get(room)

@@ -220,6 +220,15 @@ impl ServerProcess {
         shared: Option<(&str, &str)>,
         tokens_per_sec: f64,
     ) -> Self {
+        Self::start_with(data, shared, tokens_per_sec, &[]).await
+    }
+
+    async fn start_with(
+        data: &std::path::Path,
+        shared: Option<(&str, &str)>,
+        tokens_per_sec: f64,
+        env: &[(&str, &str)],
+    ) -> Self {
         use tokio::io::AsyncBufReadExt;
         let addr = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -231,6 +240,7 @@ impl ServerProcess {
                 .env("DATABASE_URL", database),
             None => command.env_remove("REDIS_URL").env_remove("DATABASE_URL"),
         };
+        command.envs(env.iter().copied());
         let mut child = command
             .env("LEPTOS_SITE_ADDR", addr.to_string())
             .env("LEPTOS_OUTPUT_NAME", "repowiki")
@@ -523,6 +533,21 @@ async fn malformed_bus_messages_are_skipped() {
     answer_completes(&mut client, id).await;
 }
 
+/// Creates a project of a local folder through the instance at `addr`: (id, job id).
+async fn create_project(addr: std::net::SocketAddr, folder: &std::path::Path) -> (String, String) {
+    let created: serde_json::Value = reqwest::Client::new()
+        .post(format!("http://{addr}/api/projects"))
+        .json(&serde_json::json!({"source": folder.display().to_string()}))
+        .send()
+        .await
+        .expect("create a project")
+        .json()
+        .await
+        .expect("created");
+    let field = |name: &str| created[name].as_str().expect(name).to_owned();
+    (field("id"), field("job_id"))
+}
+
 #[tokio::test]
 async fn a_folder_indexed_through_one_instance_grounds_answers_on_the_other() {
     let Some((redis, database, _shared)) = meeting_point() else {
@@ -541,22 +566,12 @@ async fn a_folder_indexed_through_one_instance_grounds_answers_on_the_other() {
     let a = instance_with(&redis, &database, 400.0, allow).await;
     let b = instance_with(&redis, &database, 400.0, allow).await;
 
-    let created: serde_json::Value = reqwest::Client::new()
-        .post(a.url("/api/projects"))
-        .json(&serde_json::json!({"source": folder.display().to_string()}))
-        .send()
-        .await
-        .expect("create on A")
-        .json()
-        .await
-        .expect("created");
-    let job =
-        crate::project_support::wait_job(a.addr, created["job_id"].as_str().expect("job")).await;
+    let (project_id, job_id) = create_project(a.addr, &folder).await;
+    let job = crate::project_support::wait_job(a.addr, &job_id).await;
     assert_eq!(
         job.last().map(|p| p.status),
         Some(app::protocol::JobStatus::Completed)
     );
-    let project_id = created["id"].as_str().expect("id").to_owned();
 
     let mut on_b = b.connect().await;
     let mut question = ask(Uuid::new_v4(), "How is the zanzibar ledger settled?");
@@ -577,4 +592,187 @@ async fn a_folder_indexed_through_one_instance_grounds_answers_on_the_other() {
         Some("src/ledger.rs"),
         "{sources:?}"
     );
+}
+
+#[tokio::test]
+async fn presence_typing_and_counts_span_instances() {
+    let Some((a, b, _shared)) = two_instances(400.0).await else {
+        return;
+    };
+    let id = Uuid::new_v4();
+    let room = rooms::conversation(id);
+    let mut on_a = a.connect().await;
+    join(&mut on_a, id, None).await;
+    let mut on_b = b.connect().await;
+    join(&mut on_b, id, None).await;
+
+    on_a.recv_until(|m| matches!(m, ServerMsg::Presence { connections: 2 }))
+        .await;
+    on_b.send(&ClientMsg::Typing {
+        conversation_id: id,
+        is_typing: true,
+    })
+    .await;
+    on_a.recv_until(|m| {
+        matches!(m, ServerMsg::Typing { is_typing: true, connection_id, .. } if *connection_id == on_b.connection_id)
+    })
+    .await;
+
+    // Each instance reports its counts every couple of seconds; either one answers for both.
+    let both_counted = async {
+        loop {
+            let counts: serde_json::Value = reqwest::get(b.url("/api/v1/websocket/connections"))
+                .await
+                .expect("counts")
+                .json()
+                .await
+                .expect("json");
+            let in_room = counts["rooms"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|r| r["room"] == room.as_str())
+                .and_then(|r| r["connections"].as_u64());
+            if in_room == Some(2) {
+                return counts;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    };
+    let counts = tokio::time::timeout(crate::common::PATIENCE, both_counted)
+        .await
+        .expect("both instances' members counted");
+    assert!(counts["active_connections"].as_u64() >= Some(2));
+}
+
+#[tokio::test]
+async fn the_per_client_socket_limit_holds_across_instances() {
+    let Some((redis, database, _shared)) = meeting_point() else {
+        return;
+    };
+    // A key of this test's own: other tests' sockets come from the same address.
+    let key = format!("limit-{}", Uuid::new_v4());
+    let limited = |c: &mut server::config::Config| {
+        c.auth_enabled = true;
+        c.api_keys = vec![key.clone()];
+        c.max_connections_per_client = 2;
+    };
+    let a = instance_with(&redis, &database, 400.0, limited).await;
+    let b = instance_with(&redis, &database, 400.0, limited).await;
+    let url = |server: &TestServer| format!("ws://{}/ws?api_key={key}", server.addr);
+
+    let first = Client::connect(&url(&a)).await;
+    let _second = Client::connect(&url(&b)).await;
+    let (mut third, _) = tokio_tungstenite::connect_async(url(&a))
+        .await
+        .expect("upgrade");
+    let refused = loop {
+        use futures::StreamExt;
+        match tokio::time::timeout(crate::common::PATIENCE, third.next())
+            .await
+            .expect("a close in time")
+        {
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Close(Some(frame)))) => {
+                break u16::from(frame.code);
+            }
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(
+        refused, 1013,
+        "a third socket on either instance is one too many"
+    );
+
+    // Closing one gives its place back, cluster-wide.
+    first.close().await;
+    let reopened = async {
+        loop {
+            let (mut socket, _) = tokio_tungstenite::connect_async(url(&b))
+                .await
+                .expect("upgrade");
+            use futures::StreamExt;
+            if let Some(Ok(tokio_tungstenite::tungstenite::Message::Text(_))) = socket.next().await
+            {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(crate::common::PATIENCE, reopened)
+        .await
+        .expect("a place is free again");
+}
+
+#[tokio::test]
+async fn an_indexing_job_whose_instance_is_killed_finishes_on_the_other() {
+    use futures::StreamExt;
+    let Some((redis, database, _shared)) = meeting_point() else {
+        return;
+    };
+    let root = tempfile::tempdir().expect("temp dir");
+    let folder = root.path().join("big");
+    // Enough files that the debug build is still chunking when it is killed.
+    let body: String = (0..60)
+        .map(|line| format!("pub fn step_{line}(x: u64) -> u64 {{ x.wrapping_mul({line}) }}\n"))
+        .collect();
+    for file in 0..3_000 {
+        crate::project_support::write(&folder, &format!("src/m{file}.rs"), &body);
+    }
+    let local_root = root.path().display().to_string();
+    let b = instance_with(&redis, &database, 400.0, |c| {
+        c.local_roots = vec![local_root.clone()]
+    })
+    .await;
+    let a_data = tempfile::tempdir().expect("data dir");
+    let a = ServerProcess::start_with(
+        a_data.path(),
+        Some((&redis, &database)),
+        400.0,
+        &[("REPOWIKI_LOCAL_ROOTS", local_root.as_str())],
+    )
+    .await;
+
+    let (project_id, first_job) = create_project(a.addr, &folder).await;
+    let (mut progress, _) = tokio_tungstenite::connect_async(format!(
+        "ws://{}/api/wiki/jobs/{first_job}/progress",
+        a.addr
+    ))
+    .await
+    .expect("progress socket");
+    // Killed once it is under way, well before it is done.
+    while let Some(Ok(frame)) = progress.next().await {
+        let text = frame.into_text().unwrap_or_default();
+        if let Ok(p) = serde_json::from_str::<app::protocol::JobProgress>(&text)
+            && p.status == app::protocol::JobStatus::Running
+            && p.progress_percent > 0.0
+        {
+            assert!(
+                p.progress_percent < 90.0,
+                "indexing was too quick to interrupt"
+            );
+            break;
+        }
+    }
+    a.kill().await;
+
+    let finished = async {
+        loop {
+            let project: serde_json::Value =
+                reqwest::get(b.url(&format!("/api/projects/{project_id}")))
+                    .await
+                    .expect("project")
+                    .json()
+                    .await
+                    .expect("json");
+            if project["status"] == "ready" {
+                return project;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    };
+    let project = tokio::time::timeout(crate::common::PATIENCE * 6, finished)
+        .await
+        .expect("B finishes the job A started");
+    assert_ne!(project["job_id"], first_job.as_str(), "a job of B's own");
+    assert_eq!(project["documents"], 3_000);
 }

@@ -148,8 +148,27 @@ pub struct RoomCount {
 
 #[utoipa::path(get, path = "/api/v1/websocket/connections", tag = "realtime",
     responses((status = 200, body = Connections)))]
-/// `GET /api/v1/websocket/connections`: open sockets in total and members per room.
+/// `GET /api/v1/websocket/connections`: open sockets in total and members per room, on
+/// every instance (as each last reported, at most a few seconds ago) when there are
+/// several.
 pub async fn connections(State(state): State<AppState>) -> Json<Connections> {
+    if let Some(cluster) = &state.cluster {
+        match cluster.counts().await {
+            Ok(counts) => {
+                return Json(Connections {
+                    active_connections: counts.sockets,
+                    rooms: counts
+                        .rooms
+                        .into_iter()
+                        .map(|(room, connections)| RoomCount { room, connections })
+                        .collect(),
+                });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read other instances' counts; this instance's follow")
+            }
+        }
+    }
     Json(Connections {
         active_connections: state.connections.total(),
         rooms: state

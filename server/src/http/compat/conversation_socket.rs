@@ -32,6 +32,7 @@ pub async fn handler(
     accept(upgrade, state, move |socket, state, slot| {
         serve(socket, state, conversation_id, slot)
     })
+    .await
 }
 
 async fn serve(socket: WebSocket, state: AppState, conversation_id: Uuid, slot: ConnectionSlot) {

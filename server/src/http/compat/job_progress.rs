@@ -21,6 +21,7 @@ pub async fn handler(
     accept(upgrade, state, move |socket, state, slot| {
         serve(socket, state, job_id, slot)
     })
+    .await
 }
 
 async fn serve(mut socket: WebSocket, state: AppState, job_id: String, _slot: ConnectionSlot) {

@@ -54,6 +54,7 @@ pub async fn handler(
     let slot = state
         .connections
         .acquire(client.clone())
+        .await
         .ok_or_else(|| ApiError::TooMany {
             message: format!(
                 "too many open connections for this client (REPOWIKI_MAX_CONNECTIONS_PER_CLIENT = {})",

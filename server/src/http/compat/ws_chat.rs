@@ -27,7 +27,7 @@ const UNSUPPORTED_DATA: u16 = 1003;
 const INTERNAL_ERROR: u16 = 1011;
 
 pub async fn handler(State(state): State<AppState>, upgrade: Upgrade) -> Response {
-    accept(upgrade, state, serve)
+    accept(upgrade, state, serve).await
 }
 
 async fn serve(mut socket: WebSocket, state: AppState, slot: ConnectionSlot) {

@@ -24,7 +24,7 @@ enum Admission {
     Refused(u16, String),
 }
 
-fn admit(
+async fn admit(
     state: &AppState,
     headers: &HeaderMap,
     uri: &Uri,
@@ -37,7 +37,7 @@ fn admit(
         Ok(key) => client_id(&key, addr),
         Err(e) => return Ok(Admission::Refused(close_code::POLICY, e.to_string())),
     };
-    Ok(match state.connections.acquire(client) {
+    Ok(match state.connections.acquire(client).await {
         Some(slot) => Admission::Admitted(slot),
         None => Admission::Refused(
             close_code::TRY_AGAIN_LATER,
@@ -105,12 +105,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
 
 /// Admits the request, upgrades it, and runs `serve` on the socket (tracked, so that
 /// shutdown waits for it); a refused one gets its close frame instead.
-pub fn accept<F, Fut>(upgrade: Upgrade, state: AppState, serve: F) -> Response
+pub async fn accept<F, Fut>(upgrade: Upgrade, state: AppState, serve: F) -> Response
 where
     F: FnOnce(WebSocket, AppState, ConnectionSlot) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let admission = match admit(&state, &upgrade.headers, &upgrade.uri, upgrade.addr) {
+    let admission = match admit(&state, &upgrade.headers, &upgrade.uri, upgrade.addr).await {
         Ok(admission) => admission,
         Err(refusal) => return refusal.into_response(),
     };

@@ -29,7 +29,7 @@ use crate::realtime::{
 use crate::state::AppState;
 
 pub async fn ws_handler(State(state): State<AppState>, upgrade: Upgrade) -> Response {
-    accept(upgrade, state, serve)
+    accept(upgrade, state, serve).await
 }
 
 async fn serve(socket: WebSocket, state: AppState, slot: ConnectionSlot) {

@@ -56,7 +56,7 @@ pub fn layer(state: &AppState) -> SocketIoLayer {
     };
     let admit = move |socket: SocketRef, TryData(auth): TryData<Value>| {
         let state = admit_state.clone();
-        async move { admit(&socket, &state, auth.ok()) }
+        async move { admit(&socket, &state, auth.ok()).await }
     };
     io.ns("/", connected.with(admit));
     layer
@@ -74,7 +74,7 @@ struct Handoff(Arc<Mutex<Option<Admitted>>>);
 /// Checks the connection before Socket.IO accepts it, and starts listening for its
 /// events: registered here, before the client is told it is connected, so that no event
 /// it sends right away can be missed.
-fn admit(socket: &SocketRef, state: &AppState, auth: Option<Value>) -> Result<(), Refusal> {
+async fn admit(socket: &SocketRef, state: &AppState, auth: Option<Value>) -> Result<(), Refusal> {
     let parts = socket.req_parts();
     if !origin_allowed(&state.config, &parts.headers) {
         return Err(Refusal("origin not allowed".into()));
@@ -96,6 +96,7 @@ fn admit(socket: &SocketRef, state: &AppState, auth: Option<Value>) -> Result<()
     let slot = state
         .connections
         .acquire(client_id(&key, addr))
+        .await
         .ok_or_else(|| Refusal("too many connections".into()))?;
 
     let (inbound, events) = mpsc::channel(INBOUND_QUEUE);
