@@ -451,8 +451,8 @@ impl ChatService {
         };
         if self.hub.is_shared() {
             // The answer so far may be on another instance and its text is not numbered
-            // like the room's events: a snapshot shows the stored messages, and the
-            // answer's final event carries its whole text.
+            // like the room's events: a snapshot shows the stored messages and is
+            // followed by the room's log, which holds the running answer's tokens.
             let outcome = self
                 .hub
                 .join(&room, peer, since_seq, |last_seq| {

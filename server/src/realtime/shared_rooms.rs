@@ -88,11 +88,28 @@ impl Hub {
                 }
                 (after, CatchUp::Replayed)
             }
+            // The log no longer reaches back to `since`: the stored state, then all the
+            // log holds (the answer running now from its first token, as long as the log
+            // reaches back that far). Events of messages the snapshot already holds
+            // repeat what it says; clients take stored messages as they are.
             Some(_) => {
-                if let Some(msg) = snapshot(newest) {
+                let at = logged
+                    .first()
+                    .map_or(newest, |(first, _)| first.saturating_sub(1));
+                if let Some(msg) = snapshot(at) {
                     peer.send(&frame_in(room, msg, None));
                 }
-                (newest, CatchUp::Snapshot)
+                let mut after = at;
+                for (seq, frame) in &logged {
+                    peer.deliver(with_seq(frame, *seq).into());
+                    after = *seq;
+                }
+                let logged_up_to = after;
+                for (seq, frame) in entry.replay.iter().filter(|(seq, _)| *seq > logged_up_to) {
+                    peer.deliver(frame.clone());
+                    after = *seq;
+                }
+                (after, CatchUp::Snapshot)
             }
         };
         entry.members.insert(

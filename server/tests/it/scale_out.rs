@@ -776,3 +776,40 @@ async fn an_indexing_job_whose_instance_is_killed_finishes_on_the_other() {
     assert_ne!(project["job_id"], first_job.as_str(), "a job of B's own");
     assert_eq!(project["documents"], 3_000);
 }
+
+#[tokio::test]
+async fn a_fresh_join_on_the_other_instance_mid_answer_sees_the_whole_answer() {
+    let Some((a, b, _shared)) = two_instances(60.0).await else {
+        return;
+    };
+    let id = Uuid::new_v4();
+    let mut on_a = a.connect().await;
+    on_a.send(&ask(id, "Walk me through main")).await;
+    for _ in 0..3 {
+        on_a.recv_until(|m| matches!(m, ServerMsg::MessageToken { .. }))
+            .await;
+    }
+    let mut on_b = b.connect().await;
+    join(&mut on_b, id, Some(0)).await;
+    let frames = on_b.recv_until(is_turn_end).await;
+    let Some((messages, in_progress)) = frames.iter().find_map(|f| match &f.msg {
+        ServerMsg::Snapshot {
+            messages,
+            in_progress,
+            ..
+        } => Some((messages.clone(), in_progress.clone())),
+        _ => None,
+    }) else {
+        panic!("a snapshot");
+    };
+    assert_eq!(messages.len(), 1, "the question is stored");
+    assert!(in_progress.is_none());
+    let Some(ServerMsg::MessageComplete { content, .. }) = frames.last().map(|f| &f.msg) else {
+        panic!("the answer completes");
+    };
+    assert_eq!(
+        &streamed_text(&frames),
+        content,
+        "every token, from the first"
+    );
+}
