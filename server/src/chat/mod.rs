@@ -521,6 +521,7 @@ async fn obey_signals(
                 };
                 service.stop_local(conversation_id);
             }
+            Ok(_) => {}
             Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
                 tracing::warn!(missed, "signals were missed");
             }

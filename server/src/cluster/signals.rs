@@ -16,6 +16,8 @@ pub(super) const CHANNEL: &str = "repowiki:signals";
 pub enum Signal {
     /// Stop the answer being generated in the conversation.
     StopAnswer { conversation_id: Uuid },
+    /// Cancel the project's indexing job.
+    CancelIndexing { project_id: String },
 }
 
 impl Cluster {

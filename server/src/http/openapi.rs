@@ -57,6 +57,7 @@ use super::{chat_message, conversations, health, models, projects, wiki};
         projects::get,
         projects::delete,
         projects::reindex,
+        projects::cancel,
         projects::documents,
         projects::upload,
         projects::delete_document,

@@ -91,6 +91,19 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Cancels the project's indexing job, on whichever instance runs it; the project
+/// then fails with "indexing was cancelled" and keeps what its index held before.
+#[utoipa::path(post, path = "/api/projects/{id}/cancel", tag = "projects",
+    responses((status = 202, description = "Cancelling"), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "Not being indexed")))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.projects.cancel(&id).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
 /// Only files whose content changed are re-chunked. A private repository needs its
 /// token again: tokens are never stored.
 #[utoipa::path(post, path = "/api/projects/{id}/reindex", tag = "projects",
@@ -209,6 +222,7 @@ pub fn routes(max_upload_bytes: usize) -> axum::Router<AppState> {
         .route("/api/projects", get_route(list).post(create))
         .route("/api/projects/{id}", get_route(get).delete(delete))
         .route("/api/projects/{id}/reindex", post(reindex))
+        .route("/api/projects/{id}/cancel", post(cancel))
         .route(
             "/api/projects/{id}/documents",
             get_route(documents)

@@ -21,6 +21,8 @@ pub enum ProjectError {
     Refused(String),
     #[error("the project is being indexed; try again when it is done")]
     Busy,
+    #[error("the project is not being indexed")]
+    NotIndexing,
     #[error("{0}")]
     TooLarge(String),
     /// Fetching the source failed (clone error, timeout); the message is scrubbed.
@@ -56,6 +58,7 @@ impl ClientFault for ProjectError {
             Self::InvalidInput(_) | Self::InvalidPath(_) => Fault::Invalid,
             Self::Refused(_) => Fault::Refused,
             Self::Busy => Fault::Busy,
+            Self::NotIndexing => Fault::Conflict,
             Self::TooLarge(_) => Fault::TooLarge,
             Self::Fetch(_) => Fault::Upstream("fetch_failed"),
             Self::Storage(_) | Self::Index(_) | Self::Internal(_) => Fault::Internal,

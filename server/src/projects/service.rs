@@ -2,7 +2,7 @@
 //! uploads), runs their indexing jobs one per project at a time, and answers what chat
 //! and wiki generation need: paths, file texts, and "is it ready yet".
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,7 +25,7 @@ use super::pdf::PdfLimits;
 use super::replica::Replicas;
 use super::url_policy::{Source, SourcePolicy};
 use crate::clock::now_ms;
-use crate::cluster::Lease;
+use crate::cluster::{Lease, Signal};
 use crate::config::Config;
 use crate::jobs::JobBoard;
 use crate::rag::Rag;
@@ -78,8 +78,8 @@ pub struct Inner {
     pub(super) jobs: Arc<JobBoard>,
     pub(super) policy: SourcePolicy,
     pub(super) settings: Settings,
-    /// Projects with a job queued or running.
-    active: Mutex<HashSet<String>>,
+    /// Projects with a job queued or running, and the switch that cancels it.
+    active: Mutex<HashMap<String, CancellationToken>>,
     /// Which version of each project this instance's index holds (several instances).
     pub(super) replicas: Replicas,
     /// Bumped whenever a project's status changes, for `wait_ready`.
@@ -98,6 +98,8 @@ pub struct ProjectService {
 struct Claim {
     inner: Arc<Inner>,
     project_id: String,
+    /// Cancels the project's job.
+    cancel: CancellationToken,
     /// With several instances: the project's indexing lease, so one instance indexes it
     /// at a time and another takes over if that one dies.
     _lease: Option<Lease>,
@@ -116,12 +118,15 @@ impl Drop for Claim {
 impl Inner {
     fn claim(self: &Arc<Self>, project_id: &str) -> Result<Claim, ProjectError> {
         let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
-        if !active.insert(project_id.to_owned()) {
+        if active.contains_key(project_id) {
             return Err(ProjectError::Busy);
         }
+        let cancel = CancellationToken::new();
+        active.insert(project_id.to_owned(), cancel.clone());
         Ok(Claim {
             inner: Arc::clone(self),
             project_id: project_id.to_owned(),
+            cancel,
             _lease: None,
         })
     }
@@ -146,7 +151,40 @@ impl Inner {
         self.active
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .contains(project_id)
+            .contains_key(project_id)
+    }
+
+    /// Cancels the project's job if this instance runs it.
+    pub(super) fn cancel_here(&self, project_id: &str) -> bool {
+        match self
+            .active
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(project_id)
+        {
+            Some(cancel) => {
+                cancel.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A job stopped by request: the project fails with that reason, keeping what the
+    /// index held before.
+    async fn cancelled(&self, project_id: &str, job_id: &str) {
+        let message = "indexing was cancelled".to_owned();
+        if let Err(e) = self
+            .store
+            .fail_project_index(project_id, &message, now_ms())
+            .await
+        {
+            tracing::error!(project = project_id, error = %e, "could not store a cancelled job");
+        }
+        self.publish_progress(project_id, job_id, JobStatus::Cancelled, 100.0, message);
+        metrics::counter!(telemetry::JOBS_FINISHED, "kind" => "indexing", "status" => "cancelled")
+            .increment(1);
+        self.status_changed(project_id, ProjectStatus::Failed);
     }
 
     /// Publishes a job's progress to its job room (kept for late subscribers) and to the
@@ -239,6 +277,7 @@ impl Inner {
         token: Option<String>,
         mode: Mode,
     ) {
+        let cancel = claim.cancel.clone();
         let _claim = claim;
         // On shutdown the project stays `indexing`; the next start runs it again.
         let _permit = tokio::select! {
@@ -247,6 +286,7 @@ impl Inner {
                 Err(_) => return,
             },
             () = self.shutdown.cancelled() => return,
+            () = cancel.cancelled() => return self.cancelled(&project.id, &job_id).await,
         };
         let id = project.id.as_str();
         let started = std::time::Instant::now();
@@ -258,6 +298,7 @@ impl Inner {
         let result = tokio::select! {
             result = indexer::run(&self, &project, &job_id, token.as_deref(), mode, &progress) => result,
             () = self.shutdown.cancelled() => return,
+            () = cancel.cancelled() => return self.cancelled(id, &job_id).await,
         };
         let now = now_ms();
         let (status, stored) = match result {
@@ -295,6 +336,26 @@ impl Inner {
         metrics::histogram!(telemetry::JOB_DURATION, "kind" => "indexing", "status" => outcome)
             .record(started.elapsed().as_secs_f64());
         self.status_changed(id, status);
+    }
+}
+
+/// Cancels jobs here that another instance was asked to cancel.
+async fn obey_signals(
+    mut signals: tokio::sync::broadcast::Receiver<Signal>,
+    inner: std::sync::Weak<Inner>,
+) {
+    loop {
+        match signals.recv().await {
+            Ok(Signal::CancelIndexing { project_id }) => {
+                let Some(inner) = inner.upgrade() else { return };
+                inner.cancel_here(&project_id);
+            }
+            Ok(_) => {}
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "signals were missed");
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
     }
 }
 
@@ -339,7 +400,7 @@ impl ProjectService {
         config: &Config,
         shutdown: CancellationToken,
     ) -> Arc<Self> {
-        Arc::new(Self {
+        let service = Arc::new(Self {
             inner: Arc::new(Inner {
                 store,
                 rag,
@@ -354,7 +415,14 @@ impl ProjectService {
                 shutdown,
             }),
             ensure_lock: tokio::sync::Mutex::new(()),
-        })
+        });
+        if let Some(cluster) = service.inner.hub.cluster() {
+            tokio::spawn(obey_signals(
+                cluster.signals(),
+                Arc::downgrade(&service.inner),
+            ));
+        }
+        service
     }
 
     pub(super) fn inner(&self) -> &Arc<Inner> {
@@ -490,6 +558,31 @@ impl ProjectService {
         remove_dir(&self.inner.settings.data_dir.join("repos").join(id)).await;
         self.inner.status.send_modify(|n| *n = n.wrapping_add(1));
         Ok(())
+    }
+
+    /// Cancels the project's indexing job, on whichever instance runs it: the project
+    /// fails with "indexing was cancelled", keeping what its index held before.
+    pub async fn cancel(&self, id: &str) -> Result<(), ProjectError> {
+        if self.inner.cancel_here(id) {
+            return Ok(());
+        }
+        if let Some(cluster) = self.inner.hub.cluster() {
+            let held = cluster
+                .is_held(&format!("indexing:{id}"))
+                .await
+                .map_err(|e| ProjectError::internal("reading the indexing lease", e))?;
+            if held {
+                let signal = Signal::CancelIndexing {
+                    project_id: id.to_owned(),
+                };
+                return cluster
+                    .signal(&signal)
+                    .await
+                    .map_err(|e| ProjectError::internal("asking another instance to cancel", e));
+            }
+        }
+        self.get(id).await?;
+        Err(ProjectError::NotIndexing)
     }
 
     /// Indexes the project again; only files whose content changed are re-chunked. A

@@ -352,3 +352,41 @@ pub fn by_path(documents: &Json) -> HashMap<String, Json> {
         .map(|d| (d["path"].as_str().expect("path").to_owned(), d.clone()))
         .collect()
 }
+
+/// A folder of 3,000 Rust files: enough that the debug build is still indexing it a
+/// moment after it started.
+pub fn big_folder(root: &std::path::Path) -> std::path::PathBuf {
+    let folder = root.join("big");
+    let body: String = (0..60)
+        .map(|line| format!("pub fn step_{line}(x: u64) -> u64 {{ x.wrapping_mul({line}) }}\n"))
+        .collect();
+    for file in 0..3_000 {
+        write(&folder, &format!("src/m{file}.rs"), &body);
+    }
+    folder
+}
+
+/// Follows a job's progress socket until an update satisfies `done`; returns it.
+pub async fn job_reaches(
+    server_addr: SocketAddr,
+    job_id: &str,
+    done: impl Fn(&JobProgress) -> bool,
+) -> JobProgress {
+    let url = format!("ws://{server_addr}/api/wiki/jobs/{job_id}/progress");
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("progress socket");
+    loop {
+        let next = tokio::time::timeout(PATIENCE * 3, ws.next())
+            .await
+            .expect("timed out waiting for job progress");
+        let Some(Ok(Message::Text(text))) = next else {
+            panic!("progress socket ended: {next:?}");
+        };
+        if let Ok(progress) = serde_json::from_str::<JobProgress>(&text)
+            && done(&progress)
+        {
+            return progress;
+        }
+    }
+}

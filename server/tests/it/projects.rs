@@ -707,3 +707,41 @@ async fn a_pdf_that_inflates_past_the_memory_limit_is_refused_and_the_server_liv
     let (status, uploaded) = upload(&server, &id, &[("fine.pdf", &pdf)]).await;
     assert_eq!(status, 201, "{uploaded}");
 }
+
+#[tokio::test]
+async fn an_indexing_job_can_be_cancelled_and_nothing_else_can() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let folder = project_support::big_folder(root.path());
+    let local_root = root.path().display().to_string();
+    let server = TestServer::start_with(|c| c.local_roots = vec![local_root]).await;
+    let (status, created) = post_json(
+        &server,
+        "/api/projects",
+        json!({"source": folder.display().to_string()}),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let (id, job_id) = (
+        created["id"].as_str().expect("id").to_owned(),
+        created["job_id"].as_str().expect("job").to_owned(),
+    );
+    crate::project_support::job_reaches(server.addr, &job_id, |p| {
+        p.status == app::protocol::JobStatus::Running
+    })
+    .await;
+    let (status, _) = post_json(&server, &format!("/api/projects/{id}/cancel"), json!({})).await;
+    assert_eq!(status, 202);
+    let job = wait_job(server.addr, &job_id).await;
+    assert_eq!(
+        job.last().map(|p| p.status),
+        Some(app::protocol::JobStatus::Cancelled)
+    );
+    let (_, project) = get_json(&server, &format!("/api/projects/{id}")).await;
+    assert_eq!(project["status"], "failed");
+    assert_eq!(project["error"], "indexing was cancelled");
+
+    let (status, _) = post_json(&server, &format!("/api/projects/{id}/cancel"), json!({})).await;
+    assert_eq!(status, 409);
+    let (status, _) = post_json(&server, "/api/projects/no-such/cancel", json!({})).await;
+    assert_eq!(status, 404);
+}

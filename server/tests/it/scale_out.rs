@@ -705,19 +705,11 @@ async fn the_per_client_socket_limit_holds_across_instances() {
 
 #[tokio::test]
 async fn an_indexing_job_whose_instance_is_killed_finishes_on_the_other() {
-    use futures::StreamExt;
     let Some((redis, database, _shared)) = meeting_point() else {
         return;
     };
     let root = tempfile::tempdir().expect("temp dir");
-    let folder = root.path().join("big");
-    // Enough files that the debug build is still chunking when it is killed.
-    let body: String = (0..60)
-        .map(|line| format!("pub fn step_{line}(x: u64) -> u64 {{ x.wrapping_mul({line}) }}\n"))
-        .collect();
-    for file in 0..3_000 {
-        crate::project_support::write(&folder, &format!("src/m{file}.rs"), &body);
-    }
+    let folder = crate::project_support::big_folder(root.path());
     let local_root = root.path().display().to_string();
     let b = instance_with(&redis, &database, 400.0, |c| {
         c.local_roots = vec![local_root.clone()]
@@ -733,26 +725,15 @@ async fn an_indexing_job_whose_instance_is_killed_finishes_on_the_other() {
     .await;
 
     let (project_id, first_job) = create_project(a.addr, &folder).await;
-    let (mut progress, _) = tokio_tungstenite::connect_async(format!(
-        "ws://{}/api/wiki/jobs/{first_job}/progress",
-        a.addr
-    ))
-    .await
-    .expect("progress socket");
     // Killed once it is under way, well before it is done.
-    while let Some(Ok(frame)) = progress.next().await {
-        let text = frame.into_text().unwrap_or_default();
-        if let Ok(p) = serde_json::from_str::<app::protocol::JobProgress>(&text)
-            && p.status == app::protocol::JobStatus::Running
-            && p.progress_percent > 0.0
-        {
-            assert!(
-                p.progress_percent < 90.0,
-                "indexing was too quick to interrupt"
-            );
-            break;
-        }
-    }
+    let under_way = crate::project_support::job_reaches(a.addr, &first_job, |p| {
+        p.status == app::protocol::JobStatus::Running && p.progress_percent > 0.0
+    })
+    .await;
+    assert!(
+        under_way.progress_percent < 90.0,
+        "indexing was too quick to interrupt"
+    );
     a.kill().await;
 
     let finished = async {
@@ -812,4 +793,52 @@ async fn a_fresh_join_on_the_other_instance_mid_answer_sees_the_whole_answer() {
         content,
         "every token, from the first"
     );
+}
+
+#[tokio::test]
+async fn an_indexing_job_is_cancelled_from_the_other_instance() {
+    let Some((redis, database, _shared)) = meeting_point() else {
+        return;
+    };
+    let root = tempfile::tempdir().expect("temp dir");
+    let folder = crate::project_support::big_folder(root.path());
+    let local_root = root.path().display().to_string();
+    let allow = |c: &mut server::config::Config| c.local_roots = vec![local_root.clone()];
+    let a = instance_with(&redis, &database, 400.0, allow).await;
+    let b = instance_with(&redis, &database, 400.0, allow).await;
+    let http = reqwest::Client::new();
+
+    let (project_id, job_id) = create_project(a.addr, &folder).await;
+    crate::project_support::job_reaches(a.addr, &job_id, |p| {
+        p.status == app::protocol::JobStatus::Running
+    })
+    .await;
+    let cancel = http
+        .post(b.url(&format!("/api/projects/{project_id}/cancel")))
+        .send()
+        .await
+        .expect("cancel");
+    assert_eq!(cancel.status(), 202);
+    let job = crate::project_support::wait_job(a.addr, &job_id).await;
+    assert_eq!(
+        job.last().map(|p| p.status),
+        Some(app::protocol::JobStatus::Cancelled)
+    );
+    let project: serde_json::Value = http
+        .get(b.url(&format!("/api/projects/{project_id}")))
+        .send()
+        .await
+        .expect("project")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(project["status"], "failed");
+    assert_eq!(project["error"], "indexing was cancelled");
+
+    let again = http
+        .post(a.url(&format!("/api/projects/{project_id}/cancel")))
+        .send()
+        .await
+        .expect("cancel");
+    assert_eq!(again.status(), 409, "nothing to cancel any more");
 }
