@@ -39,9 +39,9 @@ pub(crate) struct Server {
     _data: tempfile::TempDir,
 }
 
-/// Where instances of one cluster meet.
+/// What an instance shares: a database, and Redis when it is one of a cluster.
 pub(crate) struct Shared {
-    pub(crate) redis: String,
+    pub(crate) redis: Option<String>,
     pub(crate) database: String,
 }
 
@@ -51,15 +51,17 @@ impl Server {
         Self::start(port, None)
     }
 
-    /// An instance: alone, or one of a cluster sharing `shared`.
+    /// An instance on SQLite in a fresh folder, or on `shared`.
     pub(crate) fn start(port: u16, shared: Option<&Shared>) -> Self {
         let data = tempfile::tempdir().expect("temp dir");
         let addr = format!("127.0.0.1:{port}");
         let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
         match shared {
-            Some(shared) => command
-                .env("REDIS_URL", &shared.redis)
-                .env("DATABASE_URL", &shared.database),
+            Some(shared) => match &shared.redis {
+                Some(redis) => command.env("REDIS_URL", redis),
+                None => command.env_remove("REDIS_URL"),
+            }
+            .env("DATABASE_URL", &shared.database),
             None => command.env_remove("REDIS_URL").env_remove("DATABASE_URL"),
         };
         let child = command

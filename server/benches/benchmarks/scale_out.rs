@@ -36,12 +36,20 @@ async fn measure(redis: String) {
             folder.path().join("shared.db").display()
         )
     });
-    let shared = Shared { redis, database };
+    // The lone instance uses the same database, so the figures differ by Redis alone.
+    let alone_on = Shared {
+        redis: None,
+        database: database.clone(),
+    };
+    let shared = Shared {
+        redis: Some(redis),
+        database,
+    };
     let room = size("REPOWIKI_BENCH_ROOM", 1_000);
     let streams = size("REPOWIKI_BENCH_STREAMS", 200);
 
     let (fan_one, streams_one) = {
-        let alone = Server::spawn(3921);
+        let alone = Server::start(3921, Some(&alone_on));
         alone.ready().await;
         let addrs = [alone.addr.as_str()];
         (

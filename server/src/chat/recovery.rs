@@ -24,30 +24,43 @@ const INTERRUPTED: &str =
 
 impl ChatService {
     /// Saves the answer so far, when `CHECKPOINT_EVERY` has passed since the last save
-    /// (or at once when `now`). A failed save is logged: the answer itself goes on.
-    pub(super) async fn checkpoint(&self, ctx: &TurnCtx<'_>, now: bool) {
-        let checkpoint = {
-            let mut last = ctx.active.last_checkpoint();
-            if !now && last.is_some_and(|at| at.elapsed() < CHECKPOINT_EVERY) {
-                return;
-            }
-            *last = Some(Instant::now());
-            Checkpoint {
-                message_id: ctx.active.message_id,
-                conversation_id: ctx.conversation_id,
-                owner: self.instance.clone(),
-                content: ctx.active.partial().text.clone(),
-                sources: ctx.active.sources().sources(),
-                provider: ctx.provider.id().to_owned(),
-                model: ctx.model.clone(),
-                replaces: ctx.replaces,
-                started_at: ctx.started_at,
-                updated_at: now_ms(),
-            }
-        };
-        if let Err(e) = self.store.save_checkpoint(&checkpoint).await {
-            tracing::warn!(error = %e, conversation = %ctx.conversation_id, "could not save the answer so far");
+    /// (or at once when `now`), in the background: a token never waits for the
+    /// database. One save at a time; a failed one is logged and the answer goes on.
+    pub(super) fn checkpoint(&self, ctx: &TurnCtx<'_>, now: bool) {
+        let mut checkpoints = ctx.active.checkpoints();
+        if checkpoints
+            .writing
+            .as_ref()
+            .is_some_and(|writing| !writing.is_finished())
+        {
+            return;
         }
+        if !now
+            && checkpoints
+                .last
+                .is_some_and(|at| at.elapsed() < CHECKPOINT_EVERY)
+        {
+            return;
+        }
+        checkpoints.last = Some(Instant::now());
+        let checkpoint = Checkpoint {
+            message_id: ctx.active.message_id,
+            conversation_id: ctx.conversation_id,
+            owner: self.instance.clone(),
+            content: ctx.active.partial().text.clone(),
+            sources: ctx.active.sources().sources(),
+            provider: ctx.provider.id().to_owned(),
+            model: ctx.model.clone(),
+            replaces: ctx.replaces,
+            started_at: ctx.started_at,
+            updated_at: now_ms(),
+        };
+        let store = self.store.clone();
+        checkpoints.writing = Some(tokio::spawn(async move {
+            if let Err(e) = store.save_checkpoint(&checkpoint).await {
+                tracing::warn!(error = %e, conversation = %checkpoint.conversation_id, "could not save the answer so far");
+            }
+        }));
     }
 
     /// Stores every answer left behind by a dead instance as interrupted; returns how

@@ -27,8 +27,15 @@ pub(super) struct ActiveTurn {
     pub cancel: CancellationToken,
     partial: Mutex<Partial>,
     sources: Mutex<TurnSources>,
-    /// When the answer so far was last saved (see `recovery`).
-    last_checkpoint: Mutex<Option<Instant>>,
+    /// Saving the answer so far (see `recovery`).
+    checkpoints: Mutex<Checkpoints>,
+}
+
+/// When the answer so far was last saved, and the save under way if any.
+#[derive(Default)]
+pub(super) struct Checkpoints {
+    pub last: Option<Instant>,
+    pub writing: Option<tokio::task::JoinHandle<()>>,
 }
 
 pub(super) struct Partial {
@@ -44,14 +51,12 @@ impl ActiveTurn {
                 text: String::new(),
             }),
             sources: Mutex::default(),
-            last_checkpoint: Mutex::default(),
+            checkpoints: Mutex::default(),
         }
     }
 
-    pub fn last_checkpoint(&self) -> MutexGuard<'_, Option<Instant>> {
-        self.last_checkpoint
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+    pub fn checkpoints(&self) -> MutexGuard<'_, Checkpoints> {
+        self.checkpoints.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn sources(&self) -> MutexGuard<'_, TurnSources> {
@@ -158,7 +163,7 @@ impl ChatService {
         let mut progress = Progress::new();
         // Saved from the start, so even an answer still waiting for its place is
         // recovered if this instance dies.
-        self.checkpoint(&ctx, true).await;
+        self.checkpoint(&ctx, true);
         let place = self.wait_for_place(&ctx, ticket).await;
         let (ending, research_iterations) = if place.is_none() {
             // Stopped (or the server stopping) while waiting: nothing was generated.
@@ -220,6 +225,11 @@ impl ChatService {
         let mut stored = self.store.insert_message(&answer).await;
         if let (Ok(()), Some(old)) = (&stored, spec.replaces) {
             stored = self.store.supersede_message(old, message_id).await;
+        }
+        // A save still under way would otherwise bring the checkpoint back.
+        let writing = active.checkpoints().writing.take();
+        if let Some(writing) = writing {
+            let _ = writing.await;
         }
         if let Err(e) = self.store.take_checkpoint(message_id).await {
             tracing::warn!(error = %e, conversation = %id, "could not remove a stored answer's checkpoint");
@@ -311,7 +321,7 @@ impl ChatService {
                             .get_or_insert_with(|| progress.started.elapsed().as_millis() as u64);
                         progress.tokens += 1;
                         self.emit(ctx, token);
-                        self.checkpoint(ctx, false).await;
+                        self.checkpoint(ctx, false);
                     } else {
                         collected.push_str(&token);
                     }
