@@ -11,9 +11,10 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Weak};
 
-use fred::interfaces::{KeysInterface, LuaInterface, PubsubInterface, StreamsInterface};
+use fred::interfaces::{ClientLike, KeysInterface, PubsubInterface, StreamsInterface};
 use fred::prelude::Server;
-use fred::types::Message;
+use fred::types::{ClusterHash, CustomCommand, Message};
+use futures::StreamExt;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -27,8 +28,10 @@ const IDLE_EXPIRY_SECS: u64 = 24 * 3600;
 /// Marks an event without a number on a room's channel, followed by the sending
 /// instance (which has delivered it to its own members already).
 const EPHEMERAL: &str = "-";
-/// Events one pipeline carries to Redis at most.
+/// Events one batch carries to Redis at most.
 const BATCH: usize = 512;
+/// Batches on the wire at once.
+const BATCHES_IN_FLIGHT: usize = 4;
 
 /// KEYS: the room's counter, its log. ARGV: channel, frame without `seq`, the first
 /// number of a room without a counter, log length, idle expiry in seconds. Returns the
@@ -186,46 +189,97 @@ impl Cluster {
     }
 }
 
-/// Writes published events to Redis in order, many per round trip.
+/// Writes published events to Redis in order, many per round trip, and a batch goes out
+/// while the replies of the ones before it are still on their way.
 pub(super) async fn write_events(
     cluster: Arc<Cluster>,
     mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
 ) {
     let log_len = cluster.settings.room_log_len.max(1).to_string();
     let expiry = IDLE_EXPIRY_SECS.to_string();
-    let mut batch = Vec::with_capacity(BATCH);
-    while outgoing.recv_many(&mut batch, BATCH).await > 0 {
-        let first_seq = (crate::clock::now_ms().saturating_mul(1000)).to_string();
-        // All sent before any reply is awaited (one connection, so Redis runs them in
-        // this order); the batch costs about one round trip.
-        let results = futures::future::join_all(batch.iter().map(|event| {
-            cluster.commands.eval::<String, _, _, _>(
-                PUBLISH,
-                vec![counter_key(&event.room), log_key(&event.room)],
-                vec![
-                    channel(&event.room),
-                    event.frame.clone(),
-                    first_seq.clone(),
-                    log_len.clone(),
-                    expiry.clone(),
-                ],
-            )
-        }))
-        .await;
-        for (event, result) in batch.drain(..).zip(results) {
-            match result.map(|id| id.parse::<u64>()) {
-                Ok(Ok(seq)) => {
-                    if let Some(sequenced) = event.sequenced {
-                        let _ = sequenced.send(seq);
+    let mut in_flight = futures::stream::FuturesOrdered::new();
+    let mut open = true;
+    while open || !in_flight.is_empty() {
+        tokio::select! {
+            batch = next_batch(&mut outgoing), if open && in_flight.len() < BATCHES_IN_FLIGHT => {
+                let Some(batch) = batch else {
+                    open = false;
+                    continue;
+                };
+                let first_seq = crate::clock::now_ms().saturating_mul(1000).to_string();
+                let mut sends: Vec<_> = batch
+                    .iter()
+                    .map(|event| {
+                        Box::pin(cluster.commands.custom::<String, String>(
+                            pipelined_eval(),
+                            vec![
+                                PUBLISH.to_owned(),
+                                "2".to_owned(),
+                                counter_key(&event.room),
+                                log_key(&event.room),
+                                channel(&event.room),
+                                event.frame.clone(),
+                                first_seq.clone(),
+                                log_len.clone(),
+                                expiry.clone(),
+                            ],
+                        ))
+                    })
+                    .collect();
+                // Each polled once here, in order: a command is handed to the connection
+                // on its first poll, so Redis runs them in publishing order, this batch
+                // before any later one.
+                let mut early = Vec::with_capacity(sends.len());
+                for send in &mut sends {
+                    early.push(futures::poll!(send.as_mut()));
+                }
+                in_flight.push_back(async move {
+                    let mut results = Vec::with_capacity(sends.len());
+                    for (send, early) in sends.into_iter().zip(early) {
+                        results.push(match early {
+                            std::task::Poll::Ready(result) => result,
+                            std::task::Poll::Pending => send.await,
+                        });
                     }
+                    (batch, results)
+                });
+            }
+            Some((batch, results)) = in_flight.next(), if !in_flight.is_empty() => {
+                report(batch, results);
+            }
+        }
+    }
+}
+
+/// `EVAL` that may share the connection with the commands around it. fred's own `eval`
+/// waits for each script's reply before sending the next command (a long script must not
+/// hold others up); ours are short, and waiting made every token pay a whole round trip
+/// queued behind the others. The room's counter key (argument 2) picks the cluster node.
+fn pipelined_eval() -> CustomCommand {
+    CustomCommand::new_static("EVAL", ClusterHash::Offset(2), false)
+}
+
+/// The next events to publish, up to [`BATCH`]; None once no publisher is left.
+async fn next_batch(outgoing: &mut mpsc::UnboundedReceiver<Outgoing>) -> Option<Vec<Outgoing>> {
+    let mut batch = Vec::with_capacity(BATCH);
+    (outgoing.recv_many(&mut batch, BATCH).await > 0).then_some(batch)
+}
+
+/// Tells each publisher that asked its event's number; logs what Redis refused.
+fn report(batch: Vec<Outgoing>, results: Vec<Result<String, fred::error::Error>>) {
+    for (event, result) in batch.into_iter().zip(results) {
+        match result.map(|id| id.parse::<u64>()) {
+            Ok(Ok(seq)) => {
+                if let Some(sequenced) = event.sequenced {
+                    let _ = sequenced.send(seq);
                 }
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, room = event.room, "unreadable sequence number")
-                }
-                Err(e) => {
-                    metrics::counter!(crate::telemetry::BUS_ERRORS).increment(1);
-                    tracing::error!(error = %e, room = event.room, "an event could not be published through Redis");
-                }
+            }
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, room = event.room, "unreadable sequence number")
+            }
+            Err(e) => {
+                metrics::counter!(crate::telemetry::BUS_ERRORS).increment(1);
+                tracing::error!(error = %e, room = event.room, "an event could not be published through Redis");
             }
         }
     }
