@@ -81,18 +81,7 @@ pub async fn build_state_with_providers(
     let hub =
         Arc::new(Hub::new(config.replay_buffer).with_replay_bytes(config.replay_buffer_bytes));
     let cluster = match &config.redis_url {
-        Some(url) => {
-            let hub_for_events: std::sync::Weak<Hub> = Arc::downgrade(&hub);
-            let sink: std::sync::Weak<dyn crate::cluster::RoomSink> = hub_for_events;
-            let settings = crate::cluster::ClusterSettings {
-                room_log_len: config.replay_buffer,
-                lease: Duration::from_millis(config.lease_ms.max(300)),
-            };
-            let cluster =
-                crate::cluster::Cluster::connect(url, settings, sink, shutdown.clone()).await?;
-            hub.attach(Arc::clone(&cluster));
-            Some(cluster)
-        }
+        Some(url) => Some(join_cluster(url, &config, &hub, &shutdown).await?),
         None => None,
     };
     let jobs = Arc::new(crate::jobs::JobBoard::default());
@@ -143,21 +132,7 @@ pub async fn build_state_with_providers(
     );
     let connections = ConnectionLimiter::new(config.max_connections_per_client);
     if let Some(cluster) = &cluster {
-        connections.attach(Arc::clone(cluster));
-        let (limiter, hub) = (Arc::clone(&connections), Arc::clone(&hub));
-        cluster
-            .report_counts(
-                move || crate::cluster::Counts {
-                    sockets: limiter.total(),
-                    rooms: hub
-                        .room_sizes()
-                        .into_iter()
-                        .filter(|(_, n)| *n > 0)
-                        .collect(),
-                },
-                shutdown.clone(),
-            )
-            .await;
+        share_counts(cluster, &connections, &hub, &shutdown).await;
     }
     Ok(AppState {
         leptos_options,
@@ -176,6 +151,67 @@ pub async fn build_state_with_providers(
         shutdown,
         tasks: TaskTracker::new(),
     })
+}
+
+/// Connects to the other instances through Redis; rooms are shared from then on.
+async fn join_cluster(
+    url: &str,
+    config: &Config,
+    hub: &Arc<Hub>,
+    shutdown: &CancellationToken,
+) -> Result<Arc<crate::cluster::Cluster>, StartupError> {
+    let hub_for_events: std::sync::Weak<Hub> = Arc::downgrade(hub);
+    let sink: std::sync::Weak<dyn crate::cluster::RoomSink> = hub_for_events;
+    let settings = crate::cluster::ClusterSettings {
+        room_log_len: config.replay_buffer,
+        lease: Duration::from_millis(config.lease_ms.max(300)),
+    };
+    let cluster = crate::cluster::Cluster::connect(url, settings, sink, shutdown.clone()).await?;
+    hub.attach(Arc::clone(&cluster));
+    Ok(cluster)
+}
+
+/// Counts sockets across instances, and reports this instance's sockets and room
+/// members to the others, from before its first socket on.
+async fn share_counts(
+    cluster: &Arc<crate::cluster::Cluster>,
+    connections: &Arc<ConnectionLimiter>,
+    hub: &Arc<Hub>,
+    shutdown: &CancellationToken,
+) {
+    connections.attach(Arc::clone(cluster));
+    let (limiter, hub) = (Arc::clone(connections), Arc::clone(hub));
+    let counts = move || crate::cluster::Counts {
+        sockets: limiter.total(),
+        rooms: hub
+            .room_sizes()
+            .into_iter()
+            .filter(|(_, members)| *members > 0)
+            .collect(),
+    };
+    cluster.report_counts(counts, shutdown.clone()).await;
+}
+
+/// Re-runs indexing left unfinished, and with several instances (`every`: the lease)
+/// keeps taking over indexing whose instance died.
+async fn resume_projects(
+    projects: Arc<crate::projects::ProjectService>,
+    every: Option<Duration>,
+    shutdown: CancellationToken,
+) {
+    if let Err(e) = projects.resume().await {
+        tracing::error!(error = %e, "could not resume project indexing");
+    }
+    let Some(every) = every else { return };
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        if let Err(e) = projects.take_over_orphans().await {
+            tracing::warn!(error = %e, "could not look for indexing left by another instance");
+        }
+    }
 }
 
 /// The name of a lone instance, the same across its restarts: kept in its data folder.
@@ -206,23 +242,7 @@ pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()
     // Re-runs indexing left unfinished, and rebuilds projects the index lost.
     let projects = Arc::clone(&state.projects);
     let lease = state.cluster.as_ref().map(|cluster| cluster.lease());
-    let watching = shutdown.clone();
-    tokio::spawn(async move {
-        if let Err(e) = projects.resume().await {
-            tracing::error!(error = %e, "could not resume project indexing");
-        }
-        // With several instances, another one may die mid-job at any time.
-        let Some(every) = lease else { return };
-        loop {
-            tokio::select! {
-                () = watching.cancelled() => return,
-                () = tokio::time::sleep(every) => {}
-            }
-            if let Err(e) = projects.take_over_orphans().await {
-                tracing::warn!(error = %e, "could not look for indexing left by another instance");
-            }
-        }
-    });
+    tokio::spawn(resume_projects(projects, lease, shutdown.clone()));
     let app = http::router(state);
     // Streamed tokens are small frames: without TCP_NODELAY, Nagle's algorithm holds
     // them back waiting for ACKs and adds tens of milliseconds to the tail latency.

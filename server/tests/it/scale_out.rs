@@ -7,21 +7,42 @@ use uuid::Uuid;
 
 use crate::common::{Client, TestServer, ask, is_turn_end, streamed_text};
 
-/// Where the instances of a test meet: Redis, and a database (`DATABASE_URL`, else one
-/// SQLite file in the returned folder). None, and a line saying so, without Redis.
-fn meeting_point() -> Option<(String, String, tempfile::TempDir)> {
+/// Where the instances of a test meet: Redis, and a database of the test's own (a fresh
+/// database on the PostgreSQL of `DATABASE_URL`, else one SQLite file in the returned
+/// folder). Its own, because instances take over indexing they find unfinished in their
+/// database, and other tests' servers share `DATABASE_URL`. None, and a line saying so,
+/// without Redis.
+async fn meeting_point() -> Option<(String, String, tempfile::TempDir)> {
     let Ok(redis) = std::env::var("REDIS_URL") else {
         eprintln!("skipped: REDIS_URL unset");
         return None;
     };
     let shared = tempfile::tempdir().expect("temp dir");
-    let database = std::env::var("DATABASE_URL").unwrap_or_else(|_| {
-        format!(
+    let database = match std::env::var("DATABASE_URL") {
+        Ok(url) if url.starts_with("postgres") => fresh_postgres_database(&url).await,
+        _ => format!(
             "sqlite://{}?mode=rwc",
             shared.path().join("shared.db").display()
-        )
-    });
+        ),
+    };
     Some((redis, database, shared))
+}
+
+/// Creates an empty database beside the one `url` names; returns its URL.
+async fn fresh_postgres_database(url: &str) -> String {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let name = format!("scale_out_{}", Uuid::new_v4().simple());
+    let mut admin = sqlx::AnyConnection::connect(url)
+        .await
+        .expect("DATABASE_URL is set but unreachable");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create a database for the test");
+    let mut fresh = url::Url::parse(url).expect("DATABASE_URL is a URL");
+    fresh.set_path(&name);
+    fresh.to_string()
 }
 
 async fn instance(redis: &str, database: &str, tokens_per_sec: f64) -> TestServer {
@@ -47,7 +68,7 @@ async fn instance_with(
 
 /// Two servers sharing a database and Redis, or None without Redis.
 async fn two_instances(tokens_per_sec: f64) -> Option<(TestServer, TestServer, tempfile::TempDir)> {
-    let (redis, database, shared) = meeting_point()?;
+    let (redis, database, shared) = meeting_point().await?;
     let a = instance(&redis, &database, tokens_per_sec).await;
     let b = instance(&redis, &database, tokens_per_sec).await;
     Some((a, b, shared))
@@ -330,7 +351,7 @@ async fn an_answer_killed_with_its_lone_instance_is_kept_as_interrupted_after_re
 
 #[tokio::test]
 async fn an_answer_whose_instance_is_killed_is_kept_as_interrupted_and_the_other_takes_over() {
-    let Some((redis, database, _shared)) = meeting_point() else {
+    let Some((redis, database, _shared)) = meeting_point().await else {
         return;
     };
     let b = instance(&redis, &database, 20.0).await;
@@ -503,7 +524,7 @@ async fn losing_redis_is_reported_and_survived_without_a_restart() {
 #[tokio::test]
 async fn malformed_bus_messages_are_skipped() {
     use fred::interfaces::{ClientLike, PubsubInterface};
-    let Some((redis, database, _shared)) = meeting_point() else {
+    let Some((redis, database, _shared)) = meeting_point().await else {
         return;
     };
     let server = instance(&redis, &database, 400.0).await;
@@ -550,7 +571,7 @@ async fn create_project(addr: std::net::SocketAddr, folder: &std::path::Path) ->
 
 #[tokio::test]
 async fn a_folder_indexed_through_one_instance_grounds_answers_on_the_other() {
-    let Some((redis, database, _shared)) = meeting_point() else {
+    let Some((redis, database, _shared)) = meeting_point().await else {
         return;
     };
     let root = tempfile::tempdir().expect("temp dir");
@@ -647,7 +668,7 @@ async fn presence_typing_and_counts_span_instances() {
 
 #[tokio::test]
 async fn the_per_client_socket_limit_holds_across_instances() {
-    let Some((redis, database, _shared)) = meeting_point() else {
+    let Some((redis, database, _shared)) = meeting_point().await else {
         return;
     };
     // A key of this test's own: other tests' sockets come from the same address.
@@ -705,7 +726,7 @@ async fn the_per_client_socket_limit_holds_across_instances() {
 
 #[tokio::test]
 async fn an_indexing_job_whose_instance_is_killed_finishes_on_the_other() {
-    let Some((redis, database, _shared)) = meeting_point() else {
+    let Some((redis, database, _shared)) = meeting_point().await else {
         return;
     };
     let root = tempfile::tempdir().expect("temp dir");
@@ -797,7 +818,7 @@ async fn a_fresh_join_on_the_other_instance_mid_answer_sees_the_whole_answer() {
 
 #[tokio::test]
 async fn an_indexing_job_is_cancelled_from_the_other_instance() {
-    let Some((redis, database, _shared)) = meeting_point() else {
+    let Some((redis, database, _shared)) = meeting_point().await else {
         return;
     };
     let root = tempfile::tempdir().expect("temp dir");
