@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use app::protocol::rest::ProjectStatus;
+use app::protocol::{JobProgress, JobStatus};
 
 use super::ProjectError;
 use super::indexer::{IndexChanges, chunk_in_background, write_index};
@@ -51,6 +52,41 @@ impl Replicas {
 }
 
 impl ProjectService {
+    /// An indexing job's state as the database holds it, for a job this instance does not
+    /// run (another instance does, or did before a restart): running while the project is
+    /// `indexing` under this job, else how it ended.
+    pub async fn stored_job_progress(
+        &self,
+        job_id: &str,
+    ) -> Result<Option<JobProgress>, ProjectError> {
+        let Some(project) = self.inner().store.project_by_job(job_id).await? else {
+            return Ok(None);
+        };
+        let (status, percent, message) = match project.status {
+            ProjectStatus::Indexing => (JobStatus::Running, 0.0, "indexing".to_owned()),
+            ProjectStatus::Ready => (JobStatus::Completed, 100.0, "indexed".to_owned()),
+            ProjectStatus::Failed => (
+                JobStatus::Failed,
+                100.0,
+                project
+                    .error
+                    .unwrap_or_else(|| "indexing failed".to_owned()),
+            ),
+        };
+        Ok(Some(JobProgress {
+            job_id: job_id.to_owned(),
+            status,
+            current_phase: 0,
+            progress_percent: percent,
+            message,
+            page_id: None,
+            page_title: None,
+            total_pages: 0,
+            completed_pages: 0,
+            failed_pages: 0,
+        }))
+    }
+
     /// Brings this instance's index of the project up to what the database holds, when
     /// other instances may have changed it. Cheap when current: one database read.
     pub async fn ensure_replica(&self, project_id: &str) -> Result<(), ProjectError> {

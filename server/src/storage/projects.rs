@@ -66,6 +66,15 @@ impl Store {
         row.as_ref().map(project_from_row).transpose()
     }
 
+    /// The project whose latest indexing job is `job_id`.
+    pub async fn project_by_job(&self, job_id: &str) -> Result<Option<Project>> {
+        let row = sqlx::query(concat!(select_projects!(), " WHERE job_id = $1"))
+            .bind(job_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(project_from_row).transpose()
+    }
+
     /// The newest project made from this normalised source (and branch) with exactly
     /// these filters, if any: the same folder with other filters is another project.
     pub async fn project_by_source(

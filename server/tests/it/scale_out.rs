@@ -593,6 +593,12 @@ async fn a_folder_indexed_through_one_instance_grounds_answers_on_the_other() {
         job.last().map(|p| p.status),
         Some(app::protocol::JobStatus::Completed)
     );
+    // B did not run the job, and still reports how it ended.
+    let seen_on_b = crate::project_support::wait_job(b.addr, &job_id).await;
+    assert_eq!(
+        seen_on_b.last().map(|p| p.status),
+        Some(app::protocol::JobStatus::Completed)
+    );
 
     let mut on_b = b.connect().await;
     let mut question = ask(Uuid::new_v4(), "How is the zanzibar ledger settled?");

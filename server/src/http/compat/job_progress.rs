@@ -33,7 +33,8 @@ async fn serve(mut socket: WebSocket, state: AppState, job_id: String, _slot: Co
     )
     .await;
     // Wiki jobs are read from the database: it is current whichever server runs the job,
-    // and it outlives restarts. Other jobs only exist on the board.
+    // and it outlives restarts. Indexing jobs are on this server's board when it runs
+    // them, else their project in the database says how far they are.
     let stored = match state.wiki.progress(&job_id).await {
         Ok(stored) => stored,
         Err(e) => {
@@ -41,7 +42,18 @@ async fn serve(mut socket: WebSocket, state: AppState, job_id: String, _slot: Co
             None
         }
     };
-    let Some(current) = stored.or_else(|| state.jobs.latest(&job_id)) else {
+    let current = match stored.or_else(|| state.jobs.latest(&job_id)) {
+        Some(current) => Some(current),
+        None => state
+            .projects
+            .stored_job_progress(&job_id)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, job = %job_id, "could not read an indexing job's project");
+                None
+            }),
+    };
+    let Some(current) = current else {
         return close(socket, close_code::POLICY, "Job not found").await;
     };
     if send(&mut socket, &current).await.is_err() {
