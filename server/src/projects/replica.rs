@@ -14,7 +14,7 @@ use app::protocol::{JobProgress, JobStatus};
 
 use super::ProjectError;
 use super::indexer::{IndexChanges, chunk_in_background, write_index};
-use super::service::{Inner, ProjectService};
+use super::service::{Inner, ProjectService, indexing_progress};
 
 /// The project versions this instance's index holds.
 #[derive(Default)]
@@ -73,18 +73,7 @@ impl ProjectService {
                     .unwrap_or_else(|| "indexing failed".to_owned()),
             ),
         };
-        Ok(Some(JobProgress {
-            job_id: job_id.to_owned(),
-            status,
-            current_phase: 0,
-            progress_percent: percent,
-            message,
-            page_id: None,
-            page_title: None,
-            total_pages: 0,
-            completed_pages: 0,
-            failed_pages: 0,
-        }))
+        Ok(Some(indexing_progress(job_id, status, percent, message)))
     }
 
     /// Brings this instance's index of the project up to what the database holds, when

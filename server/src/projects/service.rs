@@ -197,18 +197,7 @@ impl Inner {
         percent: f32,
         message: String,
     ) {
-        let progress = JobProgress {
-            job_id: job_id.to_owned(),
-            status,
-            current_phase: 0,
-            progress_percent: percent.clamp(0.0, 100.0),
-            message,
-            page_id: None,
-            page_title: None,
-            total_pages: 0,
-            completed_pages: 0,
-            failed_pages: 0,
-        };
+        let progress = indexing_progress(job_id, status, percent, message);
         self.hub.publish(
             &rooms::project(project_id),
             ServerMsg::JobProgress(progress.clone()),
@@ -356,6 +345,27 @@ async fn obey_signals(
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         }
+    }
+}
+
+/// An indexing job's progress: one phase, no pages.
+pub(super) fn indexing_progress(
+    job_id: &str,
+    status: JobStatus,
+    percent: f32,
+    message: String,
+) -> JobProgress {
+    JobProgress {
+        job_id: job_id.to_owned(),
+        status,
+        current_phase: 0,
+        progress_percent: percent.clamp(0.0, 100.0),
+        message,
+        page_id: None,
+        page_title: None,
+        total_pages: 0,
+        completed_pages: 0,
+        failed_pages: 0,
     }
 }
 
