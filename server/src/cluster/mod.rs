@@ -149,6 +149,17 @@ impl Cluster {
     }
 }
 
+/// Waits for a Redis command at most [`LEASE_TIMEOUT`]. While Redis is away commands
+/// wait for it to come back; a caller serving a client (or holding a lock) must not.
+pub(crate) async fn within<T>(
+    command: impl std::future::Future<Output = Result<T, fred::error::Error>>,
+) -> Result<T, ClusterError> {
+    match tokio::time::timeout(LEASE_TIMEOUT, command).await {
+        Ok(result) => result.map_err(ClusterError::from),
+        Err(_) => Err(ClusterError::Timeout),
+    }
+}
+
 /// The URL as it may be logged or shown: without user name or password.
 pub fn without_credentials(url: &str) -> String {
     match url::Url::parse(url) {

@@ -19,7 +19,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::{Cluster, ClusterError, signals};
+use super::{Cluster, ClusterError, LEASE_TIMEOUT, signals, within};
 
 /// A room's channel; the room name follows the prefix.
 const ROOM_CHANNEL: &str = "repowiki:room:";
@@ -146,7 +146,11 @@ impl Cluster {
         self.subscriptions
             .send(SubscriptionChange::Subscribe(room.to_owned(), done))
             .map_err(|_| ClusterError::Stopped)?;
-        subscribed.await.map_err(|_| ClusterError::Stopped)?
+        match tokio::time::timeout(LEASE_TIMEOUT, subscribed).await {
+            Ok(subscribed) => subscribed.map_err(|_| ClusterError::Stopped)?,
+            // It completes when Redis is back; the caller goes on meanwhile.
+            Err(_) => Err(ClusterError::Timeout),
+        }
     }
 
     /// The room may have lost its last local member: its subscription ends if so.
@@ -158,7 +162,7 @@ impl Cluster {
 
     /// The room's newest sequence number on any instance; 0 for a room never used.
     pub async fn head(&self, room: &str) -> Result<u64, ClusterError> {
-        let head: Option<String> = self.commands.get(counter_key(room)).await?;
+        let head: Option<String> = within(self.commands.get(counter_key(room))).await?;
         Ok(head.and_then(|h| h.parse().ok()).unwrap_or(0))
     }
 
@@ -170,15 +174,13 @@ impl Cluster {
         after: u64,
     ) -> Result<Vec<(u64, String)>, ClusterError> {
         let start = format!("{}-0", after.saturating_add(1));
-        let entries: Vec<(String, HashMap<String, String>)> = self
-            .commands
-            .xrange(
-                log_key(room),
-                start,
-                "+",
-                Some(self.settings.room_log_len as u64),
-            )
-            .await?;
+        let entries: Vec<(String, HashMap<String, String>)> = within(self.commands.xrange(
+            log_key(room),
+            start,
+            "+",
+            Some(self.settings.room_log_len as u64),
+        ))
+        .await?;
         Ok(entries
             .into_iter()
             .filter_map(|(id, mut fields)| {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use super::{Cluster, ClusterError};
+use super::{Cluster, ClusterError, within};
 
 pub(super) const CHANNEL: &str = "repowiki:signals";
 
@@ -24,7 +24,7 @@ impl Cluster {
     /// Sends the signal to every instance, this one included.
     pub async fn signal(&self, signal: &Signal) -> Result<(), ClusterError> {
         let text = serde_json::to_string(signal).unwrap_or_default();
-        let _: i64 = self.commands.publish(CHANNEL, text).await?;
+        let _: i64 = within(self.commands.publish(CHANNEL, text)).await?;
         Ok(())
     }
 

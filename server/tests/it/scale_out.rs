@@ -506,6 +506,9 @@ async fn losing_redis_is_reported_and_survived_without_a_restart() {
     assert_eq!(status, 503);
     assert_eq!(body["redis"], "unreachable");
     assert_eq!(body["database"], "ok");
+    // Joining a room meanwhile gives up on Redis after a moment instead of hanging.
+    let mut newcomer = server.connect().await;
+    join(&mut newcomer, Uuid::new_v4(), None).await;
 
     let _redis = PrivateRedis::start(Some(port)).await.expect("restarted");
     // Reconnection backs off up to 5 s; readiness says when it is back.
