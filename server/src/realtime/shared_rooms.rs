@@ -75,18 +75,7 @@ impl Hub {
                     .first()
                     .is_some_and(|(first, _)| *first <= since.saturating_add(1)) =>
             {
-                let mut after = since;
-                for (seq, frame) in &logged {
-                    peer.deliver(with_seq(frame, *seq).into());
-                    after = *seq;
-                }
-                // Events that arrived here while the log was read.
-                let logged_up_to = after;
-                for (seq, frame) in entry.replay.iter().filter(|(seq, _)| *seq > logged_up_to) {
-                    peer.deliver(frame.clone());
-                    after = *seq;
-                }
-                (after, CatchUp::Replayed)
+                (replay_log(peer, entry, &logged, since), CatchUp::Replayed)
             }
             // The log no longer reaches back to `since`: the stored state, then all the
             // log holds (the answer running now from its first token, as long as the log
@@ -99,17 +88,7 @@ impl Hub {
                 if let Some(msg) = snapshot(at) {
                     peer.send(&frame_in(room, msg, None));
                 }
-                let mut after = at;
-                for (seq, frame) in &logged {
-                    peer.deliver(with_seq(frame, *seq).into());
-                    after = *seq;
-                }
-                let logged_up_to = after;
-                for (seq, frame) in entry.replay.iter().filter(|(seq, _)| *seq > logged_up_to) {
-                    peer.deliver(frame.clone());
-                    after = *seq;
-                }
-                (after, CatchUp::Snapshot)
+                (replay_log(peer, entry, &logged, at), CatchUp::Snapshot)
             }
         };
         entry.members.insert(
@@ -125,6 +104,21 @@ impl Hub {
             members: entry.members.len(),
         }
     }
+}
+
+/// Delivers the logged events (all after `after`), then those that reached this instance
+/// while the log was read; returns the last number delivered.
+fn replay_log(peer: &Peer, entry: &Room, logged: &[(u64, String)], mut after: u64) -> u64 {
+    for (seq, frame) in logged {
+        peer.deliver(with_seq(frame, *seq).into());
+        after = *seq;
+    }
+    let logged_up_to = after;
+    for (seq, frame) in entry.replay.iter().filter(|(seq, _)| *seq > logged_up_to) {
+        peer.deliver(frame.clone());
+        after = *seq;
+    }
+    after
 }
 
 /// A join under way keeps its room, so events arriving meanwhile are kept for it.
