@@ -52,7 +52,7 @@ const BENCHMARKS: &[(&str, fn(), &str)] = &[
     (
         "retrieval_quality",
         retrieval_quality::bench,
-        "right file in the context, hit@1/3, MRR over doc-comment questions",
+        "right file in the context, hit@1/3, MRR, line recall: lexical and hybrid",
     ),
     (
         "chat_overhead",

@@ -109,11 +109,16 @@ pub fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1000.0
 }
 
+/// Where benchmarks keep their reports and caches: the cargo target folder.
+pub fn target_dir() -> PathBuf {
+    std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+}
+
 /// Writes a benchmark's figures to `target/{name}` so runs can be compared.
 pub fn write_report(name: &str, report: &serde_json::Value) {
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").into());
-    let path = Path::new(&target).join(name);
+    let path = target_dir().join(name);
     match std::fs::write(
         &path,
         serde_json::to_string_pretty(report).unwrap_or_default(),
@@ -127,6 +132,14 @@ pub fn write_report(name: &str, report: &serde_json::Value) {
 /// long as the returned guard.
 pub async fn lexical_rag() -> Result<(tempfile::TempDir, std::sync::Arc<server::rag::Rag>), String>
 {
+    rag(None).await
+}
+
+/// A retrieval service in a temporary folder that lives as long as the returned guard;
+/// with an embedder, chunks are embedded too (vectors in the folder's SQLite database).
+pub async fn rag(
+    embedder: Option<std::sync::Arc<dyn server::providers::EmbeddingProvider>>,
+) -> Result<(tempfile::TempDir, std::sync::Arc<server::rag::Rag>), String> {
     let dir = tempfile::tempdir().map_err(|e| format!("no temporary directory: {e}"))?;
     let db = format!(
         "sqlite://{}?mode=rwc",
@@ -135,7 +148,7 @@ pub async fn lexical_rag() -> Result<(tempfile::TempDir, std::sync::Arc<server::
     let store = server::storage::Store::connect(&db)
         .await
         .map_err(|e| format!("cannot open the database: {e}"))?;
-    let rag = server::rag::Rag::open(&dir.path().join("index"), store, None)
+    let rag = server::rag::Rag::open(&dir.path().join("index"), store, embedder)
         .map_err(|e| format!("cannot open the index: {e}"))?;
     Ok((dir, std::sync::Arc::new(rag)))
 }

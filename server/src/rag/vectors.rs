@@ -41,6 +41,15 @@ pub(super) struct PendingChunk {
 
 type ProjectVectors = Arc<RwLock<Vec<StoredVector>>>;
 
+/// What the vectors say about a query.
+#[derive(Debug, Default)]
+pub(super) struct DenseScores {
+    /// The nearest chunks, best first, as (chunk id, cosine similarity).
+    pub nearest: Vec<(String, f32)>,
+    /// Cosine similarity of the candidates asked about, by chunk id.
+    pub of_candidates: HashMap<String, f32>,
+}
+
 pub(super) struct Vectors {
     embedder: Arc<dyn EmbeddingProvider>,
     store: Store,
@@ -101,36 +110,66 @@ impl Vectors {
         let _ = pending.wait_for(|n| *n == 0).await;
     }
 
-    /// The `k` chunks nearest to `query` by cosine similarity, as (chunk id, similarity).
-    /// Empty when the query cannot be embedded in time: dense results are a bonus.
-    pub async fn search(&self, project_id: &str, query: &str, k: usize) -> Vec<(String, f32)> {
+    /// The query's vector, normalised; `None` when it cannot be embedded in time: dense
+    /// results are a bonus, lexical ones stand alone.
+    pub async fn embed_query(&self, query: &str) -> Option<Vec<f32>> {
         let input = [query.to_owned()];
         let embedded = tokio::time::timeout(QUERY_TIMEOUT, self.embedder.embed(&input)).await;
-        let query_vector = match embedded {
-            Ok(Ok(mut e)) if !e.vectors.is_empty() => normalized(e.vectors.swap_remove(0)),
-            Ok(Ok(_)) => return Vec::new(),
+        match embedded {
+            Ok(Ok(mut e)) if !e.vectors.is_empty() => Some(normalized(e.vectors.swap_remove(0))),
+            Ok(Ok(_)) => None,
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "could not embed a query; lexical results only");
-                return Vec::new();
+                None
             }
             Err(_) => {
                 tracing::warn!("embedding a query timed out; lexical results only");
-                return Vec::new();
+                None
             }
-        };
-        let project = match self.project(project_id).await {
-            Some(p) => p,
-            None => return Vec::new(),
+        }
+    }
+
+    /// The `k` chunks nearest to the query by cosine similarity, and the similarity of
+    /// each chunk named in `also` that has a vector (the lexical candidates, so dense
+    /// evidence can rank them too), in one pass over the project's vectors.
+    pub async fn nearest(
+        &self,
+        project_id: &str,
+        query_vector: &[f32],
+        k: usize,
+        also: &[&str],
+    ) -> DenseScores {
+        let Some(project) = self.project(project_id).await else {
+            return DenseScores::default();
         };
         let vectors = project.read().await;
-        let mut scored: Vec<(String, f32)> = vectors
-            .iter()
-            .filter(|v| v.vector.len() == query_vector.len())
-            .map(|v| (v.chunk_id.clone(), dot(&v.vector, &query_vector)))
-            .collect();
-        scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let wanted: std::collections::HashSet<&str> = also.iter().copied().collect();
+        let mut of_candidates = HashMap::with_capacity(wanted.len());
+        // Ranked by position, so only the k kept ids are cloned, not every chunk's.
+        let mut scored: Vec<(usize, f32)> = Vec::with_capacity(vectors.len());
+        for (i, v) in vectors.iter().enumerate() {
+            if v.vector.len() != query_vector.len() {
+                continue;
+            }
+            let similarity = dot(&v.vector, query_vector);
+            if wanted.contains(v.chunk_id.as_str()) {
+                of_candidates.insert(v.chunk_id.clone(), similarity);
+            }
+            scored.push((i, similarity));
+        }
+        let by_similarity = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1);
+        if scored.len() > k && k > 0 {
+            scored.select_nth_unstable_by(k - 1, by_similarity);
+        }
         scored.truncate(k);
-        scored
+        scored.sort_by(by_similarity);
+        DenseScores {
+            nearest: scored
+                .into_iter()
+                .map(|(i, similarity)| (vectors[i].chunk_id.clone(), similarity))
+                .collect(),
+            of_candidates,
+        }
     }
 
     /// The project's vectors, read from the database on first use.
@@ -241,13 +280,13 @@ async fn embed(
             .map_err(|e| e.to_string())?;
         if let Some(p) = vectors.loaded_project(project_id) {
             let mut p = p.write().await;
-            for v in stored {
-                p.retain(|existing| existing.chunk_id != v.chunk_id);
-                p.push(StoredVector {
-                    vector: normalized(v.vector),
-                    ..v
-                });
-            }
+            let replaced: std::collections::HashSet<&str> =
+                stored.iter().map(|v| v.chunk_id.as_str()).collect();
+            p.retain(|existing| !replaced.contains(existing.chunk_id.as_str()));
+            p.extend(stored.into_iter().map(|v| StoredVector {
+                vector: normalized(v.vector),
+                ..v
+            }));
         }
     }
     Ok(())
