@@ -9,6 +9,7 @@ pub mod index;
 mod segments;
 mod service;
 pub mod tokenizer;
+mod vector_set;
 mod vectors;
 
 pub use chunker::{Chunk, Chunker};

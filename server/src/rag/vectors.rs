@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::{RwLock, mpsc, watch};
 
+use super::vector_set::{VectorSet, normalized};
 use crate::providers::EmbeddingProvider;
 use crate::storage::{Store, StoredVector};
 
@@ -39,7 +40,7 @@ pub(super) struct PendingChunk {
     pub text: String,
 }
 
-type ProjectVectors = Arc<RwLock<Vec<StoredVector>>>;
+type ProjectVectors = Arc<RwLock<VectorSet>>;
 
 /// What the vectors say about a query.
 #[derive(Debug, Default)]
@@ -143,32 +144,12 @@ impl Vectors {
             return DenseScores::default();
         };
         let vectors = project.read().await;
-        let wanted: std::collections::HashSet<&str> = also.iter().copied().collect();
-        let mut of_candidates = HashMap::with_capacity(wanted.len());
-        // Ranked by position, so only the k kept ids are cloned, not every chunk's.
-        let mut scored: Vec<(usize, f32)> = Vec::with_capacity(vectors.len());
-        for (i, v) in vectors.iter().enumerate() {
-            if v.vector.len() != query_vector.len() {
-                continue;
-            }
-            let similarity = dot(&v.vector, query_vector);
-            if wanted.contains(v.chunk_id.as_str()) {
-                of_candidates.insert(v.chunk_id.clone(), similarity);
-            }
-            scored.push((i, similarity));
-        }
-        let by_similarity = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1);
-        if scored.len() > k && k > 0 {
-            scored.select_nth_unstable_by(k - 1, by_similarity);
-        }
-        scored.truncate(k);
-        scored.sort_by(by_similarity);
         DenseScores {
-            nearest: scored
-                .into_iter()
-                .map(|(i, similarity)| (vectors[i].chunk_id.clone(), similarity))
+            nearest: vectors.nearest(query_vector, k),
+            of_candidates: also
+                .iter()
+                .filter_map(|id| Some(((*id).to_owned(), vectors.similarity(id, query_vector)?)))
                 .collect(),
-            of_candidates,
         }
     }
 
@@ -189,17 +170,9 @@ impl Vectors {
         // Another search may have loaded it meanwhile; keep the first, the worker
         // updates that one.
         Some(Arc::clone(
-            loaded.entry(project_id.to_owned()).or_insert_with(|| {
-                Arc::new(RwLock::new(
-                    stored
-                        .into_iter()
-                        .map(|v| StoredVector {
-                            vector: normalized(v.vector),
-                            ..v
-                        })
-                        .collect(),
-                ))
-            }),
+            loaded
+                .entry(project_id.to_owned())
+                .or_insert_with(|| Arc::new(RwLock::new(VectorSet::new(stored)))),
         ))
     }
 
@@ -224,7 +197,7 @@ async fn apply_ops(
             VectorOp::Embed { project_id, chunks } => embed(&vectors, &project_id, chunks).await,
             VectorOp::RemovePath { project_id, path } => {
                 if let Some(p) = vectors.loaded_project(&project_id) {
-                    p.write().await.retain(|v| v.path != path);
+                    p.write().await.remove_path(&path);
                 }
                 vectors
                     .store
@@ -280,26 +253,10 @@ async fn embed(
             .map_err(|e| e.to_string())?;
         if let Some(p) = vectors.loaded_project(project_id) {
             let mut p = p.write().await;
-            let replaced: std::collections::HashSet<&str> =
-                stored.iter().map(|v| v.chunk_id.as_str()).collect();
-            p.retain(|existing| !replaced.contains(existing.chunk_id.as_str()));
-            p.extend(stored.into_iter().map(|v| StoredVector {
-                vector: normalized(v.vector),
-                ..v
-            }));
+            for vector in stored {
+                p.upsert(vector);
+            }
         }
     }
     Ok(())
-}
-
-fn normalized(mut v: Vec<f32>) -> Vec<f32> {
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if norm > 0.0 {
-        v.iter_mut().for_each(|x| *x /= norm);
-    }
-    v
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
