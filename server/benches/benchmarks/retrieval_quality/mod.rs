@@ -14,7 +14,9 @@
 //! question (four characters a token, as the budget counts them) and retrieval time.
 //!
 //! `cargo bench -p server -- retrieval_quality`; writes `target/bench-retrieval-quality.json`.
-//! `REPOWIKI_BENCH_QUESTIONS=100` takes fewer doc-comment questions (an even sample).
+//! `REPOWIKI_BENCH_QUESTIONS=100` takes fewer doc-comment questions (an even sample);
+//! `REPOWIKI_BENCH_MISSES=1` lists every question whose file is not the first passage,
+//! with the first three passages' files, to see what outranks it.
 
 mod corpus;
 mod embedding_server;
@@ -144,6 +146,21 @@ async fn evaluate(rag: &Arc<Rag>, questions: &[Question]) -> Results {
         };
         results.durations.push(started.elapsed());
         let rank = passages.iter().position(|p| p.source.path == question.path);
+        if rank != Some(0) && std::env::var_os("REPOWIKI_BENCH_MISSES").is_some() {
+            let first: Vec<&str> = passages
+                .iter()
+                .take(3)
+                .map(|p| p.source.path.as_str())
+                .collect();
+            println!(
+                "  miss ({}, rank {}): {} -> {} | got {}",
+                question.kind.label(),
+                rank.map_or("none".into(), |r| (r + 1).to_string()),
+                question.text,
+                question.path,
+                first.join(", ")
+            );
+        }
         let covered = question
             .lines
             .clone()
