@@ -67,74 +67,6 @@ pub fn fuse(lexical: Vec<Hit>, dense: Vec<Hit>, similarity: &HashMap<String, f32
     fused
 }
 
-/// Keywords that introduce a definition in the languages the chunker knows.
-const DEFINERS: &[&str] = &[
-    "fn",
-    "struct",
-    "enum",
-    "trait",
-    "impl",
-    "type",
-    "mod",
-    "def",
-    "class",
-    "function",
-    "func",
-    "interface",
-    "const",
-    "let",
-    "var",
-    "macro_rules!",
-];
-/// How much a definition of a queried identifier outranks a mere use of it.
-const DEFINITION_BOOST: f32 = 1.5;
-
-/// Ranks chunks that define an identifier of the query (`fn parse_config` for
-/// "parseConfig") above chunks that only use it: someone who names an identifier
-/// usually wants its definition first. Identifiers compare without case or underscores.
-pub fn boost_definitions(mut hits: Vec<Hit>, query: &str) -> Vec<Hit> {
-    let wanted: Vec<String> = query
-        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-        .filter(|w| w.len() >= 3)
-        .map(identifier_key)
-        .collect();
-    if wanted.is_empty() {
-        return hits;
-    }
-    let mut boosted = false;
-    for hit in &mut hits {
-        if defines_any(&hit.text, &wanted) {
-            hit.score *= DEFINITION_BOOST;
-            boosted = true;
-        }
-    }
-    if boosted {
-        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
-    }
-    hits
-}
-
-fn identifier_key(word: &str) -> String {
-    word.chars()
-        .filter(|c| *c != '_')
-        .flat_map(char::to_lowercase)
-        .collect()
-}
-
-fn defines_any(text: &str, wanted: &[String]) -> bool {
-    let mut previous = "";
-    for word in text.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '!')) {
-        if word.is_empty() {
-            continue;
-        }
-        if DEFINERS.contains(&previous) && wanted.contains(&identifier_key(word)) {
-            return true;
-        }
-        previous = word;
-    }
-    false
-}
-
 /// Merges hits of the same file whose line ranges touch or overlap into one, at the rank
 /// of the better one, so the prompt gets one coherent excerpt instead of fragments.
 pub fn merge_adjacent(hits: Vec<Hit>) -> Vec<Hit> {
@@ -213,18 +145,7 @@ pub fn truncate_to_tokens(text: &str, max_tokens: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hit(path: &str, start: u64, end: u64, score: f32) -> Hit {
-        Hit {
-            chunk_id: format!("{path}#L{start}-L{end}"),
-            path: path.into(),
-            start_line: start,
-            end_line: end,
-            text: format!("lines {start}-{end} of {path}"),
-            snippet: format!("lines {start}-{end}"),
-            score,
-        }
-    }
+    use crate::rag::index::test_hit as hit;
 
     fn similarities(pairs: &[(&Hit, f32)]) -> HashMap<String, f32> {
         pairs
@@ -275,18 +196,6 @@ mod tests {
         );
         assert_eq!(fused.len(), lexical.len() + DENSE_ONLY_ADDITIONS);
         assert_eq!(fuse(lexical.clone(), Vec::new(), &HashMap::new()), lexical);
-    }
-
-    #[test]
-    fn definitions_of_a_queried_identifier_come_first() {
-        let mut usage = hit("main.rs", 1, 3, 2.0);
-        usage.text = "let c = parse_config(x);".into();
-        let mut definition = hit("config.rs", 1, 9, 1.5);
-        definition.text = "/// Reads it.\npub fn parse_config(input: &str) {}".into();
-        let ranked = boost_definitions(vec![usage.clone(), definition.clone()], "parseConfig?");
-        assert_eq!(ranked[0].path, "config.rs");
-        let unchanged = boost_definitions(vec![usage.clone(), definition], "what is it");
-        assert_eq!(unchanged[0].path, "main.rs");
     }
 
     #[test]

@@ -38,6 +38,20 @@ pub struct Hit {
     pub score: f32,
 }
 
+/// A hit named by its file and lines, its text saying so, for the tests of what ranks hits.
+#[cfg(test)]
+pub(crate) fn test_hit(path: &str, start: u64, end: u64, score: f32) -> Hit {
+    Hit {
+        chunk_id: format!("{path}#L{start}-L{end}"),
+        path: path.into(),
+        start_line: start,
+        end_line: end,
+        text: format!("lines {start}-{end} of {path}"),
+        snippet: format!("lines {start}-{end}"),
+        score,
+    }
+}
+
 #[derive(Clone, Copy)]
 struct Fields {
     chunk_id: Field,

@@ -6,6 +6,7 @@ pub mod chunker;
 mod counts;
 mod fusion;
 pub mod index;
+mod priors;
 mod segments;
 mod service;
 pub mod tokenizer;

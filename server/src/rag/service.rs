@@ -9,8 +9,9 @@ use app::protocol::Source;
 
 use super::RagError;
 use super::chunker::Chunk;
-use super::fusion::{boost_definitions, fuse, merge_adjacent, within_budget};
+use super::fusion::{fuse, merge_adjacent, within_budget};
 use super::index::{Hit, LexicalIndex};
+use super::priors::{boost_definitions, demote_release_notes};
 use super::vectors::{DenseScores, PendingChunk, Vectors};
 use crate::providers::EmbeddingProvider;
 use crate::storage::Store;
@@ -176,7 +177,10 @@ impl Rag {
             }
         };
         let (lexical, query_vector) = tokio::join!(lexical, query_vector);
-        let lexical = boost_definitions(lexical?, request.query);
+        // Before fusion, so that a changelog's hit cannot be the best lexical score that
+        // every other candidate's share is measured against.
+        let lexical =
+            demote_release_notes(boost_definitions(lexical?, request.query), request.query);
         let hits = match (&self.vectors, query_vector) {
             (Some(vectors), Some(query_vector)) => {
                 let ids: Vec<&str> = lexical.iter().map(|h| h.chunk_id.as_str()).collect();
@@ -188,7 +192,8 @@ impl Rag {
             }
             _ => lexical,
         };
-        let mut hits = merge_adjacent(hits);
+        // Again after fusion: release notes the vectors brought in rank lower too.
+        let mut hits = merge_adjacent(demote_release_notes(hits, request.query));
         hits.truncate(request.k);
         Ok(within_budget(hits, request.token_budget)
             .into_iter()
