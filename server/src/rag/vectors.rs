@@ -143,14 +143,28 @@ impl Vectors {
         let Some(project) = self.project(project_id).await else {
             return DenseScores::default();
         };
-        let vectors = project.read().await;
-        DenseScores {
-            nearest: vectors.nearest(query_vector, k),
-            of_candidates: also
-                .iter()
-                .filter_map(|id| Some(((*id).to_owned(), vectors.similarity(id, query_vector)?)))
-                .collect(),
-        }
+        let query = query_vector.to_vec();
+        let also: Vec<String> = also.iter().map(|id| (*id).to_owned()).collect();
+        // The scan reads every vector of the project: milliseconds at a few thousand
+        // chunks, tens at hundreds of thousands. Off the event loop, so sockets and
+        // streaming tokens never wait for it.
+        let scan = tokio::task::spawn_blocking(move || {
+            let vectors = project.blocking_read();
+            DenseScores {
+                nearest: vectors.nearest(&query, k),
+                of_candidates: also
+                    .into_iter()
+                    .filter_map(|id| {
+                        let similarity = vectors.similarity(&id, &query)?;
+                        Some((id, similarity))
+                    })
+                    .collect(),
+            }
+        });
+        scan.await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the vector scan failed; lexical results only");
+            DenseScores::default()
+        })
     }
 
     /// The project's vectors, read from the database on first use.
