@@ -188,12 +188,12 @@ impl Rag {
                     .nearest(request.project_id, &query_vector, candidates, &ids)
                     .await;
                 let nearest = self.dense_hits(request.project_id, &dense)?;
-                fuse(lexical, nearest, &dense.of_candidates)
+                // Again after fusion, for the release notes the vectors brought in.
+                demote_release_notes(fuse(lexical, nearest, &dense.of_candidates), request.query)
             }
             _ => lexical,
         };
-        // Again after fusion: release notes the vectors brought in rank lower too.
-        let mut hits = merge_adjacent(demote_release_notes(hits, request.query));
+        let mut hits = merge_adjacent(hits);
         hits.truncate(request.k);
         Ok(within_budget(hits, request.token_budget)
             .into_iter()
