@@ -7,6 +7,7 @@ pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod fault;
+pub mod fd_limit;
 pub mod http;
 pub mod jobs;
 pub mod projects;

@@ -46,6 +46,13 @@ async fn serve() -> ExitCode {
         tracing::warn!(error = %e, "ignoring .env");
     }
 
+    match server::fd_limit::raise_to_hard_limit() {
+        Ok((before, after)) if after > before => {
+            tracing::info!(before, after, "open-file limit raised for sockets");
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
+    }
     let config = Config::parse();
     let leptos_options = match get_configuration(None) {
         Ok(conf) => conf.leptos_options,

@@ -5,12 +5,17 @@
 //! `cargo bench -p server` runs them all; `cargo bench -p server -- realtime chunking`
 //! runs the ones named.
 
+mod in_process;
+mod scripted_provider;
 mod support;
 
 mod chat_overhead;
 mod chunking;
+mod cold_start;
+mod idle_sockets;
 mod indexing;
 mod lexical_index;
+mod load;
 mod provider_stream;
 mod realtime;
 mod retrieval_quality;
@@ -22,7 +27,12 @@ const BENCHMARKS: &[(&str, fn(), &str)] = &[
     (
         "realtime",
         realtime::bench,
-        "idle-socket memory, fan-out, 1,000 streams",
+        "fan-out to a 1,000-client room, 1,000 streams",
+    ),
+    (
+        "idle_sockets",
+        idle_sockets::bench,
+        "server memory per idle socket at 1,000, 10,000 and 100,000",
     ),
     (
         "scale_out",
@@ -40,6 +50,11 @@ const BENCHMARKS: &[(&str, fn(), &str)] = &[
         "10,000-file project: first index, re-index of one change",
     ),
     (
+        "cold_start",
+        cold_start::bench,
+        "never-seen 1,500-file repository: indexing and the first answer",
+    ),
+    (
         "chunking",
         chunking::bench,
         "chunking throughput per file kind, slowest files",
@@ -53,6 +68,11 @@ const BENCHMARKS: &[(&str, fn(), &str)] = &[
         "retrieval_quality",
         retrieval_quality::bench,
         "right file in the context, hit@1/3, MRR, line recall: lexical and hybrid",
+    ),
+    (
+        "load",
+        load::bench,
+        "server binary alone: overhead and CPU per turn on each path, 1,000 concurrent turns",
     ),
     (
         "chat_overhead",

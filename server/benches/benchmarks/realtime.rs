@@ -1,6 +1,5 @@
 //! Realtime load benchmark (SPEC §12): spawns the real server binary on loopback and
 //! measures, from outside it,
-//! - memory per idle socket: server RSS growth over N connections / N;
 //! - fan-out: time from publishing an event to its receipt by every client of a
 //!   1,000-client room (p50/p99);
 //! - streaming: 1,000 concurrent answers at 50 tokens/s, the delay each token adds
@@ -8,7 +7,8 @@
 //!
 //! `cargo bench -p server -- realtime` prints the figures and writes them to
 //! `target/bench-realtime.json`. Sizes can be lowered for a quick run:
-//! `REPOWIKI_BENCH_IDLE=2000 REPOWIKI_BENCH_ROOM=200 REPOWIKI_BENCH_STREAMS=100`.
+//! `REPOWIKI_BENCH_ROOM=200 REPOWIKI_BENCH_STREAMS=100`. Idle sockets have a benchmark of
+//! their own (`idle_sockets`).
 
 use crate::support;
 use std::process::{Child, Command, Stdio};
@@ -53,9 +53,16 @@ impl Server {
 
     /// An instance on SQLite in a fresh folder, or on `shared`.
     pub(crate) fn start(port: u16, shared: Option<&Shared>) -> Self {
+        Self::start_with(port, shared, &[])
+    }
+
+    /// An instance as [`start`](Self::start) makes it, with `extra` added to its
+    /// environment (providers, local roots).
+    pub(crate) fn start_with(port: u16, shared: Option<&Shared>, extra: &[(&str, String)]) -> Self {
         let data = tempfile::tempdir().expect("temp dir");
         let addr = format!("127.0.0.1:{port}");
         let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
+        command.envs(extra.iter().map(|(k, v)| (*k, v.as_str())));
         match shared {
             Some(shared) => match &shared.redis {
                 Some(redis) => command.env("REDIS_URL", redis),
@@ -110,6 +117,27 @@ impl Server {
         std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
             .map(|dir| dir.count())
             .unwrap_or(0)
+    }
+
+    /// CPU time (user + system) the server process has used so far.
+    pub(crate) fn cpu_time(&self) -> Duration {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // The fields after the command name, which is in parentheses and may hold spaces:
+        // utime and stime are the 12th and 13th, in clock ticks.
+        let ticks: u64 = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| {
+                rest.split_whitespace()
+                    .skip(11)
+                    .take(2)
+                    .filter_map(|t| t.parse::<u64>().ok())
+                    .sum()
+            })
+            .unwrap_or(0);
+        // SAFETY: sysconf only reads a configuration value.
+        let per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        Duration::from_millis(ticks * 1000 / per_sec)
     }
 
     pub(crate) fn rss_kib(&self) -> u64 {
@@ -193,24 +221,6 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     }
     let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
     sorted[rank.min(sorted.len() - 1)]
-}
-
-async fn idle_memory(n: usize) -> serde_json::Value {
-    let server = Server::spawn(3911);
-    server.ready().await;
-    // Warm up allocator pools so the baseline is not flattered by first-use growth.
-    drop(connect_many(&server.addr, 100).await);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let before = server.rss_kib();
-    let sockets = connect_many(&server.addr, n).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let after = server.rss_kib();
-    let per_socket_kib = (after.saturating_sub(before)) as f64 / n as f64;
-    println!(
-        "idle sockets: {n} held, server RSS {before} KiB -> {after} KiB, {per_socket_kib:.2} KiB per socket (target < 20)"
-    );
-    drop(sockets);
-    serde_json::json!({"connections": n, "rss_before_kib": before, "rss_after_kib": after, "kib_per_socket": per_socket_kib})
 }
 
 async fn fan_out(n: usize, events: usize) -> serde_json::Value {
@@ -376,9 +386,8 @@ pub fn bench() {
 }
 
 async fn measure() {
-    let idle = idle_memory(size("REPOWIKI_BENCH_IDLE", 10_000)).await;
     let fan = fan_out(size("REPOWIKI_BENCH_ROOM", 1_000), 50).await;
     let streaming = streams(size("REPOWIKI_BENCH_STREAMS", 1_000)).await;
-    let report = serde_json::json!({"idle_sockets": idle, "fan_out": fan, "streaming": streaming});
+    let report = serde_json::json!({"fan_out": fan, "streaming": streaming});
     support::write_report("bench-realtime.json", &report);
 }

@@ -32,6 +32,11 @@ pub fn size(var: &str, default: usize) -> usize {
 /// path, path relative to its registry folder). Depth-first and sorted, so every run
 /// takes the same files.
 pub fn source_files(limit: usize) -> Vec<(PathBuf, PathBuf)> {
+    source_files_of(limit, SOURCE_EXTENSIONS)
+}
+
+/// [`source_files`] with these extensions only.
+pub fn source_files_of(limit: usize, extensions: &[&str]) -> Vec<(PathBuf, PathBuf)> {
     let mut files = Vec::new();
     let mut roots = registry_roots();
     roots.sort();
@@ -58,7 +63,7 @@ pub fn source_files(limit: usize) -> Vec<(PathBuf, PathBuf)> {
                     && path
                         .extension()
                         .and_then(|e| e.to_str())
-                        .is_some_and(|e| SOURCE_EXTENSIONS.contains(&e))
+                        .is_some_and(|e| extensions.contains(&e))
                 {
                     if let Ok(rel) = path.strip_prefix(&root) {
                         files.push((path.clone(), rel.to_owned()));
@@ -76,7 +81,32 @@ pub fn source_files(limit: usize) -> Vec<(PathBuf, PathBuf)> {
 /// Copies up to `limit` source files into `tree`, keeping their relative paths; returns
 /// those paths.
 pub fn copy_source_tree(tree: &Path, limit: usize) -> Vec<PathBuf> {
-    let files = source_files(limit);
+    copy_files(tree, source_files(limit))
+}
+
+/// Copies every file under `from` into `tree`, keeping relative paths; returns them.
+pub fn copy_folder(tree: &Path, from: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![from.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            match entry.file_type() {
+                Ok(kind) if kind.is_dir() => stack.push(path),
+                Ok(kind) if kind.is_file() => {
+                    if let Ok(rel) = path.strip_prefix(from) {
+                        files.push((path.clone(), rel.to_owned()));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    copy_files(tree, files)
+}
+
+/// Copies (absolute path, relative path) pairs into `tree`; returns the relative paths.
+pub fn copy_files(tree: &Path, files: Vec<(PathBuf, PathBuf)>) -> Vec<PathBuf> {
     let mut copied = Vec::with_capacity(files.len());
     for (from, rel) in files {
         let to = tree.join(&rel);

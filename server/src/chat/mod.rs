@@ -11,6 +11,7 @@
 //! So a joining client gets history and the partial answer as of one sequence number,
 //! and every later event live: no token is lost or repeated.
 
+mod checkpoint_writer;
 mod claim;
 mod context;
 mod locks;
@@ -122,6 +123,8 @@ pub struct ChatService {
     /// The other instances, when there are: the one-answer lock is shared with them.
     cluster: Option<Arc<Cluster>>,
     instance: String,
+    /// Saves streaming answers' checkpoints, many to a commit.
+    checkpoint_writer: checkpoint_writer::CheckpointWriter,
 }
 
 /// The engine's limits, from configuration.
@@ -166,6 +169,7 @@ impl ChatService {
             cluster,
             instance,
         } = deps;
+        let checkpoint_writer = checkpoint_writer::CheckpointWriter::start(store.clone());
         let service = Arc::new(Self {
             store,
             hub,
@@ -182,6 +186,7 @@ impl ChatService {
                 limits.max_answers_per_client,
                 limits.max_waiting_answers,
             ),
+            checkpoint_writer,
             cluster,
             instance,
         });

@@ -8,6 +8,7 @@ use std::sync::Weak;
 use std::time::{Duration, Instant};
 
 use app::protocol::{ChatMessage, FinishReason, MessageMetadata, Role, ServerMsg, rooms};
+use tokio::sync::oneshot::error::TryRecvError;
 use tokio_util::sync::CancellationToken;
 
 use super::turn::TurnCtx;
@@ -28,12 +29,12 @@ impl ChatService {
     /// database. One save at a time; a failed one is logged and the answer goes on.
     pub(super) fn checkpoint(&self, ctx: &TurnCtx<'_>, now: bool) {
         let mut checkpoints = ctx.active.checkpoints();
-        if checkpoints
-            .writing
-            .as_ref()
-            .is_some_and(|writing| !writing.is_finished())
-        {
-            return;
+        if let Some(writing) = checkpoints.writing.as_mut() {
+            match writing.try_recv() {
+                Err(TryRecvError::Empty) => return,
+                // Done: a receiver that has given its value must not be awaited again.
+                _ => checkpoints.writing = None,
+            }
         }
         if !now
             && checkpoints
@@ -55,12 +56,7 @@ impl ChatService {
             started_at: ctx.started_at,
             updated_at: now_ms(),
         };
-        let store = self.store.clone();
-        checkpoints.writing = Some(tokio::spawn(async move {
-            if let Err(e) = store.save_checkpoint(&checkpoint).await {
-                tracing::warn!(error = %e, conversation = %checkpoint.conversation_id, "could not save the answer so far");
-            }
-        }));
+        checkpoints.writing = Some(self.checkpoint_writer.save(checkpoint));
     }
 
     /// Stores every answer left behind by a dead instance as interrupted; returns how

@@ -35,7 +35,7 @@ pub(super) struct ActiveTurn {
 #[derive(Default)]
 pub(super) struct Checkpoints {
     pub last: Option<Instant>,
-    pub writing: Option<tokio::task::JoinHandle<()>>,
+    pub writing: Option<super::checkpoint_writer::Saved>,
 }
 
 pub(super) struct Partial {

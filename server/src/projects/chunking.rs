@@ -3,49 +3,31 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use rayon::prelude::*;
+
 use crate::rag::{Chunk, Chunker};
 
-/// Workers at most; the machine's cores are shared with the server's other work.
-const MAX_WORKERS: usize = 4;
-
 /// Chunks of each `(path, text)`, in order. `done(n)` is called as files finish, from
-/// any worker thread.
+/// any worker thread. Files are handed out one at a time (work stealing), so one worker
+/// with the large files does not leave the others idle at the end.
 pub fn chunk_all(items: &[(String, String)], done: &(dyn Fn(usize) + Sync)) -> Vec<Vec<Chunk>> {
-    if items.is_empty() {
-        return Vec::new();
-    }
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, MAX_WORKERS)
-        .min(items.len());
-    let per_worker = items.len().div_ceil(workers);
     let finished = AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(per_worker)
-            .map(|slice| {
-                let finished = &finished;
-                let handle = scope.spawn(move || {
-                    let chunker = Chunker::default();
-                    slice
-                        .iter()
-                        .map(|(path, text)| {
-                            let chunks = chunk_one(&chunker, path, text);
-                            done(finished.fetch_add(1, Ordering::Relaxed) + 1);
-                            chunks
-                        })
-                        .collect::<Vec<_>>()
-                });
-                (slice.len(), handle)
-            })
-            .collect();
-        // A worker that panicked leaves its files without chunks, in their places.
-        handles
-            .into_iter()
-            .flat_map(|(len, h)| h.join().unwrap_or_else(|_| vec![Vec::new(); len]))
-            .collect()
-    })
+    items
+        .par_iter()
+        .map_init(Chunker::default, |chunker, (path, text)| {
+            // A file that trips a bug in a syntax grammar is left without chunks rather than
+            // failing the whole run.
+            let chunks = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                chunk_one(chunker, path, text)
+            }))
+            .unwrap_or_else(|_| {
+                tracing::warn!(path, "chunking panicked; the file is not indexed");
+                Vec::new()
+            });
+            done(finished.fetch_add(1, Ordering::Relaxed) + 1);
+            chunks
+        })
+        .collect()
 }
 
 /// A file whose syntax the code splitter cannot handle is still indexed, as plain text.

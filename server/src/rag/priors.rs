@@ -112,13 +112,25 @@ fn identifier_key(word: &str) -> String {
         .collect()
 }
 
+/// Whether a word of code is part of an identifier or a keyword. Bytes of non-ASCII
+/// characters count as such: every definer is ASCII, and a word split only at ASCII bytes
+/// stays valid UTF-8.
+fn in_word(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'!' || !byte.is_ascii()
+}
+
+/// Scans bytes rather than chars: this runs over every candidate's whole text for every
+/// question, and decoding characters was most of its cost.
 fn defines_any(text: &str, wanted: &[String]) -> bool {
-    let mut previous = "";
-    for word in text.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '!')) {
+    let mut previous: &[u8] = b"";
+    for word in text.as_bytes().split(|b| !in_word(*b)) {
         if word.is_empty() {
             continue;
         }
-        if DEFINERS.contains(&previous) && wanted.contains(&identifier_key(word)) {
+        if DEFINERS.iter().any(|d| d.as_bytes() == previous)
+            && let Ok(word) = std::str::from_utf8(word)
+            && wanted.contains(&identifier_key(word))
+        {
             return true;
         }
         previous = word;

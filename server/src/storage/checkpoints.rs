@@ -35,29 +35,14 @@ type CheckpointRecord = (
 );
 
 impl Store {
-    /// Saves the answer so far, replacing its previous checkpoint.
-    pub async fn save_checkpoint(&self, checkpoint: &Checkpoint) -> Result<()> {
-        let sources = serde_json::to_string(&checkpoint.sources)
-            .map_err(|e| StorageError::Corrupt(e.to_string()))?;
-        sqlx::query(
-            "INSERT INTO answer_checkpoints \
-             (message_id, conversation_id, owner, content, sources, provider, model, replaces, started_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-             ON CONFLICT (message_id) DO UPDATE SET \
-             content = excluded.content, sources = excluded.sources, updated_at = excluded.updated_at",
-        )
-        .bind(checkpoint.message_id.to_string())
-        .bind(checkpoint.conversation_id.to_string())
-        .bind(&checkpoint.owner)
-        .bind(&checkpoint.content)
-        .bind(sources)
-        .bind(&checkpoint.provider)
-        .bind(&checkpoint.model)
-        .bind(checkpoint.replaces.map(|id| id.to_string()))
-        .bind(checkpoint.started_at as i64)
-        .bind(checkpoint.updated_at as i64)
-        .execute(&self.pool)
-        .await?;
+    /// Saves answers so far, each replacing its previous checkpoint, in one transaction
+    /// (one commit for all).
+    pub async fn save_checkpoints(&self, checkpoints: &[Checkpoint]) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        for checkpoint in checkpoints {
+            upsert_checkpoint(&mut tx, checkpoint).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -66,7 +51,7 @@ impl Store {
     pub async fn take_checkpoint(&self, message_id: Uuid) -> Result<bool> {
         let removed = sqlx::query("DELETE FROM answer_checkpoints WHERE message_id = $1")
             .bind(message_id.to_string())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?
             .rows_affected();
         Ok(removed > 0)
@@ -111,4 +96,32 @@ fn checkpoint_from_record(record: CheckpointRecord) -> Result<Checkpoint> {
         started_at: started.max(0) as u64,
         updated_at: updated.max(0) as u64,
     })
+}
+
+async fn upsert_checkpoint(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    checkpoint: &Checkpoint,
+) -> Result<()> {
+    let sources = serde_json::to_string(&checkpoint.sources)
+        .map_err(|e| StorageError::Corrupt(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO answer_checkpoints \
+         (message_id, conversation_id, owner, content, sources, provider, model, replaces, started_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT (message_id) DO UPDATE SET \
+         content = excluded.content, sources = excluded.sources, updated_at = excluded.updated_at",
+    )
+    .bind(checkpoint.message_id.to_string())
+    .bind(checkpoint.conversation_id.to_string())
+    .bind(&checkpoint.owner)
+    .bind(&checkpoint.content)
+    .bind(sources)
+    .bind(&checkpoint.provider)
+    .bind(&checkpoint.model)
+    .bind(checkpoint.replaces.map(|id| id.to_string()))
+    .bind(checkpoint.started_at as i64)
+    .bind(checkpoint.updated_at as i64)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

@@ -50,7 +50,7 @@ impl Store {
         .bind(project_id.map(str::to_owned))
         .bind(title)
         .bind(now as i64)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         if done.rows_affected() == 1 {
             return Ok(Existence::Created);
@@ -131,7 +131,7 @@ impl Store {
         .bind(title)
         .bind(now as i64)
         .bind(id.to_string())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -143,7 +143,7 @@ impl Store {
         )
         .bind(now as i64)
         .bind(id.to_string())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -152,7 +152,7 @@ impl Store {
         sqlx::query("UPDATE conversations SET updated_at = $1 WHERE id = $2")
             .bind(now as i64)
             .bind(id.to_string())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

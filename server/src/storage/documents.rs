@@ -63,7 +63,7 @@ impl Store {
         removed_paths: &[String],
         now: u64,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         for path in removed_paths {
             sqlx::query("DELETE FROM documents WHERE project_id = $1 AND path = $2")
                 .bind(project_id)
@@ -84,7 +84,7 @@ impl Store {
         project_id: &str,
         counts: &[(String, u64)],
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         for (path, chunks) in counts {
             sqlx::query("UPDATE documents SET chunks = $1 WHERE project_id = $2 AND path = $3")
                 .bind(*chunks as i64)
@@ -185,7 +185,7 @@ impl Store {
         let done = sqlx::query("DELETE FROM documents WHERE project_id = $1 AND id = $2")
             .bind(project_id)
             .bind(document_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(done.rows_affected() == 1)
     }

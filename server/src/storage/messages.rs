@@ -43,7 +43,7 @@ impl Store {
         .bind(metadata)
         .bind(message.client_msg_id.clone())
         .bind(message.created_at as i64)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         self.touch_conversation(message.conversation_id, message.created_at)
             .await
@@ -68,7 +68,7 @@ impl Store {
         sqlx::query("UPDATE messages SET superseded_by = $1 WHERE id = $2")
             .bind(new.to_string())
             .bind(old.to_string())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -134,13 +134,13 @@ impl Store {
         )
         .bind(conversation_id.to_string())
         .bind(super::sql_count(keep))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?
         .rows_affected();
         let (kept,): (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM messages WHERE conversation_id = $1")
                 .bind(conversation_id.to_string())
-                .fetch_one(&self.pool)
+                .fetch_one(&self.writer)
                 .await?;
         Ok((removed, kept as u64))
     }

@@ -55,8 +55,38 @@ pub enum Backend {
 
 #[derive(Clone)]
 pub struct Store {
+    /// Reads. With PostgreSQL, writes too.
     pool: AnyPool,
+    /// Statements that write (one connection with SQLite; the same pool with PostgreSQL).
+    writer: AnyPool,
     backend: Backend,
+}
+
+/// Reading connections beside SQLite's one writing connection.
+const SQLITE_READERS: u32 = 3;
+
+fn pool_options(backend: Backend, size: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(size)
+        .acquire_timeout(Duration::from_secs(10))
+        // sqlx pings a connection before lending it and again when it comes back: for a
+        // file on this machine the first is a worker-thread round trip per query that
+        // catches nothing (the one on return stays; it also rolls back a transaction a
+        // cancelled query left open).
+        .test_before_acquire(backend != Backend::Sqlite)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    // In WAL mode NORMAL still never corrupts the file; it only skips the
+                    // fsync per commit: a question is two commits before its first token
+                    // (chat_overhead p50 5.98 -> 4.84 ms).
+                    sqlx::query("PRAGMA synchronous = NORMAL")
+                        .execute(conn)
+                        .await?;
+                }
+                Ok(())
+            })
+        })
 }
 
 impl Store {
@@ -71,32 +101,33 @@ impl Store {
         if backend == Backend::Sqlite {
             ensure_sqlite_folder(url)?;
         }
-        let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 4 } else { 10 })
-            .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // In WAL mode NORMAL still never corrupts the file; it only
-                        // skips the fsync per commit: a question is two commits before
-                        // its first token (chat_overhead p50 5.98 -> 4.84 ms).
-                        sqlx::query("PRAGMA synchronous = NORMAL")
-                            .execute(conn)
-                            .await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect(url)
-            .await?;
-        if backend == Backend::Sqlite {
-            // WAL lets readers proceed while a turn writes; the setting lives in the file.
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let (pool, writer) = if backend == Backend::Sqlite && !in_memory {
+            // SQLite has one writer at a time; connections that write at once wait for
+            // each other in SQLite's busy handler, which sleeps in steps of milliseconds
+            // (100 questions at once: first tokens 260 ms apart). Writes queue here for
+            // the one writing connection instead, and reads never wait for them (WAL).
+            let writer = pool_options(backend, 1).connect(url).await?;
+            // WAL lets readers proceed while a turn writes; the setting lives in the file,
+            // so it is made before the readers connect.
             sqlx::query("PRAGMA journal_mode = WAL")
-                .execute(&pool)
+                .execute(&writer)
                 .await?;
-        }
-        MIGRATOR.run(&pool).await?;
-        Ok(Self { pool, backend })
+            MIGRATOR.run(&writer).await?;
+            let readers = pool_options(backend, SQLITE_READERS).connect(url).await?;
+            (readers, writer)
+        } else {
+            // An in-memory SQLite database exists once per connection: one connection.
+            let size = if backend == Backend::Sqlite { 1 } else { 10 };
+            let pool = pool_options(backend, size).connect(url).await?;
+            MIGRATOR.run(&pool).await?;
+            (pool.clone(), pool)
+        };
+        Ok(Self {
+            pool,
+            writer,
+            backend,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -116,6 +147,7 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 }
 

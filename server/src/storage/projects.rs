@@ -53,7 +53,7 @@ impl Store {
         .bind(status.as_str())
         .bind(new.job_id.map(str::to_owned))
         .bind(new.now as i64)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -136,7 +136,7 @@ impl Store {
         .bind(now as i64)
         .bind(id)
         .bind(ProjectStatus::Indexing.as_str())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -161,7 +161,7 @@ impl Store {
         .bind(now as i64)
         .bind(id)
         .bind(ProjectStatus::Ready.as_str())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         self.refresh_project_counts(id, now).await
     }
@@ -173,7 +173,7 @@ impl Store {
             .bind(now as i64)
             .bind(id)
             .bind(ProjectStatus::Failed.as_str())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         self.refresh_project_counts(id, now).await
     }
@@ -187,14 +187,14 @@ impl Store {
         )
         .bind(id)
         .bind(now as i64)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
 
     /// Deletes a project and its documents; false if there was none.
     pub async fn delete_project(&self, id: &str) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query("DELETE FROM documents WHERE project_id = $1")
             .bind(id)
             .execute(&mut *tx)

@@ -21,7 +21,7 @@ impl Store {
         model: &str,
         vectors: &[StoredVector],
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         for v in vectors {
             sqlx::query("DELETE FROM chunk_vectors WHERE project_id = $1 AND chunk_id = $2")
                 .bind(project_id)
@@ -72,13 +72,13 @@ impl Store {
                 sqlx::query("DELETE FROM chunk_vectors WHERE project_id = $1 AND path = $2")
                     .bind(project_id)
                     .bind(path)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?
             }
             None => {
                 sqlx::query("DELETE FROM chunk_vectors WHERE project_id = $1")
                     .bind(project_id)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?
             }
         };

@@ -77,7 +77,7 @@ impl Store {
         .bind(job.structure_fallback)
         .bind(job.created_at)
         .bind(job.updated_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -162,7 +162,7 @@ impl Store {
         .bind(id)
         .bind(now as i64)
         .bind_statuses(RUNNING)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -178,7 +178,7 @@ impl Store {
         .bind(id)
         .bind(worker)
         .bind_statuses(RUNNING)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         sqlx::query(
             "UPDATE wiki_pages SET lease_until = $1 \
@@ -188,7 +188,7 @@ impl Store {
         .bind(id)
         .bind(worker)
         .bind(PageStatus::InProgress.as_str())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -196,7 +196,7 @@ impl Store {
     /// Lets go of a job (at shutdown, or after losing it) so a restart or another worker
     /// takes it at once; its pages in progress go back to pending.
     pub async fn release_wiki_job(&self, id: &str, worker: &str, now: u64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "UPDATE wiki_pages SET status = $4, claimed_by = NULL, lease_until = 0, \
              updated_at = $1 WHERE job_id = $2 AND claimed_by = $3 AND status = $5",
@@ -242,7 +242,7 @@ impl Store {
         .bind(id)
         .bind(worker)
         .bind_statuses(RUNNING)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -260,7 +260,7 @@ impl Store {
         message: &str,
         now: u64,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let done = sqlx::query(
             "UPDATE wiki_jobs SET structure = $1, structure_fallback = $2, \
              status = $7, current_phase = 2, message = $3, updated_at = $4 \
@@ -313,7 +313,7 @@ impl Store {
         finish: Finish<'_>,
         now: u64,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let done = sqlx::query(
             "UPDATE wiki_jobs SET status = $1, current_phase = 3, message = $2, error = $3, \
              claimed_by = NULL, lease_until = 0, updated_at = $4 \
@@ -358,7 +358,7 @@ impl Store {
         message: &str,
         now: u64,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let done = sqlx::query(
             "UPDATE wiki_jobs SET status = $1, message = $2, claimed_by = NULL, lease_until = 0, \
              updated_at = $3 WHERE id = $4 AND status IN ($5, $6, $7, $8, $9)",

@@ -123,7 +123,7 @@ impl Store {
             .bind(job_id)
             .bind(PageStatus::InProgress.as_str())
             .bind(PageStatus::Pending.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.writer)
             .await?)
     }
 
@@ -149,7 +149,7 @@ impl Store {
         .bind(worker)
         .bind(PageStatus::Completed.as_str())
         .bind(PageStatus::InProgress.as_str())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -184,7 +184,7 @@ impl Store {
         .bind(PageStatus::Failed.as_str())
         .bind(PageStatus::Pending.as_str())
         .bind(PageStatus::InProgress.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?;
         row.map(|(status,)| status.parse::<PageStatus>())
             .transpose()
@@ -194,7 +194,7 @@ impl Store {
     /// Gives a page that failed for good a new set of attempts, and sets its job running
     /// again if it had finished. False if the page had not failed.
     pub async fn retry_wiki_page(&self, job_id: &str, page_id: &str, now: u64) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let done = sqlx::query(
             "UPDATE wiki_pages SET status = $4, attempts = 0, error = NULL, \
              not_before = 0, updated_at = $1 \
@@ -237,7 +237,7 @@ impl Store {
         .bind(worker)
         .bind(PageStatus::Pending.as_str())
         .bind(PageStatus::InProgress.as_str())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected())
     }
