@@ -105,6 +105,23 @@ async fn recv(ws: &mut Ws) -> Option<ServerFrame> {
     }
 }
 
+/// A question about the project in a new conversation, answered by `provider`.
+pub fn send_message(project_id: &str, question: &str, provider: &str) -> ClientMsg {
+    let conversation_id = Uuid::new_v4();
+    ClientMsg::SendMessage {
+        conversation_id,
+        content: question.into(),
+        client_msg_id: conversation_id.to_string(),
+        provider: Some(provider.into()),
+        model: None,
+        temperature: None,
+        include_history: None,
+        deep_research: None,
+        project_id: Some(project_id.to_owned()),
+        file_path: None,
+    }
+}
+
 /// What one turn showed its asker.
 pub struct Turn {
     pub first_token: Instant,
@@ -115,19 +132,14 @@ pub struct Turn {
 /// provider and reads the turn to its end; the conversation's room is left afterwards,
 /// since a connection may only be in so many rooms at once.
 pub async fn ask(ws: &mut Ws, project_id: &str, question: &str) -> Result<Turn, String> {
-    let conversation_id = Uuid::new_v4();
-    let msg = ClientMsg::SendMessage {
-        conversation_id,
-        content: question.into(),
-        client_msg_id: conversation_id.to_string(),
-        provider: Some("openrouter".into()),
-        model: None,
-        temperature: None,
-        include_history: None,
-        deep_research: None,
-        project_id: Some(project_id.to_owned()),
-        file_path: None,
+    let msg = send_message(project_id, question, "openrouter");
+    let ClientMsg::SendMessage {
+        conversation_id, ..
+    } = &msg
+    else {
+        return Err("not a question".into());
     };
+    let conversation_id = *conversation_id;
     let text = serde_json::to_string(&msg).map_err(|e| format!("encode: {e}"))?;
     ws.send(Message::Text(text.into()))
         .await

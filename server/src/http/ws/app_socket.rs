@@ -169,7 +169,10 @@ impl Connection {
                     return;
                 }
                 Some(Ok(Message::Text(text))) => match self.budget.check() {
-                    Verdict::Accept => self.handle_text(text.as_str()).await,
+                    // Boxed: a task is as large as the largest future it awaits inline,
+                    // and handling a frame reaches the whole chat engine. Inline, every
+                    // idle socket carried that state; boxed, only a frame being handled.
+                    Verdict::Accept => Box::pin(self.handle_text(text.as_str())).await,
                     Verdict::Refuse => self.error(
                         ErrorCode::RateLimited,
                         "too many messages; slow down".into(),
