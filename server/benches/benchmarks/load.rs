@@ -134,16 +134,12 @@ async fn sse_turn(
     project_id: &str,
     n: usize,
 ) -> Result<(Instant, Instant), String> {
-    let conversation: serde_json::Value = http
-        .post(format!("http://{addr}/api/chat/conversations"))
-        .json(&serde_json::json!({"project_id": project_id}))
-        .send()
-        .await
-        .and_then(reqwest::Response::error_for_status)
-        .map_err(|e| format!("create a conversation: {e}"))?
-        .json()
-        .await
-        .map_err(|e| format!("conversation: {e}"))?;
+    let conversation = post_json(
+        http,
+        &format!("http://{addr}/api/chat/conversations"),
+        &serde_json::json!({"project_id": project_id}),
+    )
+    .await?;
     let id = conversation["id"].as_str().ok_or("no conversation id")?;
     let sent = Instant::now();
     let mut response = http
@@ -157,31 +153,54 @@ async fn sse_turn(
         .and_then(reqwest::Response::error_for_status)
         .map_err(|e| format!("SSE: {e}"))?;
     let mut first = None;
-    let mut seen = String::new();
+    // Only the newest bytes are searched (with room for a name split across chunks).
+    let mut seen: Vec<u8> = Vec::new();
     while let Some(bytes) = response.chunk().await.map_err(|e| format!("SSE: {e}"))? {
-        seen.push_str(&String::from_utf8_lossy(&bytes));
-        if first.is_none() && seen.contains("event: message_token") {
+        let from = seen.len().saturating_sub(COMPLETE.len());
+        seen.extend_from_slice(&bytes);
+        let fresh = &seen[from..];
+        if first.is_none() && contains(fresh, TOKEN) {
             first = Some(Instant::now());
         }
-        if seen.contains("event: message_complete") {
+        if contains(fresh, COMPLETE) {
             break;
         }
     }
     Ok((sent, first.ok_or("SSE sent no token")?))
 }
 
-async fn create_project(addr: &str, tree: &str) -> Result<String, String> {
-    let http = reqwest::Client::new();
-    let created: serde_json::Value = http
-        .post(format!("http://{addr}/api/projects"))
-        .json(&serde_json::json!({"source": tree}))
+const TOKEN: &[u8] = b"event: message_token";
+const COMPLETE: &[u8] = b"event: message_complete";
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// POSTs `body` as JSON and reads a JSON answer; a non-2xx status is an error.
+async fn post_json(
+    http: &reqwest::Client,
+    url: &str,
+    body: &serde_json::Value,
+) -> Result<serde_json::Value, String> {
+    http.post(url)
+        .json(body)
         .send()
         .await
         .and_then(reqwest::Response::error_for_status)
-        .map_err(|e| format!("create the project: {e}"))?
+        .map_err(|e| format!("POST {url}: {e}"))?
         .json()
         .await
-        .map_err(|e| format!("project: {e}"))?;
+        .map_err(|e| format!("POST {url}: {e}"))
+}
+
+async fn create_project(addr: &str, tree: &str) -> Result<String, String> {
+    let http = reqwest::Client::new();
+    let created = post_json(
+        &http,
+        &format!("http://{addr}/api/projects"),
+        &serde_json::json!({"source": tree}),
+    )
+    .await?;
     let id = created["project"]["id"]
         .as_str()
         .or_else(|| created["id"].as_str())
