@@ -21,15 +21,43 @@ mod shell;
 
 pub use shell::{App, shell};
 
+/// Whether the server asks browsers to sign in, and whether this one has: read on the
+/// server while it renders a page and handed to the browser with it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AuthState {
+    pub required: bool,
+    pub signed_in: bool,
+}
+
 /// What the server hands the UI while rendering a page, through Leptos context
 /// (`leptos_routes_with_context`): stored data to render before any socket exists, so
 /// that pages read without JavaScript.
 #[cfg(feature = "ssr")]
 #[derive(Clone)]
 pub struct ServerData {
+    pub auth: AuthState,
+    /// Wiki jobs, newest first, filtered by project and status.
+    pub jobs: std::sync::Arc<dyn Fn(JobsFilter) -> StoredJobs + Send + Sync>,
     /// The stored messages of a conversation, `None` if there is no such conversation.
     pub messages: std::sync::Arc<dyn Fn(uuid::Uuid) -> StoredMessages + Send + Sync>,
 }
+
+/// Which wiki jobs the jobs page lists (`/wiki/jobs?project=…&status=…`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct JobsFilter {
+    pub project_id: Option<String>,
+    pub status: Option<String>,
+}
+
+/// Wiki jobs as [`ServerData::jobs`] loads them: `Err` with a readable reason.
+#[cfg(feature = "ssr")]
+pub type StoredJobs = std::pin::Pin<
+    Box<
+        dyn std::future::Future<
+                Output = Result<protocol::rest::Page<protocol::rest::WikiJob>, String>,
+            > + Send,
+    >,
+>;
 
 /// A conversation's stored messages, as [`ServerData::messages`] loads them.
 #[cfg(feature = "ssr")]

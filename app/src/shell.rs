@@ -12,8 +12,10 @@ use crate::client::ChatClient;
 use crate::components::app_header::AppHeader;
 use crate::components::chat_page::ChatPage;
 use crate::components::job_page::JobPage;
+use crate::components::jobs_page::JobsPage;
 use crate::components::projects_page::ProjectsPage;
 use crate::components::shortcuts::{ShortcutsDialog, install_shortcuts};
+use crate::components::sign_in_page::SignInPage;
 use crate::components::ui_state::Ui;
 use crate::components::wiki_page::WikiPage;
 
@@ -78,7 +80,9 @@ pub fn App() -> impl IntoView {
                     />
                     <Route path=path!("/projects") view=ProjectsPage />
                     <Route path=path!("/projects/:id/wiki") view=WikiPage />
+                    <Route path=path!("/wiki/jobs") view=JobsPage ssr=SsrMode::InOrder />
                     <Route path=path!("/wiki/job/:job_id") view=JobPage />
+                    <Route path=path!("/signin") view=SignInPage />
                 </Routes>
             </div>
             <ShortcutsDialog />

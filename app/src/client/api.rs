@@ -1,5 +1,6 @@
-//! The REST API from the browser: JSON in and out, the API key from local storage on every
-//! request, and the server's `{error: {message}}` turned into a readable message.
+//! The REST API from the browser: JSON in and out (the session cookie, after signing in,
+//! goes with every request), and the server's `{error: {message}}` turned into a
+//! readable message.
 //!
 //! On the server these calls are never made (they run in effects and event handlers);
 //! they compile to an error there so that components need no `cfg`.
@@ -8,9 +9,6 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::protocol::rest::ErrorBody;
-
-/// Where the browser keeps the API key the user entered.
-pub const API_KEY_STORAGE: &str = "repowiki.api_key";
 
 /// A JSON body of `{}`, for actions that take none.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
@@ -43,10 +41,6 @@ pub fn local_set(key: &str, value: Option<&str>) {
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = (key, value);
-}
-
-pub fn api_key() -> Option<String> {
-    local_get(API_KEY_STORAGE)
 }
 
 /// Percent-encodes a query value.
@@ -96,10 +90,7 @@ async fn request<B: Serialize, T: DeserializeOwned>(
         "DELETE" => Method::DELETE,
         _ => Method::GET,
     };
-    let mut builder = RequestBuilder::new(path).method(method);
-    if let Some(key) = api_key() {
-        builder = builder.header("X-API-Key", &key);
-    }
+    let builder = RequestBuilder::new(path).method(method);
     let response = match body {
         Some(body) => builder.json(body).map_err(|e| e.to_string())?.send().await,
         None => builder.send().await,

@@ -6,7 +6,9 @@
 use leptos::prelude::*;
 use uuid::Uuid;
 
-use crate::protocol::{ChatMessage, FinishReason, MessageMetadata, Role, ServerMsg, Source};
+use crate::protocol::{
+    ChatMessage, FinishReason, InProgress, MessageMetadata, Role, ServerMsg, Source,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageState {
@@ -36,6 +38,8 @@ pub struct UiMessage {
     pub metadata: ArcRwSignal<Option<MessageMetadata>>,
     /// Why generation is paused (e.g. rate limited), while it is.
     pub waiting: ArcRwSignal<Option<String>>,
+    /// Every version of this place in the conversation, oldest first; empty while one.
+    pub versions: ArcRwSignal<Vec<Uuid>>,
 }
 
 impl UiMessage {
@@ -50,6 +54,7 @@ impl UiMessage {
             research: ArcRwSignal::new(Vec::new()),
             metadata: ArcRwSignal::new(None),
             waiting: ArcRwSignal::new(None),
+            versions: ArcRwSignal::new(Vec::new()),
         }
     }
 
@@ -62,6 +67,7 @@ impl UiMessage {
         );
         m.sources.set(message.sources.clone());
         m.metadata.set(message.metadata.clone());
+        m.versions.set(message.versions.clone());
         m
     }
 
@@ -78,6 +84,9 @@ impl UiMessage {
         }
         if message.metadata.is_some() {
             self.metadata.set(message.metadata.clone());
+        }
+        if self.versions.with_untracked(|v| v != &message.versions) {
+            self.versions.set(message.versions.clone());
         }
     }
 }
@@ -143,47 +152,39 @@ impl ConversationView {
                 in_progress,
                 ..
             } if mine(conversation_id) => {
-                // Messages already shown keep their signals (and so their rendered
-                // blocks); the snapshot's text and state win.
-                let mut old = std::mem::take(&mut self.messages);
-                for message in messages {
-                    match old.iter().position(|m| m.id == message.id) {
-                        Some(i) => {
-                            let m = old.swap_remove(i);
-                            m.settle(message);
-                            self.messages.push(m);
-                        }
-                        None => self.messages.push(UiMessage::from_stored(message)),
-                    }
-                }
-                if let Some(p) = in_progress {
-                    match old.iter().position(|m| m.id == p.message_id) {
-                        Some(i) => {
-                            let m = old.swap_remove(i);
-                            if m.content.with_untracked(|c| c != &p.content) {
-                                m.content.set(p.content.clone());
-                            }
-                            m.state.set(MessageState::Streaming);
-                            self.messages.push(m);
-                        }
-                        None => self.messages.push(UiMessage::new(
-                            p.message_id,
-                            Role::Assistant,
-                            p.content.clone(),
-                            MessageState::Streaming,
-                        )),
-                    }
-                }
+                self.show(messages, in_progress.as_ref());
+                true
+            }
+            ServerMsg::BranchShown {
+                conversation_id,
+                messages,
+            } if mine(conversation_id) => {
+                self.show(messages, None);
                 true
             }
             ServerMsg::MessageReplaced {
                 conversation_id,
                 old_message_id,
-                ..
+                new_message_id,
             } if mine(conversation_id) => {
-                let before = self.messages.len();
-                self.messages.retain(|m| m.id != *old_message_id);
-                before != self.messages.len()
+                let Some(i) = self.messages.iter().position(|m| m.id == *old_message_id) else {
+                    return false;
+                };
+                // The new answer streams in the old one's place, as its newest version.
+                let mut versions = self.messages[i].versions.get_untracked();
+                if versions.is_empty() {
+                    versions.push(*old_message_id);
+                }
+                versions.push(*new_message_id);
+                let answer = UiMessage::new(
+                    *new_message_id,
+                    Role::Assistant,
+                    String::new(),
+                    MessageState::Streaming,
+                );
+                answer.versions.set(versions);
+                self.messages[i] = answer;
+                true
             }
             ServerMsg::MessageSources {
                 conversation_id,
@@ -273,6 +274,41 @@ impl ConversationView {
                 true
             }
             _ => false,
+        }
+    }
+
+    /// Shows `messages` (and the answer in progress) in place of the list. Messages
+    /// already shown keep their signals, and so their rendered blocks; the new text and
+    /// state win.
+    fn show(&mut self, messages: &[ChatMessage], in_progress: Option<&InProgress>) {
+        let mut old = std::mem::take(&mut self.messages);
+        for message in messages {
+            match old.iter().position(|m| m.id == message.id) {
+                Some(i) => {
+                    let m = old.swap_remove(i);
+                    m.settle(message);
+                    self.messages.push(m);
+                }
+                None => self.messages.push(UiMessage::from_stored(message)),
+            }
+        }
+        if let Some(p) = in_progress {
+            match old.iter().position(|m| m.id == p.message_id) {
+                Some(i) => {
+                    let m = old.swap_remove(i);
+                    if m.content.with_untracked(|c| c != &p.content) {
+                        m.content.set(p.content.clone());
+                    }
+                    m.state.set(MessageState::Streaming);
+                    self.messages.push(m);
+                }
+                None => self.messages.push(UiMessage::new(
+                    p.message_id,
+                    Role::Assistant,
+                    p.content.clone(),
+                    MessageState::Streaming,
+                )),
+            }
         }
     }
 
@@ -385,6 +421,7 @@ mod tests {
                 metadata: None,
                 client_msg_id: None,
                 created_at: 0,
+                versions: Vec::new(),
             }],
             in_progress: Some(crate::protocol::InProgress {
                 message_id: answer,
@@ -399,6 +436,74 @@ mod tests {
             .map(|m| m.content.get_untracked())
             .collect();
         assert_eq!(texts, vec!["Q", "Partial"]);
+    }
+
+    fn stored(cid: Uuid, id: Uuid, role: Role, content: &str, versions: Vec<Uuid>) -> ChatMessage {
+        ChatMessage {
+            id,
+            conversation_id: cid,
+            role,
+            content: content.into(),
+            sources: vec![],
+            metadata: None,
+            client_msg_id: None,
+            created_at: 0,
+            versions,
+        }
+    }
+
+    #[test]
+    fn a_regenerated_answer_streams_in_place_as_the_newest_version() {
+        let cid = Uuid::new_v4();
+        let (question, old, new) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let mut view = ConversationView::new(cid);
+        view.seed(&[
+            stored(cid, question, Role::User, "Q", vec![]),
+            stored(cid, old, Role::Assistant, "A", vec![]),
+        ]);
+        assert!(view.apply(&ServerMsg::MessageReplaced {
+            conversation_id: cid,
+            old_message_id: old,
+            new_message_id: new,
+        }));
+        assert_eq!(view.messages.len(), 2);
+        assert_eq!(view.messages[1].id, new);
+        assert_eq!(view.messages[1].versions.get_untracked(), vec![old, new]);
+        assert!(view.is_streaming());
+    }
+
+    #[test]
+    fn a_branch_shown_replaces_the_list_and_keeps_shared_messages() {
+        let cid = Uuid::new_v4();
+        let (q1, a1, q2, q2_edited) = (
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+        );
+        let mut view = ConversationView::new(cid);
+        view.seed(&[
+            stored(cid, q1, Role::User, "Q1", vec![]),
+            stored(cid, a1, Role::Assistant, "A1", vec![]),
+            stored(cid, q2, Role::User, "Q2", vec![]),
+        ]);
+        let kept = view.messages[0].content.clone();
+        assert!(view.apply(&ServerMsg::BranchShown {
+            conversation_id: cid,
+            messages: vec![
+                stored(cid, q1, Role::User, "Q1", vec![]),
+                stored(cid, a1, Role::Assistant, "A1", vec![]),
+                stored(cid, q2_edited, Role::User, "Q2 again", vec![q2, q2_edited]),
+            ],
+        }));
+        let ids: Vec<_> = view.messages.iter().map(|m| m.id).collect();
+        assert_eq!(ids, vec![q1, a1, q2_edited]);
+        assert_eq!(
+            view.messages[2].versions.get_untracked(),
+            vec![q2, q2_edited]
+        );
+        kept.set("same signal".into());
+        assert_eq!(view.messages[0].content.get_untracked(), "same signal");
     }
 
     #[test]

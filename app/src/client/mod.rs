@@ -31,6 +31,9 @@ pub enum ConnectionStatus {
     },
     /// No connection and none being attempted: before hydration, or the browser is offline.
     Offline,
+    /// The server refused this browser's key or session (close 1008): reconnecting cannot
+    /// help until the user signs in again.
+    SignInNeeded,
 }
 
 /// The choices a question is sent with.
@@ -61,10 +64,14 @@ pub struct ChatClient {
     pub conversations_changed: RwSignal<u64>,
     /// The newest progress of the job whose room is joined.
     pub job: RwSignal<Option<JobProgress>>,
+    /// The newest progress of every job whose room was joined, by job id.
+    pub jobs: RwSignal<HashMap<String, JobProgress>>,
     /// Upload progress per document id, in the joined project room.
     pub documents: RwSignal<HashMap<String, DocumentProgress>>,
     /// Bumped on every `project_update`.
     pub project_changed: RwSignal<u64>,
+    /// Connections (tabs, people) with the open conversation open, this one included.
+    pub viewers: RwSignal<usize>,
     /// Other connections typing in the open conversation.
     pub typing: RwSignal<std::collections::HashSet<Uuid>>,
     /// The newest sequence number seen per joined room: what a reconnect resumes from.
@@ -86,8 +93,10 @@ impl ChatClient {
             conversation: RwSignal::new(ConversationView::default()),
             conversations_changed: RwSignal::new(0),
             job: RwSignal::new(None),
+            jobs: RwSignal::new(HashMap::new()),
             documents: RwSignal::new(HashMap::new()),
             project_changed: RwSignal::new(0),
+            viewers: RwSignal::new(0),
             typing: RwSignal::new(Default::default()),
             rooms: StoredValue::new(HashMap::new()),
             outbox: StoredValue::new(None),
@@ -140,6 +149,9 @@ impl ChatClient {
     fn leave_conversations(self) {
         if self.typing.with_untracked(|t| !t.is_empty()) {
             self.typing.set(Default::default());
+        }
+        if self.viewers.get_untracked() != 0 {
+            self.viewers.set(0);
         }
         let old: Vec<String> = self.rooms.with_value(|r| {
             r.keys()
@@ -237,6 +249,31 @@ impl ChatClient {
         }
     }
 
+    /// Asks `content` in place of the question `message_id`: a new branch of the
+    /// conversation, answered; the old one stays a version.
+    pub fn edit(self, message_id: Uuid, content: String) {
+        if let Some(conversation_id) = self.conversation.with_untracked(|c| c.id) {
+            self.send(ClientMsg::EditMessage {
+                conversation_id,
+                message_id,
+                content,
+                client_msg_id: Uuid::new_v4().to_string(),
+                provider: None,
+                model: None,
+            });
+        }
+    }
+
+    /// Shows the branch through `message_id`, one of a message's versions.
+    pub fn show_version(self, message_id: Uuid) {
+        if let Some(conversation_id) = self.conversation.with_untracked(|c| c.id) {
+            self.send(ClientMsg::ShowVersion {
+                conversation_id,
+                message_id,
+            });
+        }
+    }
+
     fn send(self, msg: ClientMsg) {
         self.outbox.with_value(|tx| {
             if let Some(tx) = tx {
@@ -269,10 +306,22 @@ impl ChatClient {
                 .update_value(|r| _ = r.insert(room.clone(), *last_seq));
         }
         match frame.msg {
+            ServerMsg::Presence { connections } => {
+                let open = self
+                    .conversation
+                    .with_untracked(|c| c.id.map(rooms::conversation));
+                if open.is_some() && frame.room == open {
+                    self.viewers.set(connections);
+                }
+            }
             ServerMsg::Pong { t, .. } => {
                 self.latency_ms.set(Some(now_ms().saturating_sub(t)));
             }
-            ServerMsg::JobProgress(progress) => self.job.set(Some(progress)),
+            ServerMsg::JobProgress(progress) => {
+                self.jobs
+                    .update(|jobs| _ = jobs.insert(progress.job_id.clone(), progress.clone()));
+                self.job.set(Some(progress));
+            }
             ServerMsg::DocumentStatus {
                 document_id,
                 path,

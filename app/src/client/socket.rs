@@ -22,6 +22,18 @@ pub(super) fn spawn(client: ChatClient) {
     leptos::task::spawn_local(run(client, rx));
 }
 
+/// How a connection ended.
+enum Ended {
+    /// It never got as far as the server's welcome.
+    Early,
+    Welcomed,
+    /// The server refused the key or session (1008): retrying cannot help.
+    Refused,
+}
+
+/// The close code servers use for a missing, invalid or revoked key.
+const POLICY_VIOLATION: u16 = 1008;
+
 async fn run(client: ChatClient, mut outbox: UnboundedReceiver<ClientMsg>) {
     let mut attempt = 0u32;
     loop {
@@ -34,24 +46,31 @@ async fn run(client: ChatClient, mut outbox: UnboundedReceiver<ClientMsg>) {
         client
             .status
             .set(ConnectionStatus::Reconnecting { attempt });
-        if let Ok(ws) = WebSocket::open(&socket_url())
-            && session(client, ws, &mut outbox).await
-        {
-            attempt = 1;
-            client
-                .status
-                .set(ConnectionStatus::Reconnecting { attempt });
+        if let Ok(ws) = WebSocket::open(&socket_url()) {
+            match session(client, ws, &mut outbox).await {
+                Ended::Refused => {
+                    client.status.set(ConnectionStatus::SignInNeeded);
+                    return;
+                }
+                Ended::Welcomed => {
+                    attempt = 1;
+                    client
+                        .status
+                        .set(ConnectionStatus::Reconnecting { attempt });
+                }
+                Ended::Early => {}
+            }
         }
         TimeoutFuture::new(backoff_ms(attempt)).await;
     }
 }
 
-/// Runs one connection until it ends; true if it got as far as the server's welcome.
+/// Runs one connection until it ends.
 async fn session(
     client: ChatClient,
     ws: WebSocket,
     outbox: &mut UnboundedReceiver<ClientMsg>,
-) -> bool {
+) -> Ended {
     let (mut write, mut read) = ws.split();
     let mut welcomed = false;
     let mut last_heard = now_ms();
@@ -67,7 +86,15 @@ async fn session(
         };
         select_biased! {
             incoming = read.next().fuse() => {
-                let Some(Ok(message)) = incoming else { break };
+                let message = match incoming {
+                    Some(Ok(message)) => message,
+                    Some(Err(gloo_net::websocket::WebSocketError::ConnectionClose(close)))
+                        if close.code == POLICY_VIOLATION =>
+                    {
+                        return Ended::Refused;
+                    }
+                    _ => break,
+                };
                 last_heard = now_ms();
                 let text = match message {
                     Message::Text(text) => text,
@@ -81,7 +108,7 @@ async fn session(
                     resume.push(ClientMsg::Ping { t: now_ms() });
                     for msg in resume {
                         if send(&mut write, &msg).await.is_err() {
-                            return welcomed;
+                            return Ended::Welcomed;
                         }
                     }
                 }
@@ -103,7 +130,11 @@ async fn session(
             }
         }
     }
-    welcomed
+    if welcomed {
+        Ended::Welcomed
+    } else {
+        Ended::Early
+    }
 }
 
 async fn send<S>(write: &mut S, msg: &ClientMsg) -> Result<(), ()>
@@ -128,11 +159,8 @@ fn socket_url() -> String {
         _ => "ws",
     };
     let host = location.host().unwrap_or_else(|_| "127.0.0.1:3000".into());
-    // Browsers cannot set headers on a socket; the key travels as a query parameter.
-    match super::api::api_key() {
-        Some(key) => format!("{scheme}://{host}/ws?api_key={}", super::api::encode(&key)),
-        None => format!("{scheme}://{host}/ws"),
-    }
+    // The session cookie (after signing in) travels with the upgrade request.
+    format!("{scheme}://{host}/ws")
 }
 
 fn browser_online() -> bool {

@@ -40,9 +40,6 @@ pub(super) fn ask(
             url.push_str(&format!("&{name}={}", api::encode(value)));
         }
     }
-    if let Some(key) = api::api_key() {
-        url.push_str(&format!("&api_key={}", api::encode(&key)));
-    }
     let Ok(source) = EventSource::new(&url) else {
         return false;
     };

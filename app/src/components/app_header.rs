@@ -4,12 +4,14 @@
 use leptos::prelude::*;
 
 use super::connection_indicator::ConnectionIndicator;
+use super::sign_in_page::{SignOutButton, auth_state};
 use super::theme_toggle::ThemeToggle;
 use super::ui_state::Ui;
 
 #[component]
 pub fn AppHeader() -> impl IntoView {
     let ui = expect_context::<Ui>();
+    let auth = auth_state();
     view! {
         <header class="flex items-center gap-2 border-b border-stone-200 bg-stone-50/90 px-3 py-2 backdrop-blur dark:border-stone-800 dark:bg-stone-950/90">
             <a
@@ -37,6 +39,9 @@ pub fn AppHeader() -> impl IntoView {
                 <a href="/projects" class="hdr-link">
                     "Projects"
                 </a>
+                <a href="/wiki/jobs" class="hdr-link">
+                    "Wiki jobs"
+                </a>
             </nav>
             <div class="ml-auto flex items-center gap-1">
                 <ConnectionIndicator />
@@ -58,6 +63,12 @@ pub fn AppHeader() -> impl IntoView {
                 >
                     <span aria-hidden="true">"⌨"</span>
                 </button>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let state = auth.await;
+                        (state.required && state.signed_in).then(|| view! { <SignOutButton /> })
+                    })}
+                </Suspense>
             </div>
         </header>
     }

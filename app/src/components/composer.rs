@@ -95,14 +95,22 @@ pub fn Composer() -> impl IntoView {
                     <Show when=is_new>
                         <ProjectPicker />
                     </Show>
-                    <Show when=move || client.typing.with(|t| !t.is_empty())>
-                        <span
-                            class="text-xs text-stone-600 italic dark:text-stone-400"
-                            data-testid="typing"
-                        >
-                            "Someone else is typing…"
-                        </span>
-                    </Show>
+                    // Announced politely: who else is here, and when someone types.
+                    <span
+                        class="inline-flex gap-2 text-xs text-stone-600 dark:text-stone-400"
+                        aria-live="polite"
+                    >
+                        <Show when=move || { client.viewers.get() > 1 }>
+                            <span data-testid="viewers">
+                                {move || format!("{} viewing", client.viewers.get())}
+                            </span>
+                        </Show>
+                        <Show when=move || client.typing.with(|t| !t.is_empty())>
+                            <span class="italic" data-testid="typing">
+                                "Someone else is typing…"
+                            </span>
+                        </Show>
+                    </span>
                     <label class="inline-flex cursor-pointer items-center gap-1.5 select-none">
                         <input
                             type="checkbox"

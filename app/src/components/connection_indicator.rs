@@ -12,11 +12,12 @@ pub fn ConnectionIndicator() -> impl IntoView {
         ConnectionStatus::Connected => "Connected",
         ConnectionStatus::Reconnecting { .. } => "Reconnecting…",
         ConnectionStatus::Offline => "Offline",
+        ConnectionStatus::SignInNeeded => "Signed out",
     };
     let dot = move || match status.get() {
         ConnectionStatus::Connected => "bg-emerald-500",
         ConnectionStatus::Reconnecting { .. } => "bg-amber-500 animate-pulse",
-        ConnectionStatus::Offline => "bg-stone-400",
+        ConnectionStatus::Offline | ConnectionStatus::SignInNeeded => "bg-stone-400",
     };
     // Attempt count and latency sit outside the status element so that its text stays one
     // of three words that assistive technology and tests can rely on.
@@ -27,7 +28,12 @@ pub fn ConnectionIndicator() -> impl IntoView {
             .get()
             .map(|ms| format!("{ms} ms"))
             .unwrap_or_default(),
-        ConnectionStatus::Offline => String::new(),
+        ConnectionStatus::Offline | ConnectionStatus::SignInNeeded => String::new(),
+    };
+    // The sign-in page says what to do itself.
+    let location = leptos_router::hooks::use_location();
+    let refused = move || {
+        status.get() == ConnectionStatus::SignInNeeded && location.pathname.get() != "/signin"
     };
 
     view! {
@@ -45,6 +51,14 @@ pub fn ConnectionIndicator() -> impl IntoView {
             >
                 {detail}
             </span>
+            <Show when=refused>
+                <p role="alert" class="text-sm text-red-700 dark:text-red-400">
+                    "The server refused this browser's API key: it is invalid or was revoked. "
+                    <a href="/signin?error=invalid" class="underline">
+                        "Sign in again"
+                    </a>
+                </p>
+            </Show>
         </div>
     }
 }

@@ -34,17 +34,194 @@ pub fn MessageList() -> impl IntoView {
     }
 }
 
+/// True while an answer streams: no branch may change until it ends.
+fn answering() -> Signal<bool> {
+    let client = expect_context::<ChatClient>();
+    Signal::derive(move || client.conversation.with(|c| c.is_streaming()))
+}
+
 #[component]
 fn UserMessage(message: UiMessage) -> impl IntoView {
-    let content = message.content;
+    let client = expect_context::<ChatClient>();
+    let id = message.id;
+    let content = message.content.clone();
+    let editing = RwSignal::new(false);
+    let draft = RwSignal::new(String::new());
+    let busy = answering();
+    let editor = NodeRef::<leptos::html::Textarea>::new();
+    let start_editing = {
+        let content = content.clone();
+        move |_| {
+            draft.set(content.get_untracked());
+            editing.set(true);
+            #[cfg(feature = "hydrate")]
+            request_animation_frame(move || {
+                if let Some(el) = editor.get_untracked() {
+                    let _ = el.focus();
+                }
+            });
+        }
+    };
+    let submit = move || {
+        let text = draft.get_untracked();
+        if text.trim().is_empty() || busy.get_untracked() {
+            return;
+        }
+        editing.set(false);
+        client.edit(id, text);
+    };
     view! {
-        <li
-            class="self-end max-w-[85%] rounded-2xl rounded-br-sm bg-indigo-600 px-4 py-2.5 text-white shadow-sm"
-            data-role="user"
-        >
-            // Questions are shown as typed: plain text, never Markdown or HTML.
-            <p class="whitespace-pre-wrap break-words leading-relaxed">{move || content.get()}</p>
+        <li class="flex max-w-[85%] flex-col items-end gap-1 self-end" data-role="user">
+            <Show
+                when=move || editing.get()
+                fallback=move || {
+                    let content = content.clone();
+                    view! {
+                        // Questions are shown as typed: plain text, never Markdown or HTML.
+                        <p class="whitespace-pre-wrap break-words rounded-2xl rounded-br-sm bg-indigo-600 px-4 py-2.5 leading-relaxed text-white shadow-sm">
+                            {move || content.get()}
+                        </p>
+                    }
+                }
+            >
+                <form
+                    class="flex w-full min-w-[min(32rem,80vw)] flex-col gap-2"
+                    on:submit=move |ev| {
+                        ev.prevent_default();
+                        submit();
+                    }
+                >
+                    <textarea
+                        node_ref=editor
+                        aria-label="Edited question"
+                        rows="3"
+                        class="w-full rounded-xl border border-stone-300 bg-white px-3 py-2 text-stone-900 dark:border-stone-700 dark:bg-stone-900 dark:text-stone-100"
+                        prop:value=move || draft.get()
+                        on:input=move |ev| draft.set(event_target_value(&ev))
+                        on:keydown=move |ev| {
+                            if ev.key() == "Escape" {
+                                editing.set(false);
+                            } else if ev.key() == "Enter" && !ev.shift_key() {
+                                ev.prevent_default();
+                                submit();
+                            }
+                        }
+                    ></textarea>
+                    <div class="flex justify-end gap-2 text-sm">
+                        <button
+                            type="button"
+                            class="msg-action"
+                            on:click=move |_| editing.set(false)
+                        >
+                            "Cancel"
+                        </button>
+                        <button
+                            type="submit"
+                            class="rounded-lg bg-indigo-600 px-3 py-1 font-medium text-white hover:bg-indigo-700 disabled:opacity-50"
+                            disabled=move || busy.get()
+                        >
+                            "Save and send"
+                        </button>
+                    </div>
+                </form>
+            </Show>
+            <Show when=move || !editing.get()>
+                <div class="flex items-center gap-1 text-sm">
+                    <VersionNav id versions=message.versions.clone() busy />
+                    <button
+                        type="button"
+                        class="msg-action"
+                        aria-label="Edit question"
+                        title="Edit question"
+                        disabled=move || busy.get()
+                        on:click=start_editing.clone()
+                    >
+                        "Edit"
+                    </button>
+                </div>
+            </Show>
         </li>
+    }
+}
+
+/// "‹ 2 / 3 ›": browses the versions of one place in the conversation (regenerated
+/// answers, edited questions); choosing one shows its branch.
+#[component]
+fn VersionNav(id: Uuid, versions: ArcRwSignal<Vec<Uuid>>, busy: Signal<bool>) -> impl IntoView {
+    let client = expect_context::<ChatClient>();
+    let neighbour = {
+        let versions = versions.clone();
+        move |step: isize| {
+            versions.with(|v| {
+                let i = v.iter().position(|x| *x == id)?;
+                v.get(i.checked_add_signed(step)?).copied()
+            })
+        }
+    };
+    let position = {
+        let versions = versions.clone();
+        move || {
+            versions.with(|v| {
+                v.iter()
+                    .position(|x| *x == id)
+                    .map(|i| format!("{} / {}", i + 1, v.len()))
+            })
+        }
+    };
+    let several = move || versions.with(|v| v.len() > 1);
+    let go = {
+        let neighbour = neighbour.clone();
+        move |step: isize| {
+            if let Some(other) = neighbour(step) {
+                client.show_version(other);
+            }
+        }
+    };
+    let (previous, next) = (neighbour.clone(), neighbour);
+    view! {
+        <Show when=several.clone()>
+            <span
+                class="inline-flex items-center gap-0.5 text-xs"
+                role="group"
+                aria-label="Versions"
+            >
+                <button
+                    type="button"
+                    class="msg-action"
+                    aria-label="Previous version"
+                    title="Previous version"
+                    disabled={
+                        let previous = previous.clone();
+                        move || busy.get() || previous(-1).is_none()
+                    }
+                    on:click={
+                        let go = go.clone();
+                        move |_| go(-1)
+                    }
+                >
+                    "‹"
+                </button>
+                <span class="tabular-nums text-stone-600 dark:text-stone-400">
+                    {position.clone()}
+                </span>
+                <button
+                    type="button"
+                    class="msg-action"
+                    aria-label="Next version"
+                    title="Next version"
+                    disabled={
+                        let next = next.clone();
+                        move || busy.get() || next(1).is_none()
+                    }
+                    on:click={
+                        let go = go.clone();
+                        move |_| go(1)
+                    }
+                >
+                    "›"
+                </button>
+            </span>
+        </Show>
     }
 }
 
@@ -93,6 +270,8 @@ fn AssistantMessage(message: UiMessage, is_last: Signal<bool>) -> impl IntoView 
             parts.join(" · ")
         })
     });
+    let versions = message.versions.clone();
+    let busy = answering();
     let copied = RwSignal::new(false);
     let copy = {
         let content = message.content.clone();
@@ -172,6 +351,7 @@ fn AssistantMessage(message: UiMessage, is_last: Signal<bool>) -> impl IntoView 
                     <button type="button" class="msg-action" on:click=copy.clone()>
                         {move || if copied.get() { "Copied" } else { "Copy answer" }}
                     </button>
+                    <VersionNav id versions=versions.clone() busy />
                     <Show when=move || is_last.get()>
                         <button
                             type="button"

@@ -3,9 +3,9 @@
 //! wiki.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_navigate;
 
 use super::composer::fetch_projects;
+use super::wiki_start::WikiStart;
 use crate::client::{ChatClient, api};
 use crate::protocol::rest::{CreateProjectRequest, Project, ProjectKind, ProjectStatus};
 use crate::protocol::{DocumentState, rooms};
@@ -128,7 +128,7 @@ pub fn ProjectsPage() -> impl IntoView {
     }
 }
 
-fn split_list(text: &str) -> Vec<String> {
+pub(super) fn split_list(text: &str) -> Vec<String> {
     text.split([',', '\n'])
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -332,7 +332,6 @@ fn AddProject(on_added: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoVi
 
 #[component]
 fn ProjectCard(project: Project, reload: RwSignal<u64>) -> impl IntoView {
-    let navigate = use_navigate();
     let id = project.id.clone();
     let error = RwSignal::new(None::<String>);
     let uploads = expect_context::<Uploads>();
@@ -370,28 +369,6 @@ fn ProjectCard(project: Project, reload: RwSignal<u64>) -> impl IntoView {
         ProjectKind::Git => "git",
         ProjectKind::Local => "folder",
         ProjectKind::Upload => "uploads",
-    };
-    let start_wiki = {
-        let id = id.clone();
-        move |_| {
-            let id = id.clone();
-            let navigate = navigate.clone();
-            leptos::task::spawn_local(async move {
-                let body = crate::protocol::rest::NewWikiJob {
-                    project_id: id,
-                    ..Default::default()
-                };
-                match api::post::<_, crate::protocol::rest::JobStarted>("/api/wiki/jobs", &body)
-                    .await
-                {
-                    Ok(job) => navigate(
-                        &format!("/wiki/job/{}", api::encode(&job.job_id)),
-                        Default::default(),
-                    ),
-                    Err(e) => error.set(Some(e)),
-                }
-            });
-        }
     };
     let delete = {
         let id = id.clone();
@@ -461,9 +438,6 @@ fn ProjectCard(project: Project, reload: RwSignal<u64>) -> impl IntoView {
                 <a class="btn-secondary" href=format!("/projects/{enc}/wiki")>
                     "Wiki"
                 </a>
-                <button type="button" class="btn-secondary" on:click=start_wiki>
-                    "Generate wiki"
-                </button>
                 <button
                     type="button"
                     class="btn-secondary"
@@ -485,6 +459,7 @@ fn ProjectCard(project: Project, reload: RwSignal<u64>) -> impl IntoView {
                     "Delete"
                 </button>
             </div>
+            <WikiStart project_id=id.clone() />
             {move || {
                 error
                     .get()
@@ -677,20 +652,16 @@ async fn send_file(project_id: &str, file: SendFile) -> Result<(), String> {
         web_sys::FormData::new().map_err(|_| "The browser cannot build the upload.".to_owned())?;
     form.append_with_blob_and_filename("file", &file, &file.name())
         .map_err(|_| "The browser cannot read the file.".to_owned())?;
-    let mut builder = gloo_net::http::RequestBuilder::new(&format!(
+    let response = gloo_net::http::RequestBuilder::new(&format!(
         "/api/projects/{}/documents",
         api::encode(project_id)
     ))
-    .method(gloo_net::http::Method::POST);
-    if let Some(key) = api::api_key() {
-        builder = builder.header("X-API-Key", &key);
-    }
-    let response = builder
-        .body(form)
-        .map_err(|e| e.to_string())?
-        .send()
-        .await
-        .map_err(|_| "The server cannot be reached.".to_owned())?;
+    .method(gloo_net::http::Method::POST)
+    .body(form)
+    .map_err(|e| e.to_string())?
+    .send()
+    .await
+    .map_err(|_| "The server cannot be reached.".to_owned())?;
     api::finish::<serde::de::IgnoredAny>(response)
         .await
         .map(|_| ())

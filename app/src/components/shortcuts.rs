@@ -1,11 +1,10 @@
-//! Keyboard shortcuts, the dialog that lists them (`?`), and the API-key setting.
+//! Keyboard shortcuts and the dialog that lists them (`?`).
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
 use super::ui_state::Ui;
 use crate::client::ChatClient;
-use crate::client::api::{API_KEY_STORAGE, local_get, local_set};
 
 /// What the dialog lists; the handler below implements exactly these.
 const SHORTCUTS: &[(&str, &str)] = &[
@@ -90,9 +89,6 @@ pub fn ShortcutsDialog() -> impl IntoView {
             }
         }
     });
-    let key = RwSignal::new(String::new());
-    let saved = RwSignal::new(false);
-    Effect::new(move |_| key.set(local_get(API_KEY_STORAGE).unwrap_or_default()));
 
     view! {
         <dialog
@@ -134,43 +130,10 @@ pub fn ShortcutsDialog() -> impl IntoView {
                             .collect_view()}
                     </tbody>
                 </table>
-                <h2 class="mt-5 text-base font-semibold">"Settings"</h2>
-                <form
-                    class="mt-2 flex items-end gap-2"
-                    on:submit=move |ev| {
-                        ev.prevent_default();
-                        local_set(API_KEY_STORAGE, Some(key.get_untracked().trim()));
-                        saved.set(true);
-                    }
-                >
-                    <label class="flex flex-1 flex-col gap-1 text-sm">
-                        "API key (when the server requires one)"
-                        <input
-                            type="password"
-                            autocomplete="off"
-                            class="rounded-lg border border-stone-300 bg-white px-2 py-1.5 dark:border-stone-600 dark:bg-stone-950"
-                            prop:value=move || key.get()
-                            on:input=move |ev| {
-                                saved.set(false);
-                                key.set(event_target_value(&ev))
-                            }
-                        />
-                    </label>
-                    <button
-                        type="submit"
-                        class="rounded-lg bg-indigo-600 px-3 py-1.5 text-sm font-medium text-white"
-                    >
-                        "Save key"
-                    </button>
-                </form>
-                <p class="mt-1 text-xs text-stone-600 dark:text-stone-400">
-                    {move || {
-                        if saved.get() {
-                            "Saved in this browser. Reload to reconnect with it."
-                        } else {
-                            "Kept in this browser's local storage only."
-                        }
-                    }}
+                <p class="mt-4 text-sm text-stone-600 dark:text-stone-400">
+                    "When the server asks for an API key, " <a href="/signin" class="underline">
+                        "sign in"
+                    </a> " once: the browser keeps a session, never the key."
                 </p>
             </div>
         </dialog>

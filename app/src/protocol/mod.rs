@@ -91,6 +91,23 @@ pub enum ClientMsg {
         conversation_id: Uuid,
         message_id: Uuid,
     },
+    /// Asks `content` in place of the shown question `message_id`: a new branch of the
+    /// conversation starts there and is answered; the old branch is kept as a version.
+    EditMessage {
+        conversation_id: Uuid,
+        message_id: Uuid,
+        content: String,
+        client_msg_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        provider: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        model: Option<String>,
+    },
+    /// Shows the branch through `message_id`, one of the versions a message lists.
+    ShowVersion {
+        conversation_id: Uuid,
+        message_id: Uuid,
+    },
     Typing {
         conversation_id: Uuid,
         is_typing: bool,
@@ -108,6 +125,8 @@ impl ClientMsg {
         "send_message",
         "stop",
         "regenerate",
+        "edit_message",
+        "show_version",
         "typing",
         "ping",
     ];
@@ -212,6 +231,12 @@ pub enum ServerMsg {
         conversation_id: Uuid,
         old_message_id: Uuid,
         new_message_id: Uuid,
+    },
+    /// The conversation shows another branch (a question was edited, or another version
+    /// chosen): `messages` is the conversation as now shown.
+    BranchShown {
+        conversation_id: Uuid,
+        messages: Vec<ChatMessage>,
     },
     /// The conversation was deleted; clients should close it.
     ConversationDeleted {
@@ -348,6 +373,10 @@ pub struct ChatMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_msg_id: Option<String>,
     pub created_at: Millis,
+    /// Every version of this place in the conversation (regenerated answers, edited
+    /// questions), oldest first, this message among them; empty while there is one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<Uuid>,
 }
 
 /// A retrieved passage that an answer may cite as `[n]`, n being its position plus one.
@@ -477,6 +506,18 @@ mod tests {
                 conversation_id: id,
                 message_id: Uuid::new_v4(),
             },
+            ClientMsg::EditMessage {
+                conversation_id: id,
+                message_id: Uuid::new_v4(),
+                content: "And how is it saved?".into(),
+                client_msg_id: "c-2".into(),
+                provider: None,
+                model: Some("m".into()),
+            },
+            ClientMsg::ShowVersion {
+                conversation_id: id,
+                message_id: Uuid::new_v4(),
+            },
             ClientMsg::Typing {
                 conversation_id: id,
                 is_typing: true,
@@ -502,6 +543,7 @@ mod tests {
             metadata: Some(sample_metadata()),
             client_msg_id: Some("c-1".into()),
             created_at: 1,
+            versions: vec![Uuid::new_v4(), message_id],
         };
         let events = [
             ServerMsg::Welcome {
@@ -522,7 +564,7 @@ mod tests {
             ServerMsg::Presence { connections: 3 },
             ServerMsg::MessageReceived {
                 conversation_id,
-                message,
+                message: message.clone(),
             },
             ServerMsg::MessageSources {
                 conversation_id,
@@ -564,6 +606,10 @@ mod tests {
                 conversation_id,
                 old_message_id: message_id,
                 new_message_id: Uuid::new_v4(),
+            },
+            ServerMsg::BranchShown {
+                conversation_id,
+                messages: vec![message.clone()],
             },
             ServerMsg::ConversationDeleted { conversation_id },
             ServerMsg::Typing {

@@ -86,6 +86,18 @@ pub struct ChatStats {
     pub incomplete_answers: u64,
 }
 
+/// `POST /api/chat/conversations/{id}/messages/{message_id}/edit`: ask `content` in place
+/// of a shown question, as a new branch of the conversation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct EditRequest {
+    pub content: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+}
+
 /// `POST /api/chat/conversations/{id}/cleanup`: keep only the newest messages.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

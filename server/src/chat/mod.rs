@@ -11,6 +11,7 @@
 //! So a joining client gets history and the partial answer as of one sequence number,
 //! and every later event live: no token is lost or repeated.
 
+mod branches;
 mod checkpoint_writer;
 mod claim;
 mod context;
@@ -19,6 +20,8 @@ mod recovery;
 mod research;
 mod slots;
 mod turn;
+
+pub use branches::Edit;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,7 +34,7 @@ use crate::clock::now_ms;
 use crate::cluster::{Cluster, ClusterError, Signal};
 use crate::fault::{ClientFault, Fault};
 use crate::projects::{ProjectError, ProjectService};
-use crate::providers::{PromptMessage, Providers};
+use crate::providers::{ChatProvider, PromptMessage, Providers};
 use crate::rag::Rag;
 use crate::realtime::{Follower, Hub, JoinOutcome, Peer};
 use crate::storage::{Existence, StorageError, Store};
@@ -52,6 +55,10 @@ pub enum ChatError {
     Deleted,
     #[error("only the conversation's last answer can be regenerated")]
     NotRegenerable,
+    #[error("only a question of the conversation as shown can be edited")]
+    NotEditable,
+    #[error("the conversation has no message {0}")]
+    UnknownMessage(Uuid),
     #[error(
         "{waiting} questions are already waiting for an answer on this server; try again shortly (REPOWIKI_MAX_WAITING_ANSWERS)"
     )]
@@ -70,10 +77,11 @@ impl ClientFault for ChatError {
             Self::EmptyMessage
             | Self::MessageTooLong { .. }
             | Self::UnknownProvider(_)
-            | Self::NotRegenerable => Fault::Invalid,
+            | Self::NotRegenerable
+            | Self::NotEditable => Fault::Invalid,
             Self::Busy => Fault::Busy,
             Self::Overloaded { .. } => Fault::Overloaded,
-            Self::Deleted | Self::UnknownProject(_) => Fault::NotFound,
+            Self::Deleted | Self::UnknownProject(_) | Self::UnknownMessage(_) => Fault::NotFound,
             Self::Cluster(_) => Fault::Upstream("redis"),
             Self::Projects(_) | Self::Storage(_) => Fault::Internal,
         }
@@ -230,21 +238,8 @@ impl ChatService {
     /// Stores the question, announces it to the conversation's room and starts the
     /// answer. Returns the stored user message.
     pub async fn ask(self: &Arc<Self>, question: Question) -> Result<ChatMessage, ChatError> {
-        let content = question.content.trim();
-        if content.is_empty() {
-            return Err(ChatError::EmptyMessage);
-        }
-        if content.chars().count() > self.max_message_chars {
-            return Err(ChatError::MessageTooLong {
-                max: self.max_message_chars,
-            });
-        }
-        let provider = self
-            .providers
-            .get(question.provider.as_deref())
-            .ok_or_else(|| {
-                ChatError::UnknownProvider(question.provider.clone().unwrap_or_default())
-            })?;
+        let content = self.checked_content(&question.content)?;
+        let provider = self.provider(question.provider.as_deref())?;
         let existing = self.store.conversation(question.conversation_id).await?;
         let project_id = match &existing {
             Some(conversation) => conversation.project_id.clone(),
@@ -274,6 +269,7 @@ impl ChatService {
                 metadata: None,
                 client_msg_id: question.client_msg_id.clone(),
                 created_at: now,
+                versions: Vec::new(),
             };
             let existence = self
                 .store
@@ -299,28 +295,51 @@ impl ChatService {
         } else {
             prompt.extend(turn::prompt_from(std::slice::from_ref(&stored)));
         }
-        let service = Arc::clone(self);
-        tokio::spawn(async move {
-            service
-                .run_turn(
-                    turn::TurnSpec {
-                        conversation_id: id,
-                        claim,
-                        provider,
-                        model: question.model,
-                        temperature: question.temperature,
-                        project_id,
-                        file_path: question.file_path,
-                        prompt,
-                        deep_research: question.deep_research,
-                        replaces: None,
-                        _hold: hold,
-                    },
-                    ticket,
-                )
-                .await;
-        });
+        self.spawn_turn(
+            turn::TurnSpec {
+                conversation_id: id,
+                claim,
+                provider,
+                model: question.model,
+                temperature: question.temperature,
+                project_id,
+                file_path: question.file_path,
+                prompt,
+                deep_research: question.deep_research,
+                replaces: None,
+                _hold: hold,
+            },
+            ticket,
+        );
         Ok(stored)
+    }
+
+    /// A question's text, trimmed, within the configured length.
+    fn checked_content<'a>(&self, content: &'a str) -> Result<&'a str, ChatError> {
+        let content = content.trim();
+        if content.is_empty() {
+            return Err(ChatError::EmptyMessage);
+        }
+        if content.chars().count() > self.max_message_chars {
+            return Err(ChatError::MessageTooLong {
+                max: self.max_message_chars,
+            });
+        }
+        Ok(content)
+    }
+
+    /// The provider a question names, or the default one.
+    fn provider(&self, name: Option<&str>) -> Result<Arc<dyn ChatProvider>, ChatError> {
+        self.providers
+            .get(name)
+            .ok_or_else(|| ChatError::UnknownProvider(name.unwrap_or_default().to_owned()))
+    }
+
+    /// Runs the answer as a task of its own: it belongs to the conversation, not to the
+    /// connection that asked.
+    fn spawn_turn(self: &Arc<Self>, spec: turn::TurnSpec, ticket: slots::Ticket) {
+        let service = Arc::clone(self);
+        tokio::spawn(async move { service.run_turn(spec, ticket).await });
     }
 
     /// Answers the last question again. The answer `message_id` (which must be the
@@ -334,10 +353,7 @@ impl ChatService {
         model: Option<String>,
         client: &str,
     ) -> Result<(), ChatError> {
-        let provider_impl = self
-            .providers
-            .get(provider.as_deref())
-            .ok_or_else(|| ChatError::UnknownProvider(provider.clone().unwrap_or_default()))?;
+        let provider_impl = self.provider(provider.as_deref())?;
         let claim = self.turns.claim(conversation_id)?;
         let claim = self.share_claim(claim).await?;
         let ticket = self.enqueue(client)?;
@@ -365,27 +381,22 @@ impl ChatService {
             );
             (history, conversation.project_id)
         };
-        let service = Arc::clone(self);
-        tokio::spawn(async move {
-            service
-                .run_turn(
-                    turn::TurnSpec {
-                        conversation_id,
-                        claim,
-                        provider: provider_impl,
-                        model,
-                        temperature: None,
-                        project_id,
-                        file_path: None,
-                        prompt: turn::prompt_from(&history),
-                        deep_research: false,
-                        replaces: Some(message_id),
-                        _hold: hold,
-                    },
-                    ticket,
-                )
-                .await;
-        });
+        self.spawn_turn(
+            turn::TurnSpec {
+                conversation_id,
+                claim,
+                provider: provider_impl,
+                model,
+                temperature: None,
+                project_id,
+                file_path: None,
+                prompt: turn::prompt_from(&history),
+                deep_research: false,
+                replaces: Some(message_id),
+                _hold: hold,
+            },
+            ticket,
+        );
         Ok(())
     }
 
@@ -451,7 +462,7 @@ impl ChatService {
         }
         // Only read history when a snapshot may be needed; a plain live join needs none.
         let stored = match since_seq {
-            Some(_) => Some(self.store.messages(conversation_id).await?),
+            Some(_) => Some(self.store.shown_messages(conversation_id).await?),
             None => None,
         };
         if self.hub.is_shared() {
@@ -569,6 +580,7 @@ impl AnswerAssembler {
                 metadata: Some(metadata),
                 client_msg_id: None,
                 created_at: now_ms(),
+                versions: Vec::new(),
             }),
             ServerMsg::MessageError { message_id, .. } => {
                 self.sources.remove(&message_id);

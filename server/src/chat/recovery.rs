@@ -118,6 +118,7 @@ impl ChatService {
             sources: checkpoint.sources,
             client_msg_id: None,
             created_at: checkpoint.updated_at,
+            versions: Vec::new(),
         };
         self.store.insert_message(&answer).await?;
         if let Some(old) = checkpoint.replaces {

@@ -221,6 +221,7 @@ impl ChatService {
             metadata: Some(metadata.clone()),
             client_msg_id: None,
             created_at: now_ms(),
+            versions: Vec::new(),
         };
         let mut stored = self.store.insert_message(&answer).await;
         if let (Ok(()), Some(old)) = (&stored, spec.replaces) {

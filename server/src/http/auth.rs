@@ -3,7 +3,8 @@
 //!
 //! Keys arrive as the `api_key` query parameter (browsers cannot set headers on a
 //! WebSocket), `Authorization: Bearer …` or `X-API-Key`, and are compared in constant
-//! time so that response timing reveals nothing about a key.
+//! time so that response timing reveals nothing about a key. Browsers sign in once and
+//! send a session cookie instead (`session`).
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, header};
@@ -71,7 +72,13 @@ pub fn authenticate(
     if !config.auth_enabled {
         return Ok(None);
     }
-    check_key(config, presented_key(headers, query))
+    match presented_key(headers, query) {
+        Some(key) => check_key(config, Some(key)),
+        None => match super::session::session_key(config, headers) {
+            Some(session) => session.map(Some),
+            None => Err(AuthError::Missing),
+        },
+    }
 }
 
 /// Checks a key presented some other way (a Socket.IO `auth.token`), as [`authenticate`]

@@ -160,10 +160,11 @@ pub async fn messages(
 ) -> Result<Json<Page<ChatMessage>>, ApiError> {
     let id = parse_id(&id)?;
     state.store.conversation(id).await?.ok_or_else(not_found)?;
-    let page = state
+    let mut page = state
         .store
         .messages_page(id, query.limit(), query.offset.unwrap_or(0))
         .await?;
+    state.store.with_versions(id, &mut page.items).await?;
     Ok(Json(page))
 }
 

@@ -1,6 +1,7 @@
 //! The HTTP surface: server-rendered pages, the sockets, and the REST endpoints.
 
 pub mod auth;
+mod branches;
 mod caching;
 mod chat_message;
 mod compat;
@@ -15,6 +16,7 @@ mod projects;
 pub mod rate_limits;
 mod request_trace;
 mod security_headers;
+mod session;
 mod wiki;
 mod ws;
 
@@ -42,6 +44,10 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::require_api_key,
         ))
+        // Signing in is what a request without a key does: outside the key check, inside
+        // the limits.
+        .route("/api/auth/session", post(session::sign_in))
+        .route("/api/auth/signout", post(session::sign_out))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             rate_limits::limit_rest,
@@ -83,33 +89,77 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// What server-rendered pages read from the server itself, so a conversation is readable
-/// with JavaScript off. A page request without a valid key (when auth is on) gets none:
-/// the page renders, the stored data does not.
+/// with JavaScript off. When auth is on, a page request without a valid key or session is
+/// sent to sign in, and gets no stored data whatever it renders.
 fn page_data(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
     let store = state.store.clone();
+    let wiki = state.wiki.clone();
     let config = state.config.clone();
     move || {
         security_headers::set_page_policy();
-        let authorized =
-            leptos::prelude::use_context::<axum::http::request::Parts>().is_some_and(|parts| {
-                auth::authenticate(&config, &parts.headers, parts.uri.query()).is_ok()
-            });
-        if !authorized {
-            return;
+        let parts = leptos::prelude::use_context::<axum::http::request::Parts>();
+        let authorized = parts.as_ref().is_some_and(|parts| {
+            auth::authenticate(&config, &parts.headers, parts.uri.query()).is_ok()
+        });
+        if let Some(parts) = parts.as_ref().filter(|_| !authorized)
+            && parts.uri.path() != SIGN_IN_PAGE
+        {
+            let next = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            let next: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
+            // Set here rather than by `leptos_axum::redirect`, which redirects only requests
+            // that accept HTML: no client may read a page's data without a session.
+            if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
+                && let Ok(location) =
+                    axum::http::HeaderValue::from_str(&format!("{SIGN_IN_PAGE}?next={next}"))
+            {
+                response.set_status(axum::http::StatusCode::FOUND);
+                response.insert_header(axum::http::header::LOCATION, location);
+            }
         }
         let store = store.clone();
+        let wiki = wiki.clone();
         leptos::prelude::provide_context(app::ServerData {
+            auth: app::AuthState {
+                required: config.auth_enabled,
+                signed_in: config.auth_enabled && authorized,
+            },
+            jobs: std::sync::Arc::new(move |filter: app::JobsFilter| {
+                let wiki = wiki.clone();
+                Box::pin(async move {
+                    if !authorized {
+                        return Err("Sign in to see the jobs.".to_owned());
+                    }
+                    wiki.jobs(
+                        filter.project_id.as_deref(),
+                        filter.status.as_deref(),
+                        Some(200),
+                        None,
+                    )
+                    .await
+                    .map_err(|e| e.to_string())
+                })
+            }),
             messages: std::sync::Arc::new(move |id| {
                 let store = store.clone();
                 Box::pin(async move {
+                    if !authorized {
+                        return None;
+                    }
                     // A deleted conversation is gone for pages as it is for REST.
                     store.conversation(id).await.ok().flatten()?;
-                    store.messages(id).await.ok().filter(|m| !m.is_empty())
+                    store
+                        .shown_messages(id)
+                        .await
+                        .ok()
+                        .filter(|m| !m.is_empty())
                 })
             }),
         });
     }
 }
+
+/// The one page open to a browser that has not signed in.
+const SIGN_IN_PAGE: &str = "/signin";
 
 /// The REST API proper; every route sits behind the API-key check.
 fn api_routes() -> Router<AppState> {
@@ -130,6 +180,14 @@ fn api_routes() -> Router<AppState> {
         .route(
             "/api/chat/conversations/{id}/messages",
             get(conversations::messages),
+        )
+        .route(
+            "/api/chat/conversations/{id}/messages/{message_id}/edit",
+            post(branches::edit),
+        )
+        .route(
+            "/api/chat/conversations/{id}/messages/{message_id}/show",
+            post(branches::show),
         )
         .route(
             "/api/chat/conversations/{id}/cleanup",

@@ -2,8 +2,8 @@
 //! and the shared types, so the document cannot drift from the code.
 
 use app::protocol::rest::{
-    ChatStats, CleanupRequest, CleanupResult, Conversation, ConversationUpdate, NewConversation,
-    SyncChatRequest, SyncChatResponse,
+    ChatStats, CleanupRequest, CleanupResult, Conversation, ConversationUpdate, EditRequest,
+    NewConversation, SyncChatRequest, SyncChatResponse,
 };
 use app::protocol::rest::{
     CreateProjectRequest, CreatedProject, DocumentContent, DocumentInfo, IndexReport, JobStarted,
@@ -18,7 +18,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::compat::{broadcast, sse};
 use super::error::{ErrorBody, ErrorDetail};
-use super::{chat_message, conversations, health, models, projects, wiki};
+use super::{branches, chat_message, conversations, health, models, projects, wiki};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -39,6 +39,8 @@ use super::{chat_message, conversations, health, models, projects, wiki};
         conversations::delete,
         conversations::messages,
         conversations::cleanup,
+        branches::edit,
+        branches::show,
         conversations::stats,
         sse::handler,
         broadcast::publish_status,
@@ -65,7 +67,7 @@ use super::{chat_message, conversations, health, models, projects, wiki};
     ),
     components(schemas(
         ErrorBody, ErrorDetail, Conversation, NewConversation, ConversationUpdate,
-        SyncChatRequest, SyncChatResponse, ChatStats, CleanupRequest, CleanupResult,
+        SyncChatRequest, SyncChatResponse, ChatStats, CleanupRequest, CleanupResult, EditRequest,
         ChatMessage, Source, MessageMetadata, Role, FinishReason,
         NewWikiJob, WikiFilters, WikiJob, WikiJobPage, Wiki, WikiStructure, WikiSection, WikiPage,
         Project, ProjectKind, ProjectStatus, ProjectFilters, IndexReport, CreateProjectRequest,
@@ -151,6 +153,7 @@ impl Modify for EveryOperation {
                         continue;
                     }
                     let is_uuid = *name == "conversation_id"
+                        || *name == "message_id"
                         || (*name == "id" && path.starts_with("/api/chat/conversations/"));
                     let mut schema = ObjectBuilder::new()
                         .schema_type(Type::String)

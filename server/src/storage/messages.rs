@@ -28,23 +28,39 @@ impl Store {
             .map(serde_json::to_string)
             .transpose()
             .map_err(|e| StorageError::Corrupt(e.to_string()))?;
-        sqlx::query(
-            "INSERT INTO messages \
-             (id, conversation_id, position, role, content, sources, metadata, client_msg_id, created_at) \
-             VALUES ($1, $2, \
-                (SELECT COALESCE(MAX(position), 0) + 1 FROM messages WHERE conversation_id = $2), \
-                $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(message.id.to_string())
-        .bind(message.conversation_id.to_string())
-        .bind(role_name(message.role))
-        .bind(&message.content)
-        .bind(sources)
-        .bind(metadata)
-        .bind(message.client_msg_id.clone())
-        .bind(message.created_at as i64)
-        .execute(&self.writer)
-        .await?;
+        // A question follows the message shown last; an answer follows the question shown
+        // last (a regenerated answer is stored while its old version is still shown).
+        let sql = match message.role {
+            Role::User => {
+                "INSERT INTO messages \
+                 (id, conversation_id, position, role, content, sources, metadata, client_msg_id, created_at, parent_id) \
+                 VALUES ($1, $2, \
+                    (SELECT COALESCE(MAX(position), 0) + 1 FROM messages WHERE conversation_id = $2), \
+                    $3, $4, $5, $6, $7, $8, \
+                    (SELECT id FROM messages WHERE conversation_id = $2 AND superseded_by IS NULL \
+                     ORDER BY position DESC LIMIT 1))"
+            }
+            Role::Assistant => {
+                "INSERT INTO messages \
+                 (id, conversation_id, position, role, content, sources, metadata, client_msg_id, created_at, parent_id) \
+                 VALUES ($1, $2, \
+                    (SELECT COALESCE(MAX(position), 0) + 1 FROM messages WHERE conversation_id = $2), \
+                    $3, $4, $5, $6, $7, $8, \
+                    (SELECT id FROM messages WHERE conversation_id = $2 AND superseded_by IS NULL \
+                     AND role = 'user' ORDER BY position DESC LIMIT 1))"
+            }
+        };
+        sqlx::query(sql)
+            .bind(message.id.to_string())
+            .bind(message.conversation_id.to_string())
+            .bind(role_name(message.role))
+            .bind(&message.content)
+            .bind(sources)
+            .bind(metadata)
+            .bind(message.client_msg_id.clone())
+            .bind(message.created_at as i64)
+            .execute(&self.writer)
+            .await?;
         self.touch_conversation(message.conversation_id, message.created_at)
             .await
     }
@@ -71,27 +87,6 @@ impl Store {
             .execute(&self.writer)
             .await?;
         Ok(())
-    }
-
-    /// Earlier versions of a regenerated answer, oldest first.
-    pub async fn previous_versions(&self, message_id: Uuid) -> Result<Vec<ChatMessage>> {
-        let mut versions = Vec::new();
-        let mut current = message_id.to_string();
-        // Follow the chain backwards; bounded so that corrupt data cannot loop forever.
-        for _ in 0..100 {
-            let row: Option<MessageRecord> = sqlx::query_as(
-                "SELECT id, conversation_id, role, content, sources, metadata, client_msg_id, created_at \
-                 FROM messages WHERE superseded_by = $1",
-            )
-            .bind(&current)
-            .fetch_optional(&self.pool)
-            .await?;
-            let Some(row) = row else { break };
-            current = row.0.clone();
-            versions.push(message_from_record(row)?);
-        }
-        versions.reverse();
-        Ok(versions)
     }
 
     /// One page of a conversation's messages, oldest first.
@@ -216,10 +211,11 @@ fn message_from_record(record: MessageRecord) -> Result<ChatMessage> {
         metadata,
         client_msg_id,
         created_at: created_at as u64,
+        versions: Vec::new(),
     })
 }
 
-fn role_name(role: Role) -> &'static str {
+pub(super) fn role_name(role: Role) -> &'static str {
     match role {
         Role::User => "user",
         Role::Assistant => "assistant",

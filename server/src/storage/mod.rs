@@ -2,6 +2,7 @@
 //! WAL mode, created and migrated on first start), PostgreSQL when `DATABASE_URL` names
 //! one. Queries are written once in SQL both understand, with `$n` placeholders.
 
+mod branches;
 mod checkpoints;
 mod conversations;
 pub mod documents;

@@ -12,6 +12,7 @@ mod scripted;
 mod wiki_support;
 
 // Areas under test.
+mod branches;
 mod chat_providers;
 mod chat_rest;
 mod chat_retrieval;
@@ -24,6 +25,7 @@ mod request_guards;
 mod retrieval;
 mod scale_out;
 mod seed_endpoints;
+mod sessions;
 mod storage;
 mod wiki;
 mod wiki_resume;

@@ -38,6 +38,7 @@ fn message(conversation_id: Uuid, role: Role, content: &str, at: u64) -> ChatMes
         metadata: None,
         client_msg_id: None,
         created_at: at,
+        versions: Vec::new(),
     }
 }
 

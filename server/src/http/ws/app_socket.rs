@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use super::admission::{Upgrade, accept, exceeds_transport_ceiling};
 use super::client_frames::parse_client_frame;
-use crate::chat::{ChatError, Question};
+use crate::chat::{ChatError, Edit, Question};
 use crate::clock::now_ms;
 use crate::fault::ClientFault;
 use crate::realtime::{
@@ -283,6 +283,42 @@ impl Connection {
                     self.chat_error(e, Some(reference));
                 }
             }
+            ClientMsg::EditMessage {
+                conversation_id,
+                message_id,
+                content,
+                client_msg_id,
+                provider,
+                model,
+            } => {
+                let edit = Edit {
+                    conversation_id,
+                    message_id,
+                    content,
+                    client_msg_id: Some(client_msg_id),
+                    provider,
+                    model,
+                    client: self.slot.client().to_owned(),
+                };
+                self.edit(edit).await;
+            }
+            ClientMsg::ShowVersion {
+                conversation_id,
+                message_id,
+            } => {
+                let reference = message_id.to_string();
+                if !self.follow(conversation_id, &reference).await {
+                    return;
+                }
+                if let Err(e) = self
+                    .state
+                    .chat
+                    .show_version(conversation_id, message_id)
+                    .await
+                {
+                    self.chat_error(e, Some(reference));
+                }
+            }
             ClientMsg::Typing {
                 conversation_id,
                 is_typing,
@@ -300,6 +336,16 @@ impl Connection {
                     );
                 }
             }
+        }
+    }
+
+    async fn edit(&mut self, edit: Edit) {
+        let reference = edit.client_msg_id.clone().unwrap_or_default();
+        if !self.follow(edit.conversation_id, &reference).await {
+            return;
+        }
+        if let Err(e) = self.state.chat.edit(edit).await {
+            self.chat_error(e, Some(reference));
         }
     }
 
