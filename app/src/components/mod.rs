@@ -10,6 +10,7 @@ pub mod jobs_page;
 pub mod markdown;
 pub mod message_list;
 pub mod projects_page;
+pub mod reindex_control;
 pub mod shortcuts;
 pub mod sign_in_page;
 pub mod sources_panel;

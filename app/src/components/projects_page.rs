@@ -5,6 +5,7 @@
 use leptos::prelude::*;
 
 use super::composer::fetch_projects;
+use super::reindex_control::ReindexControl;
 use super::wiki_start::WikiStart;
 use crate::client::{ChatClient, api};
 use crate::protocol::rest::{CreateProjectRequest, Project, ProjectKind, ProjectStatus};
@@ -384,24 +385,8 @@ fn ProjectCard(project: Project, reload: RwSignal<u64>) -> impl IntoView {
             });
         }
     };
-    let reindex = {
-        let id = id.clone();
-        move |_| {
-            let id = id.clone();
-            leptos::task::spawn_local(async move {
-                match api::post::<_, serde::de::IgnoredAny>(
-                    &format!("/api/projects/{}/reindex", api::encode(&id)),
-                    &api::Empty {},
-                )
-                .await
-                {
-                    Ok(_) => reload.update(|n| *n += 1),
-                    Err(e) => error.set(Some(e)),
-                }
-            });
-        }
-    };
     let enc = api::encode(&id);
+    let reindex_id = id.clone();
     view! {
         <li
             class="rounded-2xl border border-stone-200 bg-white p-4 shadow-sm dark:border-stone-800 dark:bg-stone-900"
@@ -447,9 +432,12 @@ fn ProjectCard(project: Project, reload: RwSignal<u64>) -> impl IntoView {
                     "Upload"
                 </button>
                 <Show when=move || project.kind != ProjectKind::Upload>
-                    <button type="button" class="btn-secondary" on:click=reindex.clone()>
-                        "Re-index"
-                    </button>
+                    <ReindexControl
+                        project_id=reindex_id.clone()
+                        needs_token=project.needs_token
+                        reload
+                        error
+                    />
                 </Show>
                 <button
                     type="button"

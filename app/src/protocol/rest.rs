@@ -312,6 +312,10 @@ pub struct Project {
     pub updated_at: Millis,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub indexed_at: Option<Millis>,
+    /// A private repository (first indexed with an access token): tokens are never
+    /// stored, so re-indexing it needs the token again.
+    #[serde(default)]
+    pub needs_token: bool,
 }
 
 /// `POST /api/projects`. Without `source`, an empty project for uploads.

@@ -23,6 +23,10 @@ pub enum ProjectError {
     Busy,
     #[error("the project is not being indexed")]
     NotIndexing,
+    #[error(
+        "this private repository needs its access token again to be indexed (tokens are never stored)"
+    )]
+    TokenRequired,
     #[error("{0}")]
     TooLarge(String),
     /// Fetching the source failed (clone error, timeout); the message is scrubbed.
@@ -55,7 +59,7 @@ impl ClientFault for ProjectError {
     fn fault(&self) -> Fault {
         match self {
             Self::NotFound | Self::DocumentNotFound => Fault::NotFound,
-            Self::InvalidInput(_) | Self::InvalidPath(_) => Fault::Invalid,
+            Self::InvalidInput(_) | Self::InvalidPath(_) | Self::TokenRequired => Fault::Invalid,
             Self::Refused(_) => Fault::Refused,
             Self::Busy => Fault::Busy,
             Self::NotIndexing => Fault::Conflict,

@@ -526,6 +526,7 @@ impl ProjectService {
                 branch: branch.as_deref(),
                 filters: &filters,
                 job_id: Some(&job_id),
+                needs_token: req.token.as_deref().is_some_and(|t| !t.is_empty()),
                 now: now_ms(),
             })
             .await?;
@@ -604,9 +605,12 @@ impl ProjectService {
         {
             return Err(invalid("token is not a valid access token"));
         }
+        let token = token.filter(|t| !t.is_empty());
+        if project.needs_token && token.is_none() {
+            return Err(ProjectError::TokenRequired);
+        }
         let mode = Mode::Sync { rebuild: false };
         let job_id = Uuid::new_v4().to_string();
-        let token = token.filter(|t| !t.is_empty());
         self.inner.start_job(project, job_id, token, mode).await
     }
 
@@ -762,8 +766,24 @@ impl ProjectService {
         Ok(())
     }
 
-    /// Starts a job for a project found unfinished; `Busy` (someone runs it) is fine.
+    /// Starts a job for a project found unfinished; `Busy` (someone runs it) is fine. A
+    /// private repository cannot be fetched without its token, which was never stored:
+    /// it fails at once, saying so, and the user re-indexes it with the token.
     async fn run_again(&self, project: Project, mode: Mode) -> Result<(), ProjectError> {
+        if project.needs_token && matches!(mode, Mode::Sync { .. }) {
+            let message = ProjectError::TokenRequired.to_string();
+            self.inner
+                .store
+                .fail_project_index(&project.id, &message, now_ms())
+                .await?;
+            if let Some(job_id) = &project.job_id {
+                self.inner
+                    .publish_progress(&project.id, job_id, JobStatus::Failed, 100.0, message);
+            }
+            self.inner
+                .status_changed(&project.id, ProjectStatus::Failed);
+            return Ok(());
+        }
         let job_id = Uuid::new_v4().to_string();
         match self.inner.start_job(project, job_id, None, mode).await {
             Ok(_) | Err(ProjectError::Busy) => Ok(()),

@@ -12,7 +12,7 @@ use super::{Result, StorageError, Store};
 macro_rules! select_projects {
     () => {
         "SELECT id, name, kind, source, branch, filters, status, error, documents, \
-     chunks, last_commit, job_id, report, created_at, updated_at, indexed_at FROM projects"
+     chunks, last_commit, job_id, report, created_at, updated_at, indexed_at, needs_token FROM projects"
     };
 }
 
@@ -27,6 +27,8 @@ pub struct NewProject<'a> {
     pub filters: &'a ProjectFilters,
     /// The job indexing it; `None` for an upload project, which starts ready.
     pub job_id: Option<&'a str>,
+    /// Indexed with an access token: re-indexing asks for it again.
+    pub needs_token: bool,
     pub now: u64,
 }
 
@@ -41,7 +43,8 @@ impl Store {
         };
         sqlx::query(
             "INSERT INTO projects (id, name, kind, source, source_key, branch, filters, status, \
-             job_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+             job_id, created_at, updated_at, needs_token) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)",
         )
         .bind(new.id)
         .bind(new.name)
@@ -53,6 +56,7 @@ impl Store {
         .bind(status.as_str())
         .bind(new.job_id.map(str::to_owned))
         .bind(new.now as i64)
+        .bind(i64::from(new.needs_token))
         .execute(&self.writer)
         .await?;
         Ok(())
@@ -242,5 +246,6 @@ fn project_from_row(row: &AnyRow) -> Result<Project> {
         created_at: number("created_at")?.max(0) as u64,
         updated_at: number("updated_at")?.max(0) as u64,
         indexed_at: indexed_at.map(|t| t.max(0) as u64),
+        needs_token: number("needs_token")? != 0,
     })
 }

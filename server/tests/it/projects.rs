@@ -213,6 +213,19 @@ async fn a_private_git_repository_is_cloned_filtered_and_searchable() {
     );
     assert!(!everything.contains(TOKEN) && !everything.contains(&basic));
 
+    // A private repository: re-indexing without its token is refused up front, saying why.
+    assert_eq!(project["needs_token"], true);
+    let (status, refused) =
+        post_json(&server, &format!("/api/projects/{id}/reindex"), json!({})).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("access token again"),
+        "{refused}"
+    );
+
     // Re-indexing with the token again: the project room sees the job, nothing changed.
     join_project(&mut socket, &id).await;
     let (status, started) = post_json(

@@ -40,12 +40,14 @@ async fn projects_and_documents_round_trip() {
                 branch: None,
                 filters: &filters,
                 job_id: Some("job-1"),
+                needs_token: true,
                 now: 100,
             })
             .await
             .expect("insert");
         let project = store.project(&id).await.unwrap().expect("stored");
         assert_eq!(project.status, ProjectStatus::Indexing, "{backend:?}");
+        assert!(project.needs_token, "{backend:?}");
         assert_eq!(project.filters, filters);
         assert_eq!(project.job_id.as_deref(), Some("job-1"));
         let found = store.project_by_source(&key, None, &filters).await.unwrap();
