@@ -7,7 +7,9 @@
 //!
 //! Speed: an answer is cut into blocks at blank lines outside code fences. While it
 //! streams, every block before the last such cut is finished: it is rendered once and kept
-//! (keyed by its text), and only the growing tail is parsed again at each token. The tail
+//! (keyed by its text), and only the growing tail is cut and parsed again at each token
+//! ([`StreamSplitter`]), so a token costs the same at the end of a long answer as at its
+//! start. The tail
 //! is hidden from assistive technology until it is finished, so the surrounding live
 //! region announces each block once instead of the whole answer at every token.
 //!
@@ -50,6 +52,61 @@ pub fn split(text: &str, streaming: bool) -> Parts {
         String::new()
     };
     Parts { blocks, tail }
+}
+
+/// [`split`] kept between the calls of a streaming answer: each call cuts only the text
+/// after the last finished block. A text that was replaced rather than extended (a
+/// snapshot, the stored answer) is cut again from the start.
+#[derive(Debug, Default)]
+pub struct StreamSplitter {
+    blocks: Vec<Block>,
+    /// Where the unfinished tail starts.
+    done: usize,
+    /// The length of the text last seen.
+    seen: usize,
+}
+
+impl StreamSplitter {
+    /// Brings the finished blocks up to `text`; returns how many there are.
+    pub fn advance(&mut self, text: &str) -> usize {
+        let extended = text.len() >= self.seen
+            && text.is_char_boundary(self.done)
+            && self
+                .blocks
+                .last()
+                .is_none_or(|b| text.get(b.start..b.start + b.src.len()) == Some(b.src.as_str()));
+        if !extended {
+            *self = Self::default();
+        }
+        // A cut is always outside any code fence, so cutting can resume from it.
+        let mut start = self.done;
+        for cut in cuts(&text[self.done..]) {
+            let end = self.done + cut;
+            push_block(&mut self.blocks, text, start, end);
+            start = end;
+        }
+        self.done = start;
+        self.seen = text.len();
+        self.blocks.len()
+    }
+
+    pub fn blocks(&self) -> &[Block] {
+        &self.blocks
+    }
+
+    /// The unfinished part of `text` (the text last given to [`Self::advance`]).
+    pub fn tail<'a>(&self, text: &'a str) -> &'a str {
+        text.get(self.done..).unwrap_or_default()
+    }
+
+    /// Takes the blocks of a finished answer, so a later `advance` continues from them.
+    pub fn finish(&mut self, text: &str) -> usize {
+        let Parts { blocks, .. } = split(text, false);
+        self.blocks = blocks;
+        self.done = text.len();
+        self.seen = text.len();
+        self.blocks.len()
+    }
 }
 
 fn push_block(blocks: &mut Vec<Block>, text: &str, start: usize, end: usize) {
@@ -301,12 +358,32 @@ pub fn Markdown(
     #[prop(into)] content: Signal<String>,
     #[prop(into)] streaming: Signal<bool>,
 ) -> impl IntoView {
-    let parts = Memo::new(move |_| content.with(|text| split(text, streaming.get())));
-    let blocks = Memo::new(move |_| parts.with(|p| p.blocks.clone()));
-    let tail = Memo::new(move |_| parts.with(|p| p.tail.clone()));
+    let splitter = StoredValue::new(StreamSplitter::default());
+    // Per token: the tail is cut and copied; the finished blocks only when one is added.
+    let parts = Memo::new(move |_| {
+        let streaming = streaming.get();
+        content.with(|text| {
+            splitter
+                .try_update_value(|s| {
+                    if streaming {
+                        let finished = s.advance(text);
+                        (finished, s.tail(text).to_owned())
+                    } else {
+                        (s.finish(text), String::new())
+                    }
+                })
+                .unwrap_or_default()
+        })
+    });
+    let finished = Memo::new(move |_| parts.with(|p| p.0));
+    let tail = Memo::new(move |_| parts.with(|p| p.1.clone()));
+    let blocks = move || {
+        finished.track();
+        splitter.with_value(|s| s.blocks().to_vec())
+    };
     view! {
         <div class="md" data-markdown="">
-            <For each=move || blocks.get() key=|b| (b.start, b.src.clone()) let:block>
+            <For each=blocks key=|b| (b.start, b.src.clone()) let:block>
                 <div class="md-block" inner_html=to_html(&block.src)></div>
             </For>
             <Show when=move || tail.with(|t| !t.trim().is_empty())>
@@ -394,6 +471,22 @@ mod tests {
             vec!["```\na\n\nb\n```\n\n", "- item\n\n    more\n\n", "Next\n\n"]
         );
         assert_eq!(parts.tail, "x");
+    }
+
+    #[test]
+    fn cutting_as_the_text_grows_gives_the_blocks_of_a_whole_cut() {
+        let answer = "Intro [1].\n\n```rust\nlet x = 1;\n\nlet y = 2;\n```\n\n- a\n\n    b\n\n| a | b |\n|---|---|\n\nEnd.";
+        let mut splitter = StreamSplitter::default();
+        for end in 1..=answer.len() {
+            splitter.advance(&answer[..end]);
+            let whole = split(&answer[..end], true);
+            assert_eq!(splitter.blocks(), &whole.blocks[..], "at {end}");
+            assert_eq!(splitter.tail(&answer[..end]), whole.tail, "at {end}");
+        }
+        // Replaced rather than extended: cut again from the start.
+        splitter.advance("Other.\n\nText");
+        assert_eq!(splitter.blocks(), &split("Other.\n\nText", true).blocks[..]);
+        assert_eq!(splitter.finish(answer), split(answer, false).blocks.len());
     }
 
     #[test]

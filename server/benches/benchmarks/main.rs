@@ -16,6 +16,7 @@ mod idle_sockets;
 mod indexing;
 mod lexical_index;
 mod load;
+mod long_chat;
 mod provider_stream;
 mod realtime;
 mod retrieval_quality;
@@ -73,6 +74,11 @@ const BENCHMARKS: &[(&str, fn(), &str)] = &[
         "load",
         load::bench,
         "server binary alone: overhead and CPU per turn on each path, 1,000 concurrent turns",
+    ),
+    (
+        "long_chat",
+        long_chat::bench,
+        "500 stored messages, then a 20,000-token answer: time per token, first vs last",
     ),
     (
         "chat_overhead",

@@ -96,8 +96,14 @@ async fn the_openapi_document_describes_every_rest_endpoint() {
         ("/api/chat/conversations/{id}", "delete"),
         ("/api/chat/conversations/{id}/messages", "get"),
         ("/api/chat/conversations/{id}/cleanup", "post"),
-        ("/api/chat/conversations/{id}/messages/{message_id}/edit", "post"),
-        ("/api/chat/conversations/{id}/messages/{message_id}/show", "post"),
+        (
+            "/api/chat/conversations/{id}/messages/{message_id}/edit",
+            "post",
+        ),
+        (
+            "/api/chat/conversations/{id}/messages/{message_id}/show",
+            "post",
+        ),
         ("/api/chat/stats", "get"),
         ("/api/chat/stream/{conversation_id}", "get"),
         ("/api/v1/websocket/status", "post"),
