@@ -117,6 +117,40 @@ test("every page passes an accessibility scan, in light and dark", async ({ brow
     await waitForHydration(page);
     await expect(page.getByText("Loading the wiki…")).toHaveCount(0);
     await audit(page, testInfo, `wiki-${colorScheme}`);
+
+    await page.goto("/wiki/jobs");
+    await waitForHydration(page);
+    await expect(page.getByRole("heading", { name: "Wiki jobs" })).toBeVisible();
+    await audit(page, testInfo, `jobs-${colorScheme}`);
+
+    await page.goto("/signin");
+    await waitForHydration(page);
+    await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+    await audit(page, testInfo, `signin-${colorScheme}`);
+    await context.close();
+  }
+});
+
+test("every page fits a 375 px phone and a 1440 px screen (screenshots kept)", async ({ browser }, testInfo) => {
+  for (const width of [375, 1440]) {
+    const context = await browser.newContext({ viewport: { width, height: 900 } });
+    const page = await context.newPage();
+    for (const [name, path] of [
+      ["chat", "/"],
+      ["projects", "/projects"],
+      ["jobs", "/wiki/jobs"],
+      ["signin", "/signin"],
+    ]) {
+      await page.goto(path);
+      await waitForHydration(page);
+      const sideways = await page.evaluate(
+        () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+      );
+      expect(sideways, `${name} at ${width} px scrolls sideways`).toBeLessThanOrEqual(0);
+      const file = testInfo.outputPath(`${name}-${width}.png`);
+      await page.screenshot({ path: file, fullPage: true });
+      await testInfo.attach(`${name}-${width}.png`, { path: file, contentType: "image/png" });
+    }
     await context.close();
   }
 });

@@ -13,7 +13,7 @@ pub fn AppHeader() -> impl IntoView {
     let ui = expect_context::<Ui>();
     let auth = auth_state();
     view! {
-        <header class="flex items-center gap-2 border-b border-stone-200 bg-stone-50/90 px-3 py-2 backdrop-blur dark:border-stone-800 dark:bg-stone-950/90">
+        <header class="flex flex-wrap items-center gap-2 border-b border-stone-200 bg-stone-50/90 px-3 py-2 backdrop-blur dark:border-stone-800 dark:bg-stone-950/90">
             <a
                 href="#message"
                 class="sr-only focus:not-sr-only focus:rounded focus:bg-indigo-600 focus:px-2 focus:text-white"

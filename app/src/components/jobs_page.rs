@@ -149,33 +149,36 @@ fn JobTable(jobs: Vec<WikiJob>) -> impl IntoView {
         }
     });
     view! {
-        <table class="mt-6 w-full text-left text-sm">
-            <caption class="sr-only">"Wiki jobs, newest first"</caption>
-            <thead class="border-b border-stone-200 text-stone-600 dark:border-stone-800 dark:text-stone-400">
-                <tr>
-                    <th scope="col" class="py-2 pr-3 font-medium">
-                        "Project"
-                    </th>
-                    <th scope="col" class="py-2 pr-3 font-medium">
-                        "Status"
-                    </th>
-                    <th scope="col" class="py-2 pr-3 font-medium">
-                        "Progress"
-                    </th>
-                    <th scope="col" class="py-2 pr-3 font-medium">
-                        "Language · model"
-                    </th>
-                    <th scope="col" class="py-2 font-medium">
-                        "Job"
-                    </th>
-                </tr>
-            </thead>
-            <tbody>
-                <For each=move || jobs.clone() key=|job| job.job_id.clone() let:job>
-                    <JobRow job />
-                </For>
-            </tbody>
-        </table>
+        // A narrow screen scrolls the table, not the page.
+        <div class="mt-6 overflow-x-auto">
+            <table class="w-full min-w-[36rem] text-left text-sm">
+                <caption class="sr-only">"Wiki jobs, newest first"</caption>
+                <thead class="border-b border-stone-200 text-stone-600 dark:border-stone-800 dark:text-stone-400">
+                    <tr>
+                        <th scope="col" class="py-2 pr-3 font-medium">
+                            "Project"
+                        </th>
+                        <th scope="col" class="py-2 pr-3 font-medium">
+                            "Status"
+                        </th>
+                        <th scope="col" class="py-2 pr-3 font-medium">
+                            "Progress"
+                        </th>
+                        <th scope="col" class="py-2 pr-3 font-medium">
+                            "Language · model"
+                        </th>
+                        <th scope="col" class="py-2 font-medium">
+                            "Job"
+                        </th>
+                    </tr>
+                </thead>
+                <tbody>
+                    <For each=move || jobs.clone() key=|job| job.job_id.clone() let:job>
+                        <JobRow job />
+                    </For>
+                </tbody>
+            </table>
+        </div>
     }
 }
 

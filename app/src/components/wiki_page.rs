@@ -14,12 +14,24 @@ pub fn WikiPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
     let project_id = move || params.read().get("id").unwrap_or_default();
+    let language = move || {
+        query
+            .read()
+            .get("language")
+            .unwrap_or_else(|| "en".to_owned())
+    };
     let wiki = RwSignal::new(None::<Result<Wiki, String>>);
     Effect::new(move |_| {
         let id = project_id();
+        let language = language();
         leptos::task::spawn_local(async move {
             wiki.set(Some(
-                api::get::<Wiki>(&format!("/api/projects/{}/wiki", api::encode(&id))).await,
+                api::get::<Wiki>(&format!(
+                    "/api/projects/{}/wiki?language={}",
+                    api::encode(&id),
+                    api::encode(&language)
+                ))
+                .await,
             ));
         });
     });
@@ -57,6 +69,7 @@ pub fn WikiPage() -> impl IntoView {
                 }
                 Some(Ok(w)) => {
                     let pid = api::encode(&w.project_id);
+                    let lang = api::encode(&w.language);
                     let current = chosen()
                         .and_then(|id| w.pages.iter().find(|p| p.id == id).cloned())
                         .or_else(|| {
@@ -81,6 +94,10 @@ pub fn WikiPage() -> impl IntoView {
                             class="hidden w-72 shrink-0 overflow-y-auto border-r border-stone-200 bg-stone-100/60 p-4 md:block dark:border-stone-800 dark:bg-stone-900/60"
                         >
                             <p class="text-sm font-semibold">{w.structure.title.clone()}</p>
+                            <LanguageSwitch
+                                languages=w.languages.clone()
+                                current=w.language.clone()
+                            />
                             {w
                                 .structure
                                 .sections
@@ -100,7 +117,11 @@ pub fn WikiPage() -> impl IntoView {
                                                         view! {
                                                             <li>
                                                                 <a
-                                                                    href=format!("?page={}", api::encode(id))
+                                                                    href=format!(
+                                                                        "?language={}&page={}",
+                                                                        api::encode(&w.language),
+                                                                        api::encode(id),
+                                                                    )
                                                                     aria-current=active.then_some("page")
                                                                     class=if active {
                                                                         "block rounded px-2 py-1 text-sm bg-white font-medium shadow-sm dark:bg-stone-800"
@@ -132,7 +153,7 @@ pub fn WikiPage() -> impl IntoView {
                                     <a
                                         class="btn-secondary text-sm"
                                         href=format!(
-                                            "/api/projects/{pid}/wiki/export?format=markdown",
+                                            "/api/projects/{pid}/wiki/export?format=markdown&language={lang}",
                                         )
                                         download
                                     >
@@ -140,7 +161,9 @@ pub fn WikiPage() -> impl IntoView {
                                     </a>
                                     <a
                                         class="btn-secondary text-sm"
-                                        href=format!("/api/projects/{pid}/wiki/export?format=json")
+                                        href=format!(
+                                            "/api/projects/{pid}/wiki/export?format=json&language={lang}",
+                                        )
                                         download
                                     >
                                         "Export JSON"
@@ -247,4 +270,35 @@ pub fn WikiPage() -> impl IntoView {
             }}
         </div>
     }
+}
+
+/// The languages this project's wiki exists in, as links: the viewer shows the chosen one.
+#[component]
+fn LanguageSwitch(languages: Vec<String>, current: String) -> impl IntoView {
+    (languages.len() > 1).then(|| {
+        view! {
+            <nav aria-label="Wiki language" class="mt-2 flex flex-wrap gap-1 text-xs">
+                {languages
+                    .into_iter()
+                    .map(|language| {
+                        let active = language == current;
+                        view! {
+                            <a
+                                href=format!("?language={}", api::encode(&language))
+                                hreflang=language.clone()
+                                aria-current=active.then_some("page")
+                                class=if active {
+                                    "rounded bg-indigo-600 px-2 py-0.5 font-medium text-white"
+                                } else {
+                                    "rounded px-2 py-0.5 hover:bg-stone-200 dark:hover:bg-stone-800"
+                                }
+                            >
+                                {language.clone()}
+                            </a>
+                        }
+                    })
+                    .collect_view()}
+            </nav>
+        }
+    })
 }

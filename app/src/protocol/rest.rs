@@ -240,6 +240,9 @@ pub struct Wiki {
     pub generated_at: Millis,
     pub structure: WikiStructure,
     pub pages: Vec<WikiPage>,
+    /// Every language the project has a wiki in, this one included.
+    #[serde(default)]
+    pub languages: Vec<String>,
 }
 
 // --- Projects (SPEC §2, §4, §5) ---

@@ -388,6 +388,16 @@ impl Store {
         Ok(true)
     }
 
+    /// The languages the project has a wiki in, alphabetically.
+    pub async fn wiki_languages(&self, project_id: &str) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT language FROM wikis WHERE project_id = $1 ORDER BY language")
+                .bind(project_id)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|(language,)| language).collect())
+    }
+
     /// The job whose pages are the project's wiki in `language`, and when it became so.
     pub async fn current_wiki(
         &self,

@@ -152,6 +152,7 @@ mod tests {
                 related_pages: vec![],
                 status: app::protocol::PageStatus::Completed,
             }],
+            languages: vec!["en".into()],
         };
         let md = markdown(&wiki);
         assert!(md.contains("  - [Intro](#page-intro)"));

@@ -360,6 +360,7 @@ impl WikiService {
             generated_at: generated_at.max(0) as u64,
             structure,
             pages,
+            languages: self.store.wiki_languages(project_id).await?,
         })
     }
 

@@ -107,6 +107,11 @@ async fn a_whole_job_generates_every_page_once_with_progress_and_exports() {
     let (status, wiki) = server.get("/api/projects/demo/wiki").await;
     assert_eq!(status, 200, "{wiki}");
     assert_eq!(wiki["job_id"], job_id.as_str());
+    assert_eq!(
+        wiki["languages"],
+        json!(["en"]),
+        "the languages the viewer offers"
+    );
     assert_eq!(wiki["structure"]["title"], "Demo wiki");
     assert_eq!(
         wiki["structure"]["sections"][1]["pages"],
