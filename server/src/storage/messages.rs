@@ -30,26 +30,13 @@ impl Store {
             .map_err(|e| StorageError::Corrupt(e.to_string()))?;
         // A question follows the message shown last; an answer follows the question shown
         // last (a regenerated answer is stored while its old version is still shown).
-        let sql = match message.role {
-            Role::User => {
-                "INSERT INTO messages \
-                 (id, conversation_id, position, role, content, sources, metadata, client_msg_id, created_at, parent_id) \
-                 VALUES ($1, $2, \
-                    (SELECT COALESCE(MAX(position), 0) + 1 FROM messages WHERE conversation_id = $2), \
-                    $3, $4, $5, $6, $7, $8, \
-                    (SELECT id FROM messages WHERE conversation_id = $2 AND superseded_by IS NULL \
-                     ORDER BY position DESC LIMIT 1))"
-            }
-            Role::Assistant => {
-                "INSERT INTO messages \
-                 (id, conversation_id, position, role, content, sources, metadata, client_msg_id, created_at, parent_id) \
-                 VALUES ($1, $2, \
-                    (SELECT COALESCE(MAX(position), 0) + 1 FROM messages WHERE conversation_id = $2), \
-                    $3, $4, $5, $6, $7, $8, \
-                    (SELECT id FROM messages WHERE conversation_id = $2 AND superseded_by IS NULL \
-                     AND role = 'user' ORDER BY position DESC LIMIT 1))"
-            }
-        };
+        let sql = "INSERT INTO messages \
+             (id, conversation_id, position, role, content, sources, metadata, client_msg_id, created_at, parent_id) \
+             VALUES ($1, $2, \
+                (SELECT COALESCE(MAX(position), 0) + 1 FROM messages WHERE conversation_id = $2), \
+                $3, $4, $5, $6, $7, $8, \
+                (SELECT id FROM messages WHERE conversation_id = $2 AND superseded_by IS NULL \
+                 AND ($3 = 'user' OR role = 'user') ORDER BY position DESC LIMIT 1))";
         sqlx::query(sql)
             .bind(message.id.to_string())
             .bind(message.conversation_id.to_string())
