@@ -36,10 +36,7 @@ pub struct AuthState {
 #[derive(Clone)]
 pub struct ServerData {
     pub auth: AuthState,
-    /// Wiki jobs, newest first, filtered by project and status.
-    pub jobs: std::sync::Arc<dyn Fn(JobsFilter) -> StoredJobs + Send + Sync>,
-    /// The stored messages of a conversation, `None` if there is no such conversation.
-    pub messages: std::sync::Arc<dyn Fn(uuid::Uuid) -> StoredMessages + Send + Sync>,
+    pub store: std::sync::Arc<dyn PageStore>,
 }
 
 /// Which wiki jobs the jobs page lists (`/wiki/jobs?project=…&status=…`).
@@ -49,17 +46,52 @@ pub struct JobsFilter {
     pub status: Option<String>,
 }
 
-/// Wiki jobs as [`ServerData::jobs`] loads them: `Err` with a readable reason.
+/// A page's data on its way from the server's own services: `Err` holds a reason fit to
+/// show the reader.
 #[cfg(feature = "ssr")]
-pub type StoredJobs = std::pin::Pin<
-    Box<
-        dyn std::future::Future<
-                Output = Result<protocol::rest::Page<protocol::rest::WikiJob>, String>,
-            > + Send,
-    >,
->;
+pub type Loading<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
 
-/// A conversation's stored messages, as [`ServerData::messages`] loads them.
+/// The stored data pages render on the server: the same reads the REST API makes, so a
+/// page rendered by the server and the one the browser later reads agree. A browser that
+/// has not signed in (when auth is on) gets nothing from any of them.
 #[cfg(feature = "ssr")]
-pub type StoredMessages =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Option<Vec<protocol::ChatMessage>>> + Send>>;
+pub trait PageStore: Send + Sync {
+    /// Wiki jobs, newest first, filtered by project and status.
+    fn jobs(
+        &self,
+        filter: JobsFilter,
+    ) -> Loading<Result<protocol::rest::Page<protocol::rest::WikiJob>, String>>;
+    /// The ids of the wiki jobs under way.
+    fn running_jobs(&self) -> Loading<Result<Vec<String>, String>>;
+    /// One wiki job with its pages.
+    fn job(&self, job_id: String) -> Loading<Result<protocol::rest::WikiJob, String>>;
+    /// The stored messages of a conversation as shown, `None` if there is no such
+    /// conversation.
+    fn messages(&self, id: uuid::Uuid) -> Loading<Option<Vec<protocol::ChatMessage>>>;
+    /// Every project, newest first.
+    fn projects(&self) -> Loading<Result<Vec<protocol::rest::Project>, String>>;
+    /// A project's current wiki in `language`.
+    fn wiki(
+        &self,
+        project_id: String,
+        language: String,
+    ) -> Loading<Result<protocol::rest::Wiki, String>>;
+    /// One stored document of a project, for the source view.
+    fn file(
+        &self,
+        project_id: String,
+        path: String,
+    ) -> Loading<Result<protocol::rest::DocumentContent, String>>;
+    /// The newest conversations, those matching `search` when it is not empty.
+    fn conversations(
+        &self,
+        search: String,
+        limit: usize,
+    ) -> Loading<Result<protocol::rest::Page<protocol::rest::Conversation>, String>>;
+}
+
+/// The page store of the page being rendered; on the server only.
+#[cfg(feature = "ssr")]
+pub fn page_store() -> Option<std::sync::Arc<dyn PageStore>> {
+    leptos::prelude::use_context::<ServerData>().map(|data| data.store)
+}

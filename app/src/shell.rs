@@ -16,6 +16,7 @@ use crate::components::jobs_page::JobsPage;
 use crate::components::projects_page::ProjectsPage;
 use crate::components::shortcuts::{ShortcutsDialog, install_shortcuts};
 use crate::components::sign_in_page::SignInPage;
+use crate::components::source_page::SourcePage;
 use crate::components::ui_state::Ui;
 use crate::components::wiki_page::WikiPage;
 
@@ -78,10 +79,15 @@ pub fn App() -> impl IntoView {
                         view=ChatPage
                         ssr=SsrMode::InOrder
                     />
-                    <Route path=path!("/projects") view=ProjectsPage />
-                    <Route path=path!("/projects/:id/wiki") view=WikiPage />
+                    <Route path=path!("/projects") view=ProjectsPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/projects/:id/wiki") view=WikiPage ssr=SsrMode::InOrder />
+                    <Route
+                        path=path!("/projects/:id/source")
+                        view=SourcePage
+                        ssr=SsrMode::InOrder
+                    />
                     <Route path=path!("/wiki/jobs") view=JobsPage ssr=SsrMode::InOrder />
-                    <Route path=path!("/wiki/job/:job_id") view=JobPage />
+                    <Route path=path!("/wiki/job/:job_id") view=JobPage ssr=SsrMode::InOrder />
                     <Route path=path!("/signin") view=SignInPage />
                 </Routes>
             </div>

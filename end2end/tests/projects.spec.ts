@@ -42,7 +42,7 @@ async function addLocalProject(page: Page, folder: string, name: string): Promis
   await expect(page.getByText("Project added; indexing has started.")).toBeVisible();
 }
 
-test("a local project is indexed, answers with sources, takes uploads, and gets a wiki", async ({ page }, testInfo) => {
+test("a local project is indexed, answers with sources, takes uploads, and gets a wiki", async ({ page, browser }, testInfo) => {
   test.setTimeout(180_000);
   const repo = sampleRepo();
   const server = new ControlledServer(3144, { REPOWIKI_LOCAL_ROOTS: path.dirname(repo) });
@@ -86,6 +86,7 @@ test("a local project is indexed, answers with sources, takes uploads, and gets 
     await waitForHydration(page);
     await card.getByRole("button", { name: "Generate wiki" }).click();
     await expect(page).toHaveURL(/\/wiki\/job\//);
+    const jobUrl = page.url();
     await expect(page.getByRole("progressbar", { name: "Wiki generation progress" })).toBeVisible();
     await page.reload();
     await waitForHydration(page);
@@ -99,6 +100,31 @@ test("a local project is indexed, answers with sources, takes uploads, and gets 
     await expect(page.locator("article [data-markdown]")).not.toBeEmpty();
     await expect(page.getByRole("link", { name: "Export Markdown" })).toHaveAttribute("href", /format=markdown/);
     await shot(page, testInfo, "wiki");
+    const wikiUrl = page.url();
+    // Nothing runs any more: the header's count is gone.
+    await expect(page.getByTestId("running-jobs")).toHaveCount(0);
+
+    // A cited line range opens the source view there.
+    const citation = page.locator("article [data-markdown] a[href*='/source?path=']").first();
+    await citation.click();
+    await expect(page).toHaveURL(/\/projects\/[^/]+\/source\?path=.+&lines=/);
+    await expect(page.locator("[data-marked]").first()).toBeVisible();
+    await shot(page, testInfo, "source");
+
+    // Every page reads without JavaScript, with its data.
+    const noScript = await browser.newContext({ javaScriptEnabled: false });
+    const plain = await noScript.newPage();
+    await plain.goto(`${server.url}/projects`);
+    await expect(plain.getByTestId("project").filter({ hasText: "Sample" })).toContainText("Ready");
+    await plain.goto(jobUrl);
+    await expect(plain.getByTestId("job-status")).toHaveText(/completed/);
+    await expect(plain.getByTestId("job-page").first()).toBeVisible();
+    await plain.goto(wikiUrl);
+    await expect(plain.getByRole("navigation", { name: "Wiki sections" })).toBeVisible();
+    await expect(plain.locator("article [data-markdown]")).not.toBeEmpty();
+    await plain.goto(`${server.url}/`);
+    await expect(plain.getByRole("navigation", { name: "Conversations" }).locator("a[href^='/chat/']").first()).toBeVisible();
+    await noScript.close();
   } finally {
     // The page first: open on a stopped server, it would log its reconnect attempts.
     await page.close();

@@ -7,6 +7,7 @@
 
 pub mod api;
 mod conversation;
+pub mod page_reads;
 #[cfg(feature = "hydrate")]
 mod socket;
 #[cfg(feature = "hydrate")]
@@ -62,10 +63,10 @@ pub struct ChatClient {
     pub conversation: RwSignal<ConversationView>,
     /// Bumped when the conversation list may have changed (new, renamed or deleted).
     pub conversations_changed: RwSignal<u64>,
-    /// The newest progress of the job whose room is joined.
-    pub job: RwSignal<Option<JobProgress>>,
     /// The newest progress of every job whose room was joined, by job id.
     pub jobs: RwSignal<HashMap<String, JobProgress>>,
+    /// The newest status of every wiki job heard of in the room all of them report to.
+    pub wiki_jobs: RwSignal<HashMap<String, crate::protocol::JobStatus>>,
     /// Upload progress per document id, in the joined project room.
     pub documents: RwSignal<HashMap<String, DocumentProgress>>,
     /// Bumped on every `project_update`.
@@ -92,8 +93,8 @@ impl ChatClient {
             latency_ms: RwSignal::new(None),
             conversation: RwSignal::new(ConversationView::default()),
             conversations_changed: RwSignal::new(0),
-            job: RwSignal::new(None),
             jobs: RwSignal::new(HashMap::new()),
+            wiki_jobs: RwSignal::new(HashMap::new()),
             documents: RwSignal::new(HashMap::new()),
             project_changed: RwSignal::new(0),
             viewers: RwSignal::new(0),
@@ -317,10 +318,13 @@ impl ChatClient {
             ServerMsg::Pong { t, .. } => {
                 self.latency_ms.set(Some(now_ms().saturating_sub(t)));
             }
+            ServerMsg::JobProgress(progress) if frame.room.as_deref() == Some(rooms::WIKI_JOBS) => {
+                self.wiki_jobs
+                    .update(|jobs| _ = jobs.insert(progress.job_id, progress.status));
+            }
             ServerMsg::JobProgress(progress) => {
                 self.jobs
-                    .update(|jobs| _ = jobs.insert(progress.job_id.clone(), progress.clone()));
-                self.job.set(Some(progress));
+                    .update(|jobs| _ = jobs.insert(progress.job_id.clone(), progress));
             }
             ServerMsg::DocumentStatus {
                 document_id,

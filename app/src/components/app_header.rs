@@ -1,12 +1,16 @@
 //! The bar on top of every page: panel toggles, navigation, theme, shortcuts and the
 //! connection indicator.
 
+use std::collections::HashSet;
+
 use leptos::prelude::*;
 
 use super::connection_indicator::ConnectionIndicator;
 use super::sign_in_page::{SignOutButton, auth_state};
 use super::theme_toggle::ThemeToggle;
 use super::ui_state::Ui;
+use crate::client::{ChatClient, page_reads};
+use crate::protocol::rooms;
 
 #[component]
 pub fn AppHeader() -> impl IntoView {
@@ -41,6 +45,7 @@ pub fn AppHeader() -> impl IntoView {
                 </a>
                 <a href="/wiki/jobs" class="hdr-link">
                     "Wiki jobs"
+                    <RunningJobsBadge />
                 </a>
             </nav>
             <div class="ml-auto flex items-center gap-1">
@@ -65,11 +70,62 @@ pub fn AppHeader() -> impl IntoView {
                 </button>
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
-                        let state = auth.await;
+                        let state = page_reads::value(auth).await;
                         (state.required && state.signed_in).then(|| view! { <SignOutButton /> })
                     })}
                 </Suspense>
             </div>
         </header>
+    }
+}
+
+/// How many wiki jobs are under way, shown while any is: the server's count when the page
+/// was rendered, then followed live in the room every wiki job reports to.
+#[component]
+fn RunningJobsBadge() -> impl IntoView {
+    let client = expect_context::<ChatClient>();
+    let stored = Resource::new(|| (), |_| page_reads::running_jobs());
+    Effect::new(move |_| client.join(rooms::WIKI_JOBS.to_owned(), None));
+    let running = move || {
+        let mut ids: HashSet<String> = stored
+            .get()
+            .and_then(Result::ok)
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        client.wiki_jobs.with(|live| {
+            for (id, status) in live {
+                if status.is_running() {
+                    ids.insert(id.clone());
+                } else {
+                    ids.remove(id);
+                }
+            }
+        });
+        ids.len()
+    };
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                page_reads::loaded(stored).await;
+                view! {
+                    {move || {
+                        let count = running();
+                        (count > 0)
+                            .then(|| {
+                                view! {
+                                    <span
+                                        class="ml-1 rounded-full bg-amber-500 px-1.5 py-0.5 text-xs font-semibold text-white tabular-nums"
+                                        data-testid="running-jobs"
+                                    >
+                                        {count}
+                                        <span class="sr-only">" running"</span>
+                                    </span>
+                                }
+                            })
+                    }}
+                }
+            })}
+        </Transition>
     }
 }

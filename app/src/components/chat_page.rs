@@ -1,8 +1,8 @@
 //! The chat page: conversation list, the messages with the composer, and the sources.
 //! `/` starts a new conversation; sending its first message moves to `/chat/{id}`.
 //!
-//! The server renders a conversation's stored messages (when it provides
-//! [`crate::ServerData`]), so a conversation can be read without JavaScript; after
+//! The server renders a conversation's stored messages (through
+//! [`crate::PageStore`]), so a conversation can be read without JavaScript; after
 //! hydration the socket's snapshot takes over and the answer in progress continues.
 
 use leptos::prelude::*;
@@ -14,8 +14,7 @@ use super::conversation_list::ConversationList;
 use super::message_list::{CitationPreview, MessageList, follow_stream};
 use super::sources_panel::SourcesPanel;
 use super::ui_state::Ui;
-use crate::client::ChatClient;
-use crate::protocol::ChatMessage;
+use crate::client::{ChatClient, page_reads};
 
 #[component]
 pub fn ChatPage() -> impl IntoView {
@@ -46,7 +45,7 @@ pub fn ChatPage() -> impl IntoView {
     });
     let stored = Resource::new(conversation_id, |id| async move {
         match id {
-            Some(id) => stored_messages(id).await,
+            Some(id) => page_reads::messages(id).await,
             None => None,
         }
     });
@@ -77,7 +76,7 @@ pub fn ChatPage() -> impl IntoView {
                                 {move || Suspend::new(async move {
                                     if let (Some(id), Some(messages)) = (
                                         conversation_id(),
-                                        stored.await,
+                                        page_reads::value(stored).await,
                                     ) {
                                         client.seed_conversation(id, &messages);
                                     }
@@ -119,20 +118,5 @@ fn EmptyState() -> impl IntoView {
                 </p>
             </div>
         </Show>
-    }
-}
-
-/// The stored messages, read on the server for the first render; in the browser the
-/// socket's snapshot brings them.
-async fn stored_messages(id: Uuid) -> Option<Vec<ChatMessage>> {
-    #[cfg(feature = "ssr")]
-    {
-        let data = use_context::<crate::ServerData>()?;
-        (data.messages)(id).await
-    }
-    #[cfg(not(feature = "ssr"))]
-    {
-        let _ = id;
-        None
     }
 }

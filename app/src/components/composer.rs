@@ -5,10 +5,8 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
 use super::ui_state::Ui;
-use crate::client::api;
-use crate::client::{ChatClient, SendOptions};
+use crate::client::{ChatClient, SendOptions, api, page_reads};
 use crate::protocol::rest::ModelsResponse;
-use crate::protocol::rest::Project;
 
 pub const MESSAGE_INPUT_ID: &str = "message";
 
@@ -230,43 +228,43 @@ fn ModelPicker() -> impl IntoView {
 #[component]
 fn ProjectPicker() -> impl IntoView {
     let project_id = expect_context::<Ui>().settings.project_id;
-    let projects = RwSignal::new(Vec::<Project>::new());
-    Effect::new(move |_| {
-        leptos::task::spawn_local(async move {
-            if let Ok(list) = fetch_projects().await {
-                projects.set(list);
-            }
-        });
-    });
+    let projects = Resource::new(|| (), |_| page_reads::projects());
+    let listed = move || {
+        projects.with(|p| match p {
+            Some(Ok(list)) => list.clone(),
+            _ => Vec::new(),
+        })
+    };
     view! {
-        <Show when=move || !projects.with(Vec::is_empty)>
-            <label class="inline-flex items-center gap-1.5">
-                <span class="text-stone-600 dark:text-stone-400">"Project"</span>
-                <select
-                    class="max-w-52 rounded-md border border-stone-300 bg-white px-2 py-1 dark:border-stone-700 dark:bg-stone-900"
-                    on:change=move |ev| {
-                        let v = event_target_value(&ev);
-                        project_id.set((!v.is_empty()).then_some(v));
-                    }
-                    prop:value=move || project_id.get().unwrap_or_default()
-                >
-                    <option value="">"No project"</option>
-                    {move || {
-                        projects
-                            .get()
-                            .into_iter()
-                            .map(|p| view! { <option value=p.id.clone()>{p.name}</option> })
-                            .collect_view()
-                    }}
-                </select>
-            </label>
-        </Show>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                page_reads::loaded(projects).await;
+                view! {
+                    <Show when=move || !listed().is_empty()>
+                        <label class="inline-flex items-center gap-1.5">
+                            <span class="text-stone-600 dark:text-stone-400">"Project"</span>
+                            <select
+                                class="max-w-52 rounded-md border border-stone-300 bg-white px-2 py-1 dark:border-stone-700 dark:bg-stone-900"
+                                on:change=move |ev| {
+                                    let v = event_target_value(&ev);
+                                    project_id.set((!v.is_empty()).then_some(v));
+                                }
+                                prop:value=move || project_id.get().unwrap_or_default()
+                            >
+                                <option value="">"No project"</option>
+                                {move || {
+                                    listed()
+                                        .into_iter()
+                                        .map(|p| {
+                                            view! { <option value=p.id.clone()>{p.name}</option> }
+                                        })
+                                        .collect_view()
+                                }}
+                            </select>
+                        </label>
+                    </Show>
+                }
+            })}
+        </Transition>
     }
-}
-
-/// `GET /api/projects` (the first 200).
-pub async fn fetch_projects() -> Result<Vec<Project>, String> {
-    api::get::<crate::protocol::rest::Page<Project>>("/api/projects?limit=200")
-        .await
-        .map(|page| page.items)
 }

@@ -6,8 +6,8 @@ use leptos_router::hooks::use_navigate;
 use uuid::Uuid;
 
 use super::ui_state::{Ui, panel_class};
-use crate::client::{ChatClient, api};
-use crate::protocol::rest::{Conversation, ConversationUpdate, Page};
+use crate::client::{ChatClient, api, page_reads};
+use crate::protocol::rest::{Conversation, ConversationUpdate};
 
 const PAGE: usize = 30;
 
@@ -17,30 +17,28 @@ pub fn ConversationList() -> impl IntoView {
     let ui = expect_context::<Ui>();
     let query = RwSignal::new(String::new());
     let limit = RwSignal::new(PAGE);
-    let page = RwSignal::new(None::<Result<Page<Conversation>, String>>);
-    let reload = RwSignal::new(0u64);
-
+    // What is searched for: the box's text once typing pauses.
+    let search = RwSignal::new(String::new());
     Effect::new(move |_| {
         let q = query.get();
-        let limit = limit.get();
-        reload.track();
-        client.conversations_changed.track();
         leptos::task::spawn_local(async move {
-            // Typing in the search box waits for a pause before asking the server.
             if !q.is_empty() {
                 gloo_sleep(200).await;
-                // The list may be gone (another page) or the search changed meanwhile.
-                if query.try_get_untracked().as_deref() != Some(q.as_str()) {
-                    return;
-                }
             }
-            let mut url = format!("/api/chat/conversations?limit={limit}&offset=0");
-            if !q.trim().is_empty() {
-                url.push_str(&format!("&q={}", api::encode(q.trim())));
+            if query.try_get_untracked().as_deref() == Some(q.as_str()) {
+                search.set(q);
             }
-            page.set(Some(api::get::<Page<Conversation>>(&url).await));
         });
     });
+    let reload = RwSignal::new(0u64);
+    let page = Resource::new(
+        move || {
+            reload.track();
+            client.conversations_changed.track();
+            (search.get(), limit.get())
+        },
+        |(search, limit)| page_reads::conversations(search, limit),
+    );
 
     let current = move || client.conversation.with(|c| c.id);
     let items = move || {
@@ -97,59 +95,83 @@ pub fn ConversationList() -> impl IntoView {
                 />
             </div>
             <div class="min-h-0 flex-1 overflow-y-auto px-2 pb-3">
-                {move || match page.get() {
-                    None => {
-                        view! {
-                            <p class="px-2 text-sm text-stone-600 dark:text-stone-400">
-                                "Loading…"
-                            </p>
-                        }
-                            .into_any()
+                // The server waits for the list and renders it; later reads keep the list
+                // on screen until the new one is in.
+                <Transition fallback=|| {
+                    view! {
+                        <p class="px-2 text-sm text-stone-600 dark:text-stone-400">"Loading…"</p>
                     }
-                    Some(Err(e)) => {
+                }>
+                    {move || Suspend::new(async move {
+                        page_reads::loaded(page).await;
                         view! {
-                            <div class="px-2 text-sm" role="alert">
-                                <p class="text-red-700 dark:text-red-400">{e}</p>
+                            {move || match page.get() {
+                                None => {
+                                    view! {
+                                        <p class="px-2 text-sm text-stone-600 dark:text-stone-400">
+                                            "Loading…"
+                                        </p>
+                                    }
+                                        .into_any()
+                                }
+                                Some(Err(e)) => {
+                                    view! {
+                                        <div class="px-2 text-sm" role="alert">
+                                            <p class="text-red-700 dark:text-red-400">{e}</p>
+                                            <button
+                                                type="button"
+                                                class="mt-1 underline"
+                                                on:click=move |_| reload.update(|n| *n += 1)
+                                            >
+                                                "Retry"
+                                            </button>
+                                        </div>
+                                    }
+                                        .into_any()
+                                }
+                                Some(Ok(p)) if p.items.is_empty() => {
+                                    view! {
+                                        <p class="px-2 text-sm text-stone-600 dark:text-stone-400">
+                                            {if query.get_untracked().is_empty() {
+                                                "No conversations yet."
+                                            } else {
+                                                "No conversation matches."
+                                            }}
+                                        </p>
+                                    }
+                                        .into_any()
+                                }
+                                Some(Ok(_)) => ().into_any(),
+                            }}
+                            <ul class="flex flex-col gap-0.5">
+                                <For
+                                    each=items
+                                    key=|c| (c.id, c.title.clone(), c.updated_at)
+                                    let:conversation
+                                >
+                                    <ConversationItem
+                                        conversation
+                                        current=Signal::derive(current)
+                                        reload
+                                    />
+                                </For>
+                            </ul>
+                            <Show when=move || {
+                                page.with(|p| {
+                                    matches!(p, Some(Ok(p)) if (p.items.len() as u64) < p.total)
+                                })
+                            }>
                                 <button
                                     type="button"
-                                    class="mt-1 underline"
-                                    on:click=move |_| reload.update(|n| *n += 1)
+                                    class="mt-2 w-full rounded-lg py-1.5 text-sm text-indigo-700 hover:bg-stone-200 dark:text-indigo-300 dark:hover:bg-stone-800"
+                                    on:click=move |_| limit.update(|l| *l += PAGE)
                                 >
-                                    "Retry"
+                                    "Show more"
                                 </button>
-                            </div>
+                            </Show>
                         }
-                            .into_any()
-                    }
-                    Some(Ok(p)) if p.items.is_empty() => {
-                        view! {
-                            <p class="px-2 text-sm text-stone-600 dark:text-stone-400">
-                                {if query.get_untracked().is_empty() {
-                                    "No conversations yet."
-                                } else {
-                                    "No conversation matches."
-                                }}
-                            </p>
-                        }
-                            .into_any()
-                    }
-                    Some(Ok(_)) => ().into_any(),
-                }} <ul class="flex flex-col gap-0.5">
-                    <For each=items key=|c| (c.id, c.title.clone(), c.updated_at) let:conversation>
-                        <ConversationItem conversation current=Signal::derive(current) reload />
-                    </For>
-                </ul>
-                <Show when=move || {
-                    page.with(|p| matches!(p, Some(Ok(p)) if (p.items.len() as u64) < p.total))
-                }>
-                    <button
-                        type="button"
-                        class="mt-2 w-full rounded-lg py-1.5 text-sm text-indigo-700 hover:bg-stone-200 dark:text-indigo-300 dark:hover:bg-stone-800"
-                        on:click=move |_| limit.update(|l| *l += PAGE)
-                    >
-                        "Show more"
-                    </button>
-                </Show>
+                    })}
+                </Transition>
             </div>
         </nav>
     }

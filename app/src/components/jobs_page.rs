@@ -7,33 +7,9 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::JobsFilter;
-use crate::client::ChatClient;
-use crate::protocol::rest::{Page, WikiJob};
+use crate::client::{ChatClient, page_reads};
+use crate::protocol::rest::WikiJob;
 use crate::protocol::{JobProgress, JobStatus, rooms};
-
-/// The jobs a filter selects: read on the server for the first render, over REST after.
-async fn load_jobs(filter: JobsFilter) -> Result<Page<WikiJob>, String> {
-    #[cfg(feature = "ssr")]
-    {
-        match use_context::<crate::ServerData>() {
-            Some(data) => (data.jobs)(filter).await,
-            None => Err("Sign in to see the jobs.".into()),
-        }
-    }
-    #[cfg(not(feature = "ssr"))]
-    {
-        use crate::client::api;
-        let mut path = "/api/wiki/jobs?limit=200".to_owned();
-        if let Some(project) = &filter.project_id {
-            path.push_str(&format!("&project_id={}", api::encode(project)));
-        }
-        if let Some(status) = &filter.status {
-            path.push_str(&format!("&status={}", api::encode(status)));
-        }
-        // One thread in the browser: the wrapper only satisfies the resource's bound.
-        send_wrapper::SendWrapper::new(api::get(&path)).await
-    }
-}
 
 #[component]
 pub fn JobsPage() -> impl IntoView {
@@ -46,7 +22,7 @@ pub fn JobsPage() -> impl IntoView {
             status: chosen("status"),
         }
     };
-    let jobs = Resource::new(filter, load_jobs);
+    let jobs = Resource::new(filter, page_reads::jobs);
 
     view! {
         <main id="main" class="mx-auto w-full max-w-5xl overflow-y-auto px-4 py-6">
@@ -56,7 +32,7 @@ pub fn JobsPage() -> impl IntoView {
                 view! { <p class="mt-6 text-stone-600 dark:text-stone-400">"Loading jobs…"</p> }
             }>
                 {move || Suspend::new(async move {
-                    match jobs.await {
+                    match page_reads::value(jobs).await {
                         Ok(page) if page.items.is_empty() => {
                             view! {
                                 <p class="mt-6 text-stone-600 dark:text-stone-400">

@@ -7,10 +7,8 @@
 //!
 //! Speed: an answer is cut into blocks at blank lines outside code fences. While it
 //! streams, every block before the last such cut is finished: it is rendered once and kept
-//! (keyed by its text), and only the growing tail is parsed again at each token. The
-//! whole answer is still cut at each token; [`StreamSplitter`] cuts only the tail (the
-//! `long_chat` benchmark compares both) and is not wired into the component yet: in the
-//! release build it emptied streaming answers (to be found). The tail
+//! (keyed by its position), and each token cuts and renders only the growing tail
+//! ([`Split`]), so the last token of a long answer costs what the first did. The tail
 //! is hidden from assistive technology until it is finished, so the surrounding live
 //! region announces each block once instead of the whole answer at every token.
 //!
@@ -55,59 +53,109 @@ pub fn split(text: &str, streaming: bool) -> Parts {
     Parts { blocks, tail }
 }
 
-/// [`split`] kept between the calls of a streaming answer: each call cuts only the text
-/// after the last finished block. A text that was replaced rather than extended (a
-/// snapshot, the stored answer) is cut again from the start.
-#[derive(Debug, Default)]
-pub struct StreamSplitter {
-    blocks: Vec<Block>,
-    /// Where the unfinished tail starts.
+/// A streaming answer's cut, carried from one version of its text to the next: only the
+/// text after the last finished block is cut again, and the finished blocks are shared,
+/// not copied, so a token costs the same at the end of a long answer as at its start.
+#[derive(Debug, Clone, Default)]
+pub struct Split {
+    pub finished: Finished,
+    /// The unfinished rest, re-rendered at each token.
+    pub tail: String,
+    /// Where the tail starts.
     done: usize,
-    /// The length of the text last seen.
+    /// The length of the text last cut.
     seen: usize,
 }
 
-impl StreamSplitter {
-    /// Brings the finished blocks up to `text`; returns how many there are.
-    pub fn advance(&mut self, text: &str) -> usize {
-        let extended = text.len() >= self.seen
-            && text.is_char_boundary(self.done)
-            && self
-                .blocks
-                .last()
-                .is_none_or(|b| text.get(b.start..b.start + b.src.len()) == Some(b.src.as_str()));
-        if !extended {
-            *self = Self::default();
-        }
+/// The finished blocks of a [`Split`]: within one generation they are only appended to,
+/// so two lists of a generation are equal when their lengths are.
+#[derive(Debug, Clone, Default)]
+pub struct Finished {
+    /// Bumped when the text was replaced rather than extended (a snapshot, another
+    /// version): blocks are keyed by it and their position.
+    pub generation: u64,
+    pub blocks: std::sync::Arc<Vec<std::sync::Arc<Block>>>,
+}
+
+impl PartialEq for Finished {
+    fn eq(&self, other: &Self) -> bool {
+        self.generation == other.generation && self.blocks.len() == other.blocks.len()
+    }
+}
+
+impl PartialEq for Split {
+    fn eq(&self, other: &Self) -> bool {
+        self.finished == other.finished && self.done == other.done && self.tail == other.tail
+    }
+}
+
+impl Split {
+    /// The cut of `text`, continuing from `previous` when `text` extends the text it cut.
+    /// Without `streaming` everything is finished.
+    pub fn next(previous: Option<&Split>, text: &str, streaming: bool) -> Split {
+        let mut next = match previous {
+            Some(p) if p.is_extended_by(text) => Split {
+                finished: p.finished.clone(),
+                tail: String::new(),
+                done: p.done,
+                seen: p.seen,
+            },
+            Some(p) => Split {
+                finished: Finished {
+                    generation: p.finished.generation + 1,
+                    blocks: Default::default(),
+                },
+                ..Split::default()
+            },
+            None => Split::default(),
+        };
+        let mut fresh = Vec::new();
         // A cut is always outside any code fence, so cutting can resume from it.
-        let mut start = self.done;
-        for cut in cuts(&text[self.done..]) {
-            let end = self.done + cut;
-            push_block(&mut self.blocks, text, start, end);
+        let mut start = next.done;
+        for cut in cuts(&text[next.done..]) {
+            let end = next.done + cut;
+            push_block(&mut fresh, text, start, end);
             start = end;
         }
-        self.done = start;
-        self.seen = text.len();
-        self.blocks.len()
+        if streaming {
+            next.tail = text[start..].to_owned();
+        } else {
+            push_block(&mut fresh, text, start, text.len());
+            start = text.len();
+        }
+        if !fresh.is_empty() {
+            let mut blocks = Vec::clone(&next.finished.blocks);
+            blocks.extend(fresh.into_iter().map(std::sync::Arc::new));
+            next.finished.blocks = std::sync::Arc::new(blocks);
+        }
+        next.done = start;
+        next.seen = text.len();
+        next
     }
 
-    pub fn blocks(&self) -> &[Block] {
-        &self.blocks
+    fn is_extended_by(&self, text: &str) -> bool {
+        text.len() >= self.seen
+            && text.is_char_boundary(self.done)
+            && self
+                .finished
+                .blocks
+                .last()
+                .is_none_or(|b| text.get(b.start..b.start + b.src.len()) == Some(b.src.as_str()))
     }
+}
 
-    /// The unfinished part of `text` (the text last given to [`Self::advance`]).
-    pub fn tail<'a>(&self, text: &'a str) -> &'a str {
-        text.get(self.done..).unwrap_or_default()
-    }
-
-    /// Takes the blocks of a finished answer, so a later `advance` continues from them.
-    pub fn finish(&mut self, text: &str) -> usize {
-        let Parts { blocks, .. } = split(text, false);
-        self.blocks = blocks;
-        self.done = text.len();
-        self.seen = text.len();
-        self.blocks.len()
-    }
+/// The cut the [`Markdown`] component renders, as memos: the finished blocks (changed only
+/// when one is added) and the tail. Public so the `long_chat` benchmark runs this very code.
+pub fn stream_parts(
+    content: Signal<String>,
+    streaming: Signal<bool>,
+) -> (Memo<Finished>, Memo<String>) {
+    let parts = Memo::new(move |previous: Option<&Split>| {
+        content.with(|text| Split::next(previous, text, streaming.get()))
+    });
+    let finished = Memo::new(move |_| parts.with(|p| p.finished.clone()));
+    let tail = Memo::new(move |_| parts.with(|p| p.tail.clone()));
+    (finished, tail)
 }
 
 fn push_block(blocks: &mut Vec<Block>, text: &str, start: usize, end: usize) {
@@ -359,13 +407,20 @@ pub fn Markdown(
     #[prop(into)] content: Signal<String>,
     #[prop(into)] streaming: Signal<bool>,
 ) -> impl IntoView {
-    let parts = Memo::new(move |_| content.with(|text| split(text, streaming.get())));
-    let blocks = Memo::new(move |_| parts.with(|p| p.blocks.clone()));
-    let tail = Memo::new(move |_| parts.with(|p| p.tail.clone()));
+    let (finished, tail) = stream_parts(content, streaming);
+    let blocks = move || {
+        finished.with(|f| {
+            let generation = f.generation;
+            f.blocks
+                .iter()
+                .map(|block| (generation, std::sync::Arc::clone(block)))
+                .collect::<Vec<_>>()
+        })
+    };
     view! {
         <div class="md" data-markdown="">
-            <For each=move || blocks.get() key=|b| (b.start, b.src.clone()) let:block>
-                <div class="md-block" inner_html=to_html(&block.src)></div>
+            <For each=blocks key=|(generation, block)| (*generation, block.start) let:block>
+                <div class="md-block" inner_html=to_html(&block.1.src)></div>
             </For>
             <Show when=move || tail.with(|t| !t.trim().is_empty())>
                 <div
@@ -457,17 +512,42 @@ mod tests {
     #[test]
     fn cutting_as_the_text_grows_gives_the_blocks_of_a_whole_cut() {
         let answer = "Intro [1].\n\n```rust\nlet x = 1;\n\nlet y = 2;\n```\n\n- a\n\n    b\n\n| a | b |\n|---|---|\n\nEnd.";
-        let mut splitter = StreamSplitter::default();
+        let blocks = |s: &Split| -> Vec<Block> {
+            s.finished.blocks.iter().map(|b| Block::clone(b)).collect()
+        };
+        let mut carried = Split::default();
         for end in 1..=answer.len() {
-            splitter.advance(&answer[..end]);
+            carried = Split::next(Some(&carried), &answer[..end], true);
             let whole = split(&answer[..end], true);
-            assert_eq!(splitter.blocks(), &whole.blocks[..], "at {end}");
-            assert_eq!(splitter.tail(&answer[..end]), whole.tail, "at {end}");
+            assert_eq!(blocks(&carried), whole.blocks, "at {end}");
+            assert_eq!(carried.tail, whole.tail, "at {end}");
+            assert_eq!(carried.finished.generation, 0, "only extended at {end}");
         }
-        // Replaced rather than extended: cut again from the start.
-        splitter.advance("Other.\n\nText");
-        assert_eq!(splitter.blocks(), &split("Other.\n\nText", true).blocks[..]);
-        assert_eq!(splitter.finish(answer), split(answer, false).blocks.len());
+        let done = Split::next(Some(&carried), answer, false);
+        assert_eq!(blocks(&done), split(answer, false).blocks);
+        assert!(done.tail.is_empty());
+        assert_eq!(done.finished.generation, 0);
+        // Replaced rather than extended: cut again from the start, in a new generation.
+        let other = Split::next(Some(&done), "Other.\n\nText", true);
+        assert_eq!(blocks(&other), split("Other.\n\nText", true).blocks);
+        assert_eq!(other.finished.generation, 1);
+    }
+
+    #[test]
+    fn finished_blocks_are_shared_until_one_is_added() {
+        let first = Split::next(None, "One.\n\nTwo", true);
+        let second = Split::next(Some(&first), "One.\n\nTwo more", true);
+        assert!(std::sync::Arc::ptr_eq(
+            &first.finished.blocks,
+            &second.finished.blocks
+        ));
+        assert_eq!(first.finished, second.finished);
+        let third = Split::next(Some(&second), "One.\n\nTwo more.\n\nThree", true);
+        assert_ne!(second.finished, third.finished);
+        assert!(std::sync::Arc::ptr_eq(
+            &second.finished.blocks[0],
+            &third.finished.blocks[0]
+        ));
     }
 
     #[test]

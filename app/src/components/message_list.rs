@@ -235,10 +235,9 @@ fn AssistantMessage(message: UiMessage, is_last: Signal<bool>) -> impl IntoView 
         let state = state.clone();
         move || state.get() == MessageState::Streaming
     });
-    let content = Signal::derive({
-        let content = message.content.clone();
-        move || content.get()
-    });
+    // The signal itself, not a copy of its text: reading a 20,000-token answer at every
+    // token must not clone it.
+    let content = Signal::<String>::from(message.content.clone());
     let sources = message.sources.clone();
     let source_count = Signal::derive({
         let sources = sources.clone();

@@ -4,10 +4,9 @@
 
 use leptos::prelude::*;
 
-use super::composer::fetch_projects;
 use super::reindex_control::ReindexControl;
 use super::wiki_start::WikiStart;
-use crate::client::{ChatClient, api};
+use crate::client::{ChatClient, api, page_reads};
 use crate::protocol::rest::{CreateProjectRequest, Project, ProjectKind, ProjectStatus};
 use crate::protocol::{DocumentState, rooms};
 
@@ -54,27 +53,22 @@ pub fn ProjectsPage() -> impl IntoView {
             client.leave(room);
         }
     });
-    let projects = RwSignal::new(None::<Result<Vec<Project>, String>>);
+    // Read again after a change made here, or reported by a joined project or job room;
+    // cards are keyed by what they show, so an unchanged card is not redrawn.
     let reload = RwSignal::new(0u64);
-    Effect::new(move |_| {
-        reload.track();
-        client.project_changed.track();
-        leptos::task::spawn_local(async move {
-            projects.set(Some(fetch_projects().await));
-        });
-    });
-    // Indexing finishes on the server; look again while a project is still indexing.
-    Effect::new(move |_| {
-        let indexing = projects.with(|p| {
-            matches!(p, Some(Ok(list)) if list.iter().any(|p| p.status == ProjectStatus::Indexing))
-        });
-        if indexing {
-            set_timeout(
-                move || reload.update(|n| *n += 1),
-                std::time::Duration::from_secs(3),
-            );
-        }
-    });
+    let projects = Resource::new(
+        move || {
+            client.project_changed.track();
+            reload.get()
+        },
+        |_| page_reads::projects(),
+    );
+    let listed = move || {
+        projects.with(|p| match p {
+            Some(Ok(list)) => list.clone(),
+            _ => Vec::new(),
+        })
+    };
 
     view! {
         <main id="main" class="mx-auto w-full max-w-4xl flex-1 overflow-y-auto px-4 py-6">
@@ -87,43 +81,55 @@ pub fn ProjectsPage() -> impl IntoView {
                 <h2 id="project-list-title" class="text-lg font-semibold">
                     "Your projects"
                 </h2>
-                {move || match projects.get() {
-                    None => {
-                        view! {
-                            <p class="mt-2 text-sm text-stone-600 dark:text-stone-400">
-                                "Loading…"
-                            </p>
-                        }
-                            .into_any()
+                <Transition fallback=|| {
+                    view! {
+                        <p class="mt-2 text-sm text-stone-600 dark:text-stone-400">"Loading…"</p>
                     }
-                    Some(Err(e)) => {
+                }>
+                    {move || Suspend::new(async move {
+                        page_reads::loaded(projects).await;
                         view! {
-                            <p class="mt-2 text-sm text-red-700 dark:text-red-400" role="alert">
-                                {format!("Projects could not be loaded: {e}")}
-                            </p>
-                        }
-                            .into_any()
-                    }
-                    Some(Ok(list)) if list.is_empty() => {
-                        view! {
-                            <p class="mt-2 text-sm text-stone-600 dark:text-stone-400">
-                                "No projects yet. Add one above."
-                            </p>
-                        }
-                            .into_any()
-                    }
-                    Some(Ok(list)) => {
-                        view! {
+                            {move || match projects.get() {
+                                Some(Err(e)) => {
+                                    view! {
+                                        <p
+                                            class="mt-2 text-sm text-red-700 dark:text-red-400"
+                                            role="alert"
+                                        >
+                                            {format!("Projects could not be loaded: {e}")}
+                                        </p>
+                                    }
+                                        .into_any()
+                                }
+                                Some(Ok(list)) if list.is_empty() => {
+                                    view! {
+                                        <p class="mt-2 text-sm text-stone-600 dark:text-stone-400">
+                                            "No projects yet. Add one above."
+                                        </p>
+                                    }
+                                        .into_any()
+                                }
+                                _ => ().into_any(),
+                            }}
                             <ul class="mt-3 flex flex-col gap-3">
-                                {list
-                                    .into_iter()
-                                    .map(|project| view! { <ProjectCard project reload /> })
-                                    .collect_view()}
+                                <For
+                                    each=listed
+                                    key=|p| (
+                                        p.id.clone(),
+                                        p.status,
+                                        p.updated_at,
+                                        p.documents,
+                                        p.chunks,
+                                        p.job_id.clone(),
+                                    )
+                                    let:project
+                                >
+                                    <ProjectCard project reload />
+                                </For>
                             </ul>
                         }
-                            .into_any()
-                    }
-                }}
+                    })}
+                </Transition>
             </section>
         </main>
     }
@@ -387,6 +393,10 @@ fn ProjectCard(project: Project, reload: RwSignal<u64>) -> impl IntoView {
     };
     let enc = api::encode(&id);
     let reindex_id = id.clone();
+    let indexing = (project.status == ProjectStatus::Indexing)
+        .then(|| project.job_id.clone())
+        .flatten()
+        .map(|job_id| view! { <IndexingProgress job_id reload /> });
     view! {
         <li
             class="rounded-2xl border border-stone-200 bg-white p-4 shadow-sm dark:border-stone-800 dark:bg-stone-900"
@@ -412,6 +422,7 @@ fn ProjectCard(project: Project, reload: RwSignal<u64>) -> impl IntoView {
             <p class="mt-1 text-sm text-stone-600 dark:text-stone-400">
                 {format!("{} documents · {} chunks", project.documents, project.chunks)}
             </p>
+            {indexing}
             {project
                 .error
                 .clone()
@@ -463,6 +474,60 @@ fn ProjectCard(project: Project, reload: RwSignal<u64>) -> impl IntoView {
                 <UploadZone project_id=id.clone() reload />
             </Show>
         </li>
+    }
+}
+
+/// An indexing run followed through its job room: phase and percent, no polling. When
+/// it ends the list is read again, which redraws this project's card.
+#[component]
+fn IndexingProgress(job_id: String, reload: RwSignal<u64>) -> impl IntoView {
+    let client = expect_context::<ChatClient>();
+    let room = rooms::job(&job_id);
+    Effect::new({
+        let room = room.clone();
+        move |_| client.join(room.clone(), None)
+    });
+    on_cleanup(move || client.leave(room));
+    let progress = Memo::new(move |_| client.jobs.with(|jobs| jobs.get(&job_id).cloned()));
+    Effect::new(move |_| {
+        if progress.with(|p| p.as_ref().is_some_and(|p| p.is_final())) {
+            reload.update(|n| *n += 1);
+        }
+    });
+    let percent = move || {
+        progress.with(|p| {
+            p.as_ref()
+                .map_or(0.0, |p| p.progress_percent.clamp(0.0, 100.0))
+        })
+    };
+    let phase = move || {
+        progress.with(|p| {
+            p.as_ref()
+                .map(|p| p.message.clone())
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| "Waiting to start…".to_owned())
+        })
+    };
+    view! {
+        <div class="mt-2" data-testid="indexing-progress">
+            <div class="flex justify-between gap-2 text-xs text-stone-600 dark:text-stone-400">
+                <span class="truncate">{phase}</span>
+                <span class="tabular-nums">{move || format!("{:.0}%", percent())}</span>
+            </div>
+            <div
+                class="mt-1 h-2 overflow-hidden rounded-full bg-stone-200 dark:bg-stone-800"
+                role="progressbar"
+                aria-label="Indexing progress"
+                aria-valuemin="0"
+                aria-valuemax="100"
+                aria-valuenow=move || format!("{:.0}", percent())
+            >
+                <div
+                    class="h-2 rounded-full bg-amber-500 transition-[width] duration-300"
+                    style=move || format!("width: {:.1}%", percent())
+                ></div>
+            </div>
+        </div>
     }
 }
 

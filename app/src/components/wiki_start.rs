@@ -39,11 +39,14 @@ pub fn WikiStart(project_id: String) -> impl IntoView {
     let busy = RwSignal::new(false);
     let models =
         LocalResource::new(|| async { api::get::<ModelsResponse>("/api/models").await.ok() });
+    // Read only once hydrated: a browser-only resource read while the server renders
+    // would make the projects list around this card give up waiting for its data.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    let models = move || hydrated.get().then(|| models.get().flatten()).flatten();
     let model_choices = move || {
         let chosen = provider.get();
-        models
-            .get()
-            .flatten()
+        models()
             .and_then(|m| {
                 let id = if chosen.is_empty() {
                     m.default_provider.clone()
@@ -121,9 +124,7 @@ pub fn WikiStart(project_id: String) -> impl IntoView {
                         >
                             <option value="">"Server default"</option>
                             {move || {
-                                models
-                                    .get()
-                                    .flatten()
+                                models()
                                     .map(|m| {
                                         m.providers
                                             .into_iter()

@@ -428,6 +428,9 @@ pub mod rooms {
     pub fn project(id: &str) -> String {
         format!("project:{id}")
     }
+
+    /// Every wiki job's progress, for whatever shows how many are running.
+    pub const WIKI_JOBS: &str = "jobs:wiki";
 }
 
 #[cfg(test)]

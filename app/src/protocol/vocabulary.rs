@@ -126,6 +126,11 @@ impl JobStatus {
         Self::GeneratingPages,
     ];
 
+    /// A wiki job some worker is (or should be) working on: not paused, not ended.
+    pub fn is_running(self) -> bool {
+        Self::WIKI_RUNNING.contains(&self)
+    }
+
     /// After these nothing more happens (unless a failed page is retried).
     pub const fn is_final(self) -> bool {
         matches!(

@@ -1,10 +1,11 @@
 //! Long chats: the browser's code for a streamed answer, run natively. A conversation
 //! of 500 stored messages is loaded, then a 20,000-token answer streams into it; each
-//! token goes through the conversation state (`ConversationView::apply`), the Markdown
-//! cut of the tail only (`StreamSplitter`) and the tail's HTML. Printed: time per token
-//! over the first and the last 1,000 tokens, beside the cut the component still makes
-//! (the whole answer cut and its blocks cloned at every token), and the time to load the
-//! 500 messages.
+//! token goes through the conversation state (`ConversationView::apply`) and the very
+//! memos the Markdown component renders from (`stream_parts`: the tail cut again, the
+//! finished blocks shared), and the tail's and any newly finished block's HTML. Printed:
+//! time per token over the first and the last 1,000 tokens, beside the cut the component
+//! made before (the whole answer cut and its blocks cloned at every token), and the time
+//! to load the 500 messages.
 //!
 //! The JS heap is not measured here (no browser); the state held per token is the
 //! answer's text once plus the tail's HTML.
@@ -16,9 +17,9 @@ use crate::support;
 use std::time::{Duration, Instant};
 
 use app::client::ConversationView;
-use app::components::markdown::{StreamSplitter, split, to_html};
+use app::components::markdown::{split, stream_parts, to_html};
 use app::protocol::{ChatMessage, Role, ServerMsg};
-use leptos::prelude::WithUntracked;
+use leptos::prelude::{Signal, With};
 use uuid::Uuid;
 
 const STORED_MESSAGES: usize = 500;
@@ -102,8 +103,17 @@ pub fn bench() {
     let answer_id = Uuid::new_v4();
     let tokens: Vec<String> = (0..ANSWER_TOKENS).map(token).collect();
     let mut now_way = Vec::with_capacity(ANSWER_TOKENS);
-    let mut splitter = StreamSplitter::default();
-    let mut finished = 0;
+    let answer = view
+        .apply(&ServerMsg::MessageToken {
+            conversation_id,
+            message_id: answer_id,
+            token: String::new(),
+        })
+        .then(|| view.messages.last().map(|m| m.content.clone()))
+        .flatten()
+        .expect("the answer is added");
+    let (finished, tail) = stream_parts(Signal::from(answer), Signal::stored(true));
+    let mut rendered = 0;
     for t in &tokens {
         let one = Instant::now();
         view.apply(&ServerMsg::MessageToken {
@@ -111,20 +121,14 @@ pub fn bench() {
             message_id: answer_id,
             token: t.clone(),
         });
-        let answer = view.messages.last().map(|m| m.content.clone());
-        if let Some(content) = answer {
-            content.with_untracked(|text| {
-                let count = splitter.advance(text);
-                if count != finished {
-                    // Only a newly finished block is rendered, once.
-                    for block in &splitter.blocks()[finished..] {
-                        std::hint::black_box(to_html(&block.src));
-                    }
-                    finished = count;
-                }
-                std::hint::black_box(to_html(splitter.tail(text)));
-            });
-        }
+        finished.with(|f| {
+            // Only a newly finished block is rendered, once.
+            for block in &f.blocks[rendered.min(f.blocks.len())..] {
+                std::hint::black_box(to_html(&block.src));
+            }
+            rendered = f.blocks.len();
+        });
+        tail.with(|tail| std::hint::black_box(to_html(tail)));
         now_way.push(one.elapsed());
     }
 

@@ -12,6 +12,7 @@ mod metrics;
 mod models;
 mod openapi;
 mod origins;
+mod page_data;
 mod projects;
 pub mod rate_limits;
 mod request_trace;
@@ -66,7 +67,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ws", get(ws::ws_handler))
         .merge(compat::socket_routes())
         .merge(api)
-        .leptos_routes_with_context(&state, pages, page_data(&state), move || {
+        .leptos_routes_with_context(&state, pages, page_data::provide(&state), move || {
             shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
@@ -87,79 +88,6 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(metrics::record_http));
     request_trace::add_to(app).with_state(state)
 }
-
-/// What server-rendered pages read from the server itself, so a conversation is readable
-/// with JavaScript off. When auth is on, a page request without a valid key or session is
-/// sent to sign in, and gets no stored data whatever it renders.
-fn page_data(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
-    let store = state.store.clone();
-    let wiki = state.wiki.clone();
-    let config = state.config.clone();
-    move || {
-        security_headers::set_page_policy();
-        let parts = leptos::prelude::use_context::<axum::http::request::Parts>();
-        let authorized = parts.as_ref().is_some_and(|parts| {
-            auth::authenticate(&config, &parts.headers, parts.uri.query()).is_ok()
-        });
-        if let Some(parts) = parts.as_ref().filter(|_| !authorized)
-            && parts.uri.path() != SIGN_IN_PAGE
-        {
-            let next = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-            let next: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
-            // Set here rather than by `leptos_axum::redirect`, which redirects only requests
-            // that accept HTML: no client may read a page's data without a session.
-            if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
-                && let Ok(location) =
-                    axum::http::HeaderValue::from_str(&format!("{SIGN_IN_PAGE}?next={next}"))
-            {
-                response.set_status(axum::http::StatusCode::FOUND);
-                response.insert_header(axum::http::header::LOCATION, location);
-            }
-        }
-        let store = store.clone();
-        let wiki = wiki.clone();
-        leptos::prelude::provide_context(app::ServerData {
-            auth: app::AuthState {
-                required: config.auth_enabled,
-                signed_in: config.auth_enabled && authorized,
-            },
-            jobs: std::sync::Arc::new(move |filter: app::JobsFilter| {
-                let wiki = wiki.clone();
-                Box::pin(async move {
-                    if !authorized {
-                        return Err("Sign in to see the jobs.".to_owned());
-                    }
-                    wiki.jobs(
-                        filter.project_id.as_deref(),
-                        filter.status.as_deref(),
-                        Some(200),
-                        None,
-                    )
-                    .await
-                    .map_err(|e| e.to_string())
-                })
-            }),
-            messages: std::sync::Arc::new(move |id| {
-                let store = store.clone();
-                Box::pin(async move {
-                    if !authorized {
-                        return None;
-                    }
-                    // A deleted conversation is gone for pages as it is for REST.
-                    store.conversation(id).await.ok().flatten()?;
-                    store
-                        .shown_messages(id)
-                        .await
-                        .ok()
-                        .filter(|m| !m.is_empty())
-                })
-            }),
-        });
-    }
-}
-
-/// The one page open to a browser that has not signed in.
-const SIGN_IN_PAGE: &str = "/signin";
 
 /// The REST API proper; every route sits behind the API-key check.
 fn api_routes() -> Router<AppState> {

@@ -1,6 +1,7 @@
 //! Room names as the hub's callers see them: `conversation:<uuid>`, `project:<id>`,
-//! `job:<id>`.
+//! `job:<id>`, and `jobs:wiki` (every wiki job).
 
+use app::protocol::rooms;
 use uuid::Uuid;
 
 /// The kinds of room, parsed from their names.
@@ -8,6 +9,7 @@ pub enum RoomName {
     Conversation(Uuid),
     Project,
     Job(String),
+    WikiJobs,
 }
 
 impl RoomName {
@@ -20,6 +22,7 @@ impl RoomName {
             "conversation" => Uuid::parse_str(id).ok().map(Self::Conversation),
             "project" => Some(Self::Project),
             "job" => Some(Self::Job(id.to_owned())),
+            "jobs" if room == rooms::WIKI_JOBS => Some(Self::WikiJobs),
             _ => None,
         }
     }
@@ -42,6 +45,11 @@ mod tests {
             Some(RoomName::Project)
         ));
         assert!(RoomName::parse("job:").is_none());
+        assert!(matches!(
+            RoomName::parse(rooms::WIKI_JOBS),
+            Some(RoomName::WikiJobs)
+        ));
+        assert!(RoomName::parse("jobs:other").is_none());
         assert!(RoomName::parse("lobby").is_none());
     }
 }

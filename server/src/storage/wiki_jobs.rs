@@ -126,6 +126,19 @@ impl Store {
         Ok((rows, total.max(0) as u64))
     }
 
+    /// The ids of the wiki jobs under way (not paused), newest first: what the header's
+    /// badge counts.
+    pub async fn running_wiki_jobs(&self) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT id FROM wiki_jobs WHERE status IN ($1, $2, $3, $4, $5) \
+             ORDER BY created_at DESC, id LIMIT 1000",
+        )
+        .bind_statuses(RUNNING)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
     /// Running jobs this worker may take: unclaimed, its own (from before a restart), or
     /// held under a lease that has expired. Oldest first.
     pub async fn claimable_wiki_jobs(&self, worker: &str, now: u64) -> Result<Vec<String>> {

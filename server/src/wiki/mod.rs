@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use app::protocol::rest::{NewWikiJob, Page, Wiki, WikiJob, WikiPage, WikiStructure};
-use app::protocol::{JobProgress, JobStatus};
+use app::protocol::{JobProgress, JobStatus, ServerMsg, rooms};
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -385,6 +385,8 @@ impl WikiService {
                 if let Some(message) = message {
                     progress.message = message;
                 }
+                self.hub
+                    .publish(rooms::WIKI_JOBS, ServerMsg::JobProgress(progress.clone()));
                 self.board.publish(&self.hub, progress);
             }
             (Ok(None), _) => {}

@@ -18,6 +18,7 @@ mod chat_rest;
 mod chat_retrieval;
 mod http;
 mod logs;
+mod pages;
 mod projects;
 mod projects_storage;
 mod providers;

@@ -41,7 +41,7 @@ async fn get_json(server: &TestServer, path: &str) -> (u16, Json) {
 }
 
 /// Creates a project and waits for its indexing job; answers the project as stored.
-async fn create_ready(server: &TestServer, body: Json) -> Json {
+pub(crate) async fn create_ready(server: &TestServer, body: Json) -> Json {
     let (status, created) = post_json(server, "/api/projects", body).await;
     assert_eq!(status, 201, "{created}");
     let job = wait_job(server.addr, created["job_id"].as_str().expect("job id")).await;

@@ -412,7 +412,7 @@ impl Connection {
                     .join(&room, &self.peer, since_seq, |_| None)
                     .await;
             }
-            Some(RoomName::Job(_)) => {
+            Some(RoomName::Job(_) | RoomName::WikiJobs) => {
                 self.state
                     .hub
                     .join(&room, &self.peer, since_seq, |_| None)
@@ -421,7 +421,7 @@ impl Connection {
             None => {
                 return self.error(
                     ErrorCode::InvalidField,
-                    "room must be conversation:<uuid>, project:<id> or job:<id>".into(),
+                    "room must be conversation:<uuid>, project:<id>, job:<id> or jobs:wiki".into(),
                     Some(room),
                 );
             }
