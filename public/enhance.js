@@ -19,6 +19,24 @@
   }
   var diagramCount = 0;
 
+  // Diagrams follow the page's theme (the `dark` class theme.js sets).
+  function mermaidTheme() {
+    return document.documentElement.classList.contains("dark") ? "dark" : "default";
+  }
+  var drawnTheme = null;
+  new MutationObserver(function () {
+    if (drawnTheme === null || drawnTheme === mermaidTheme()) return;
+    // Drawn in the other theme: draw again from the source, which is kept.
+    document.querySelectorAll(".md [data-mermaid][data-rendered]").forEach(function (el) {
+      var figure = el.querySelector(".mermaid-svg");
+      if (figure) figure.remove();
+      var src = el.querySelector(".mermaid-src");
+      if (src) src.hidden = false;
+      delete el.dataset.rendered;
+    });
+    if (document.body) schedule(document.body);
+  }).observe(document.documentElement, { attributes: true, attributeFilter: ["class"] });
+
   function enhance(root) {
     if (!root.querySelectorAll) return;
     var codes = Array.prototype.filter.call(
@@ -42,7 +60,8 @@
     if (diagrams.length) {
       load("/vendor/mermaid.min.js").then(function () {
         // "strict": mermaid sanitises labels and disables click handlers in diagrams.
-        window.mermaid.initialize({ startOnLoad: false, securityLevel: "strict", theme: "default" });
+        window.mermaid.initialize({ startOnLoad: false, securityLevel: "strict", theme: mermaidTheme() });
+        drawnTheme = mermaidTheme();
         diagrams.forEach(function (el) {
           if (!el.isConnected || el.dataset.rendered) return;
           el.dataset.rendered = "1";

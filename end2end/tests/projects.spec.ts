@@ -142,3 +142,50 @@ test("the projects page explains a refused folder", async ({ page, browserErrors
   await page.getByRole("button", { name: "Add project" }).click();
   await expect(page.getByRole("alert")).toBeVisible();
 });
+
+/** A folder of many small source files: indexing it takes long enough to watch. */
+function bigRepo(files: number): string {
+  const root = mkdtempSync(path.join(tmpdir(), "repowiki-big-"));
+  mkdirSync(path.join(root, "src"));
+  for (let i = 0; i < files; i++) {
+    const body = Array.from({ length: 40 }, (_, line) => `pub fn step_${i}_${line}(x: u64) -> u64 { x.wrapping_mul(${line + 1}) }`);
+    writeFileSync(path.join(root, "src", `step_${i}.rs`), body.join("\n\n"));
+  }
+  return root;
+}
+
+test("indexing shows its phase and percent live, and the card keeps focus meanwhile", async ({ page }) => {
+  test.setTimeout(180_000);
+  const repo = bigRepo(4000);
+  const server = new ControlledServer(3146, { REPOWIKI_LOCAL_ROOTS: path.dirname(repo) });
+  await server.start();
+  try {
+    await page.goto(`${server.url}/projects`);
+    await waitForHydration(page);
+    await addLocalProject(page, repo, "Big");
+    const card = page.getByTestId("project").filter({ hasText: "Big" });
+    const bar = card.getByRole("progressbar", { name: "Indexing progress" });
+    await expect(bar).toBeVisible();
+    // Focus inside the card stays put while progress ticks arrive.
+    const chat = card.getByRole("link", { name: "Chat" });
+    await chat.focus();
+    const seen = new Set<string>();
+    await expect
+      .poll(
+        async () => {
+          const now = await bar.getAttribute("aria-valuenow", { timeout: 1_000 }).catch(() => null);
+          if (now) seen.add(now);
+          return seen.size;
+        },
+        { timeout: 60_000, intervals: [100] },
+      )
+      .toBeGreaterThan(1);
+    await expect(chat).toBeFocused();
+    await expect(card.getByTestId("indexing-progress")).toContainText(/chunked|reading|writing|fetching|started/);
+    await expect(card.getByText("Ready")).toBeVisible({ timeout: 120_000 });
+    await expect(bar).toHaveCount(0);
+  } finally {
+    await page.close();
+    await server.stop();
+  }
+});

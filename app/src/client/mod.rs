@@ -323,8 +323,18 @@ impl ChatClient {
                     .update(|jobs| _ = jobs.insert(progress.job_id, progress.status));
             }
             ServerMsg::JobProgress(progress) => {
-                self.jobs
-                    .update(|jobs| _ = jobs.insert(progress.job_id.clone(), progress));
+                // The state sent on joining (no sequence number) may cross a live report
+                // that ended the job: an ended job is not reopened by it.
+                let stale = frame.seq.is_none()
+                    && !progress.is_final()
+                    && self.jobs.with_untracked(|jobs| {
+                        jobs.get(&progress.job_id)
+                            .is_some_and(JobProgress::is_final)
+                    });
+                if !stale {
+                    self.jobs
+                        .update(|jobs| _ = jobs.insert(progress.job_id.clone(), progress));
+                }
             }
             ServerMsg::DocumentStatus {
                 document_id,

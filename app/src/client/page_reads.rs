@@ -4,7 +4,7 @@
 //! `Resource`, which hands the server's result to the browser with the HTML and drops
 //! answers that arrive after newer inputs.
 
-use leptos::prelude::{Resource, WithUntracked};
+use leptos::prelude::Resource;
 use uuid::Uuid;
 
 use crate::JobsFilter;
@@ -13,26 +13,12 @@ use crate::client::api;
 use crate::protocol::ChatMessage;
 use crate::protocol::rest::{Conversation, DocumentContent, Page, Project, Wiki, WikiJob};
 
-/// Registers `resource`'s pending read with the enclosing `Suspense` or `Transition` at
-/// once. Awaiting alone registers it only when the read had not started yet, a race the
-/// server's in-order render loses under load: it then sends the fallback, not the data.
-fn hold_render_for<T: Send + Sync + 'static>(resource: &Resource<T>) {
-    resource.with_untracked(|_| ());
-}
-
-/// The resource's value, for a `Suspend` (which then follows later reads).
-pub async fn value<T: Clone + Send + Sync + 'static>(resource: Resource<T>) -> T {
-    hold_render_for(&resource);
-    resource.await
-}
-
 /// Waits for `resource`'s current read without following later ones. Awaited in a
 /// `Suspend` inside a `Transition`, it makes the server render the page with the data;
 /// the views inside read the resource themselves, so a later read updates them in place
 /// instead of rebuilding them.
 pub async fn loaded<T: Send + Sync + 'static>(resource: Resource<T>) {
     use leptos::reactive::computed::ScopedFuture;
-    hold_render_for(&resource);
     ScopedFuture::new_untracked(resource.by_ref()).await;
 }
 

@@ -36,7 +36,7 @@ pub fn AppHeader() -> impl IntoView {
                 "Repo"
                 <span class="text-indigo-600 dark:text-indigo-400">"Wiki"</span>
             </a>
-            <nav aria-label="Main" class="ml-2 flex items-center gap-1 text-sm">
+            <nav aria-label="Main" class="flex items-center gap-0.5 text-sm sm:ml-2 sm:gap-1">
                 <a href="/" class="hdr-link">
                     "Chat"
                 </a>
@@ -44,7 +44,11 @@ pub fn AppHeader() -> impl IntoView {
                     "Projects"
                 </a>
                 <a href="/wiki/jobs" class="hdr-link">
-                    "Wiki jobs"
+                    // Shorter on a phone, same name for screen readers and tests.
+                    <span class="max-sm:sr-only">"Wiki jobs"</span>
+                    <span class="sm:hidden" aria-hidden="true">
+                        "Jobs"
+                    </span>
                     <RunningJobsBadge />
                 </a>
             </nav>
@@ -70,7 +74,7 @@ pub fn AppHeader() -> impl IntoView {
                 </button>
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
-                        let state = page_reads::value(auth).await;
+                        let state = auth.await;
                         (state.required && state.signed_in).then(|| view! { <SignOutButton /> })
                     })}
                 </Suspense>

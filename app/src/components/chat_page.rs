@@ -76,7 +76,7 @@ pub fn ChatPage() -> impl IntoView {
                                 {move || Suspend::new(async move {
                                     if let (Some(id), Some(messages)) = (
                                         conversation_id(),
-                                        page_reads::value(stored).await,
+                                        stored.await,
                                     ) {
                                         client.seed_conversation(id, &messages);
                                     }

@@ -42,11 +42,12 @@ pub fn ConnectionIndicator() -> impl IntoView {
                 class=move || format!("inline-block h-2.5 w-2.5 rounded-full {}", dot())
                 aria-hidden="true"
             ></span>
-            <span role="status" data-testid="connection-status">
+            // A phone shows the dot; the words stay for screen readers.
+            <span role="status" data-testid="connection-status" class="max-sm:sr-only">
                 {label}
             </span>
             <span
-                class="tabular-nums text-xs text-stone-600 dark:text-stone-400"
+                class="tabular-nums text-xs text-stone-600 max-sm:hidden dark:text-stone-400"
                 data-testid="connection-detail"
             >
                 {detail}

@@ -41,12 +41,6 @@ pub fn ConversationList() -> impl IntoView {
     );
 
     let current = move || client.conversation.with(|c| c.id);
-    let items = move || {
-        page.with(|p| match p {
-            Some(Ok(p)) => p.items.clone(),
-            _ => Vec::new(),
-        })
-    };
     // The open conversation's project, for the source viewer.
     Effect::new(move |_| {
         let id = current();
@@ -95,80 +89,74 @@ pub fn ConversationList() -> impl IntoView {
                 />
             </div>
             <div class="min-h-0 flex-1 overflow-y-auto px-2 pb-3">
-                // The server waits for the list and renders it; later reads keep the list
-                // on screen until the new one is in.
+                // The server waits for the list and renders it; a later read keeps the
+                // list on screen until the new one is in.
                 <Transition fallback=|| {
                     view! {
                         <p class="px-2 text-sm text-stone-600 dark:text-stone-400">"Loading…"</p>
                     }
                 }>
                     {move || Suspend::new(async move {
-                        page_reads::loaded(page).await;
-                        view! {
-                            {move || match page.get() {
-                                None => {
-                                    view! {
-                                        <p class="px-2 text-sm text-stone-600 dark:text-stone-400">
-                                            "Loading…"
-                                        </p>
-                                    }
-                                        .into_any()
+                        match page.await {
+                            Err(e) => {
+                                view! {
+                                    <div class="px-2 text-sm" role="alert">
+                                        <p class="text-red-700 dark:text-red-400">{e}</p>
+                                        <button
+                                            type="button"
+                                            class="mt-1 underline"
+                                            on:click=move |_| reload.update(|n| *n += 1)
+                                        >
+                                            "Retry"
+                                        </button>
+                                    </div>
                                 }
-                                Some(Err(e)) => {
-                                    view! {
-                                        <div class="px-2 text-sm" role="alert">
-                                            <p class="text-red-700 dark:text-red-400">{e}</p>
-                                            <button
-                                                type="button"
-                                                class="mt-1 underline"
-                                                on:click=move |_| reload.update(|n| *n += 1)
-                                            >
-                                                "Retry"
-                                            </button>
-                                        </div>
-                                    }
-                                        .into_any()
+                                    .into_any()
+                            }
+                            Ok(found) if found.items.is_empty() => {
+                                view! {
+                                    <p class="px-2 text-sm text-stone-600 dark:text-stone-400">
+                                        {if query.get_untracked().is_empty() {
+                                            "No conversations yet."
+                                        } else {
+                                            "No conversation matches."
+                                        }}
+                                    </p>
                                 }
-                                Some(Ok(p)) if p.items.is_empty() => {
-                                    view! {
-                                        <p class="px-2 text-sm text-stone-600 dark:text-stone-400">
-                                            {if query.get_untracked().is_empty() {
-                                                "No conversations yet."
-                                            } else {
-                                                "No conversation matches."
-                                            }}
-                                        </p>
-                                    }
-                                        .into_any()
+                                    .into_any()
+                            }
+                            Ok(found) => {
+                                let more = (found.items.len() as u64) < found.total;
+                                let items = found.items;
+                                view! {
+                                    <ul class="flex flex-col gap-0.5">
+                                        <For
+                                            each=move || items.clone()
+                                            key=|c| (c.id, c.title.clone(), c.updated_at)
+                                            let:conversation
+                                        >
+                                            <ConversationItem
+                                                conversation
+                                                current=Signal::derive(current)
+                                                reload
+                                            />
+                                        </For>
+                                    </ul>
+                                    {more
+                                        .then(|| {
+                                            view! {
+                                                <button
+                                                    type="button"
+                                                    class="mt-2 w-full rounded-lg py-1.5 text-sm text-indigo-700 hover:bg-stone-200 dark:text-indigo-300 dark:hover:bg-stone-800"
+                                                    on:click=move |_| limit.update(|l| *l += PAGE)
+                                                >
+                                                    "Show more"
+                                                </button>
+                                            }
+                                        })}
                                 }
-                                Some(Ok(_)) => ().into_any(),
-                            }}
-                            <ul class="flex flex-col gap-0.5">
-                                <For
-                                    each=items
-                                    key=|c| (c.id, c.title.clone(), c.updated_at)
-                                    let:conversation
-                                >
-                                    <ConversationItem
-                                        conversation
-                                        current=Signal::derive(current)
-                                        reload
-                                    />
-                                </For>
-                            </ul>
-                            <Show when=move || {
-                                page.with(|p| {
-                                    matches!(p, Some(Ok(p)) if (p.items.len() as u64) < p.total)
-                                })
-                            }>
-                                <button
-                                    type="button"
-                                    class="mt-2 w-full rounded-lg py-1.5 text-sm text-indigo-700 hover:bg-stone-200 dark:text-indigo-300 dark:hover:bg-stone-800"
-                                    on:click=move |_| limit.update(|l| *l += PAGE)
-                                >
-                                    "Show more"
-                                </button>
-                            </Show>
+                                    .into_any()
+                            }
                         }
                     })}
                 </Transition>

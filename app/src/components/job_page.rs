@@ -35,7 +35,7 @@ pub fn JobPage() -> impl IntoView {
                 }
             }>
                 {move || Suspend::new(async move {
-                    match page_reads::value(stored).await {
+                    match stored.await {
                         Ok(job) => view! { <LiveJob job /> }.into_any(),
                         Err(e) => {
                             view! {

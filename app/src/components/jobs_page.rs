@@ -32,7 +32,7 @@ pub fn JobsPage() -> impl IntoView {
                 view! { <p class="mt-6 text-stone-600 dark:text-stone-400">"Loading jobs…"</p> }
             }>
                 {move || Suspend::new(async move {
-                    match page_reads::value(jobs).await {
+                    match jobs.await {
                         Ok(page) if page.items.is_empty() => {
                             view! {
                                 <p class="mt-6 text-stone-600 dark:text-stone-400">

@@ -6,7 +6,6 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::AuthState;
-use crate::client::page_reads;
 
 /// How the server judged this browser when it rendered the page; the browser receives
 /// the same value with the page, so both render alike.
@@ -43,7 +42,7 @@ pub fn SignInPage() -> impl IntoView {
             <h1 class="text-2xl font-semibold tracking-tight">"Sign in"</h1>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
-                    let state = page_reads::value(auth).await;
+                    let state = auth.await;
                     if !state.required {
                         view! {
                             <p class="mt-4 text-stone-700 dark:text-stone-300">

@@ -46,7 +46,7 @@ pub fn SourcePage() -> impl IntoView {
                 }
             }>
                 {move || Suspend::new(async move {
-                    match page_reads::value(document).await {
+                    match document.await {
                         Ok(document) => view! { <Lines document marked=marked() /> }.into_any(),
                         Err(e) => {
                             view! {

@@ -36,7 +36,7 @@ pub fn WikiPage() -> impl IntoView {
                 }
             }>
                 {move || Suspend::new(async move {
-                    match page_reads::value(wiki).await {
+                    match wiki.await {
                         Ok(w) => view! { <WikiView wiki=w /> }.into_any(),
                         Err(e) => view! { <NoWiki reason=e /> }.into_any(),
                     }

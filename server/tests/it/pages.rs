@@ -1,6 +1,7 @@
 //! Server-rendered pages carry their data (readable without JavaScript): projects, the
 //! source view, the conversation list, a wiki job, the wiki with its citations linked, and
-//! the header's count of running wiki jobs, which the `jobs:wiki` room then keeps live.
+//! the header's count of running wiki jobs, which the `jobs:wiki` room then keeps live, and
+//! a job room joined late, which first tells the joiner the job's state.
 
 use crate::common;
 use crate::project_support::write;
@@ -114,6 +115,21 @@ async fn a_wiki_job_and_its_wiki_render_and_the_running_count_follows_live() {
             assert_eq!(p.job_id, job_id);
             assert_eq!(p.status, JobStatus::Completed);
         }
+        other => panic!("expected job progress, got {other:?}"),
+    }
+
+    // Joining the job's room after it ended still tells the joiner how it ended.
+    let mut late = common::Client::connect(&url).await;
+    late.send(&ClientMsg::Join {
+        room: rooms::job(&job_id),
+        since_seq: None,
+    })
+    .await;
+    let frames = late
+        .recv_until(|m| matches!(m, ServerMsg::JobProgress(_)))
+        .await;
+    match &frames.last().expect("a frame").msg {
+        ServerMsg::JobProgress(p) => assert_eq!(p.status, JobStatus::Completed),
         other => panic!("expected job progress, got {other:?}"),
     }
 

@@ -412,7 +412,25 @@ impl Connection {
                     .join(&room, &self.peer, since_seq, |_| None)
                     .await;
             }
-            Some(RoomName::Job(_) | RoomName::WikiJobs) => {
+            Some(RoomName::Job(job_id)) => {
+                self.state
+                    .hub
+                    .join(&room, &self.peer, since_seq, |_| None)
+                    .await;
+                // A job that reported before this join (or finished) is shown as it is now,
+                // not only from its next report on. Without a sequence number: it is the
+                // state at joining, not an event of the room.
+                if since_seq.is_none()
+                    && let Some(progress) = self.state.jobs.latest(&job_id)
+                {
+                    self.peer.send(&app::protocol::ServerFrame {
+                        msg: ServerMsg::JobProgress(progress),
+                        room: Some(room.clone()),
+                        seq: None,
+                    });
+                }
+            }
+            Some(RoomName::WikiJobs) => {
                 self.state
                     .hub
                     .join(&room, &self.peer, since_seq, |_| None)
