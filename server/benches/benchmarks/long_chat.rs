@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use app::client::ConversationView;
 use app::components::markdown::{split, stream_parts, to_html};
 use app::protocol::{ChatMessage, Role, ServerMsg};
-use leptos::prelude::{Signal, With};
+use leptos::prelude::{Owner, Signal, With};
 use uuid::Uuid;
 
 const STORED_MESSAGES: usize = 500;
@@ -102,35 +102,40 @@ pub fn bench() {
 
     let answer_id = Uuid::new_v4();
     let tokens: Vec<String> = (0..ANSWER_TOKENS).map(token).collect();
-    let mut now_way = Vec::with_capacity(ANSWER_TOKENS);
-    let answer = view
-        .apply(&ServerMsg::MessageToken {
-            conversation_id,
-            message_id: answer_id,
-            token: String::new(),
-        })
-        .then(|| view.messages.last().map(|m| m.content.clone()))
-        .flatten()
-        .expect("the answer is added");
-    let (finished, tail) = stream_parts(Signal::from(answer), Signal::stored(true));
-    let mut rendered = 0;
-    for t in &tokens {
-        let one = Instant::now();
-        view.apply(&ServerMsg::MessageToken {
-            conversation_id,
-            message_id: answer_id,
-            token: t.clone(),
-        });
-        finished.with(|f| {
-            // Only a newly finished block is rendered, once.
-            for block in &f.blocks[rendered.min(f.blocks.len())..] {
-                std::hint::black_box(to_html(&block.src));
-            }
-            rendered = f.blocks.len();
-        });
-        tail.with(|tail| std::hint::black_box(to_html(tail)));
-        now_way.push(one.elapsed());
-    }
+    // Signals and memos live in an owner's arena, as they do on a page.
+    let owner = Owner::new();
+    let now_way = owner.with(|| {
+        let mut now_way = Vec::with_capacity(ANSWER_TOKENS);
+        let answer = view
+            .apply(&ServerMsg::MessageToken {
+                conversation_id,
+                message_id: answer_id,
+                token: String::new(),
+            })
+            .then(|| view.messages.last().map(|m| m.content.clone()))
+            .flatten()
+            .expect("the answer is added");
+        let (finished, tail) = stream_parts(Signal::from(answer), Signal::stored(true));
+        let mut rendered = 0;
+        for t in &tokens {
+            let one = Instant::now();
+            view.apply(&ServerMsg::MessageToken {
+                conversation_id,
+                message_id: answer_id,
+                token: t.clone(),
+            });
+            finished.with(|f| {
+                // Only a newly finished block is rendered, once.
+                for block in &f.blocks[rendered.min(f.blocks.len())..] {
+                    std::hint::black_box(to_html(&block.src));
+                }
+                rendered = f.blocks.len();
+            });
+            tail.with(|tail| std::hint::black_box(to_html(tail)));
+            now_way.push(one.elapsed());
+        }
+        now_way
+    });
 
     // The old way, on the same text: the whole answer cut and its blocks cloned each time.
     let mut old_way = Vec::with_capacity(ANSWER_TOKENS);
