@@ -53,8 +53,8 @@ pub fn ProjectsPage() -> impl IntoView {
             client.leave(room);
         }
     });
-    // Read again after a change made here, or reported by a joined project or job room;
-    // cards are keyed by what they show, so an unchanged card is not redrawn.
+    // Read again after a change made here or reported by a joined project room, or when an
+    // indexing run ends; progress in between moves only the card's own bar.
     let reload = RwSignal::new(0u64);
     let projects = Resource::new(
         move || {
@@ -63,12 +63,6 @@ pub fn ProjectsPage() -> impl IntoView {
         },
         |_| page_reads::projects(),
     );
-    let listed = move || {
-        projects.with(|p| match p {
-            Some(Ok(list)) => list.clone(),
-            _ => Vec::new(),
-        })
-    };
 
     view! {
         <main id="main" class="mx-auto w-full max-w-4xl flex-1 overflow-y-auto px-4 py-6">
@@ -87,46 +81,40 @@ pub fn ProjectsPage() -> impl IntoView {
                     }
                 }>
                     {move || Suspend::new(async move {
-                        page_reads::loaded(projects).await;
-                        view! {
-                            {move || match projects.get() {
-                                Some(Err(e)) => {
-                                    view! {
-                                        <p
-                                            class="mt-2 text-sm text-red-700 dark:text-red-400"
-                                            role="alert"
+                        match projects.await {
+                            Err(e) => {
+                                view! {
+                                    <p
+                                        class="mt-2 text-sm text-red-700 dark:text-red-400"
+                                        role="alert"
+                                    >
+                                        {format!("Projects could not be loaded: {e}")}
+                                    </p>
+                                }
+                                    .into_any()
+                            }
+                            Ok(list) if list.is_empty() => {
+                                view! {
+                                    <p class="mt-2 text-sm text-stone-600 dark:text-stone-400">
+                                        "No projects yet. Add one above."
+                                    </p>
+                                }
+                                    .into_any()
+                            }
+                            Ok(list) => {
+                                view! {
+                                    <ul class="mt-3 flex flex-col gap-3">
+                                        <For
+                                            each=move || list.clone()
+                                            key=|p| p.id.clone()
+                                            let:project
                                         >
-                                            {format!("Projects could not be loaded: {e}")}
-                                        </p>
-                                    }
-                                        .into_any()
+                                            <ProjectCard project reload />
+                                        </For>
+                                    </ul>
                                 }
-                                Some(Ok(list)) if list.is_empty() => {
-                                    view! {
-                                        <p class="mt-2 text-sm text-stone-600 dark:text-stone-400">
-                                            "No projects yet. Add one above."
-                                        </p>
-                                    }
-                                        .into_any()
-                                }
-                                _ => ().into_any(),
-                            }}
-                            <ul class="mt-3 flex flex-col gap-3">
-                                <For
-                                    each=listed
-                                    key=|p| (
-                                        p.id.clone(),
-                                        p.status,
-                                        p.updated_at,
-                                        p.documents,
-                                        p.chunks,
-                                        p.job_id.clone(),
-                                    )
-                                    let:project
-                                >
-                                    <ProjectCard project reload />
-                                </For>
-                            </ul>
+                                    .into_any()
+                            }
                         }
                     })}
                 </Transition>
