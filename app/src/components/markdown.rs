@@ -34,8 +34,9 @@ pub struct Parts {
     pub tail: String,
 }
 
-/// Cuts `text` into blocks. With `streaming`, text after the last confirmed cut is the
-/// tail; otherwise everything is finished.
+/// Cuts `text` into blocks at once. With `streaming`, text after the last confirmed cut is
+/// the tail; otherwise everything is finished. The component cuts with [`Split`]; this is
+/// the whole cut it is tested against, and the `long_chat` benchmark's baseline.
 pub fn split(text: &str, streaming: bool) -> Parts {
     let cuts = cuts(text);
     let mut blocks = Vec::with_capacity(cuts.len() + 1);

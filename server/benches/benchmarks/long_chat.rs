@@ -17,7 +17,7 @@ use crate::support;
 use std::time::{Duration, Instant};
 
 use app::client::ConversationView;
-use app::components::markdown::{split, stream_parts, to_html};
+use app::components::markdown::{Split, split, stream_parts, to_html};
 use app::protocol::{ChatMessage, Role, ServerMsg};
 use leptos::prelude::{Owner, Signal, With};
 use uuid::Uuid;
@@ -88,13 +88,18 @@ pub fn bench() {
         .map(|i| stored(conversation_id, i))
         .collect();
 
-    // Loading: the messages into the view, each answer cut and rendered once.
+    // Loading: the messages into the view, each answer cut (as the component does) and
+    // rendered once.
     let started = Instant::now();
     let mut view = ConversationView::new(conversation_id);
     view.seed(&history);
     let mut html_bytes = 0;
     for message in &history {
-        for block in split(&message.content, false).blocks {
+        for block in Split::next(None, &message.content, false)
+            .finished
+            .blocks
+            .iter()
+        {
             html_bytes += to_html(&block.src).len();
         }
     }
