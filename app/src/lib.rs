@@ -70,6 +70,13 @@ pub trait PageStore: Send + Sync {
     fn messages(&self, id: uuid::Uuid) -> Loading<Option<Vec<protocol::ChatMessage>>>;
     /// Every project, newest first.
     fn projects(&self) -> Loading<Result<Vec<protocol::rest::Project>, String>>;
+    /// One project.
+    fn project(&self, project_id: String) -> Loading<Result<protocol::rest::Project, String>>;
+    /// A project's documents, by path.
+    fn documents(
+        &self,
+        project_id: String,
+    ) -> Loading<Result<Vec<protocol::rest::DocumentInfo>, String>>;
     /// A project's current wiki in `language`.
     fn wiki(
         &self,

@@ -13,6 +13,7 @@ use crate::components::app_header::AppHeader;
 use crate::components::chat_page::ChatPage;
 use crate::components::job_page::JobPage;
 use crate::components::jobs_page::JobsPage;
+use crate::components::project_page::ProjectPage;
 use crate::components::projects_page::ProjectsPage;
 use crate::components::shortcuts::{ShortcutsDialog, install_shortcuts};
 use crate::components::sign_in_page::SignInPage;
@@ -80,6 +81,7 @@ pub fn App() -> impl IntoView {
                         ssr=SsrMode::InOrder
                     />
                     <Route path=path!("/projects") view=ProjectsPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/projects/:id") view=ProjectPage ssr=SsrMode::InOrder />
                     <Route path=path!("/projects/:id/wiki") view=WikiPage ssr=SsrMode::InOrder />
                     <Route
                         path=path!("/projects/:id/source")

@@ -3,6 +3,7 @@ import { test, expect } from "./fixtures";
 import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { audit } from "./audit";
 import { ANSWER_END, ControlledServer, lastAnswer, waitForHydration } from "./server";
 
 /** A small repository on disk that a local-folder project can index. */
@@ -111,11 +112,46 @@ test("a local project is indexed, answers with sources, takes uploads, and gets 
     await expect(page.locator("[data-marked]").first()).toBeVisible();
     await shot(page, testInfo, "source");
 
+    // The project's own page: its wiki, its job, its documents opening in the source view.
+    await page.goto(`${server.url}/projects`);
+    await waitForHydration(page);
+    await card.getByRole("link", { name: "Sample" }).click();
+    await expect(page).toHaveURL(/\/projects\/[^/]+$/);
+    const projectUrl = page.url();
+    await waitForHydration(page);
+    await expect(page.getByRole("heading", { name: "Sample", level: 1 })).toBeVisible();
+    await expect(page.getByRole("link", { name: "Wiki (en)" })).toBeVisible();
+    await expect(page.locator("tr[data-job-id]")).toContainText("completed");
+    const documents = page.getByRole("table", { name: "Documents of this project, by path" });
+    await expect(documents.getByRole("link", { name: "notes.md" })).toBeVisible();
+    for (const colorScheme of ["dark", "light"] as const) {
+      await page.emulateMedia({ colorScheme });
+      await page.reload();
+      await waitForHydration(page);
+      await audit(page, testInfo, `project-${colorScheme}`);
+    }
+    for (const width of [375, 1440]) {
+      await page.setViewportSize({ width, height: 900 });
+      const sideways = await page.evaluate(
+        () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+      );
+      expect(sideways, `the project page at ${width} px scrolls sideways`).toBeLessThanOrEqual(0);
+      await shot(page, testInfo, `project-${width}`);
+    }
+    await page.getByRole("searchbox", { name: "Filter by path" }).fill("config");
+    await expect(documents.getByRole("link")).toHaveText(["src/config.rs"]);
+    await documents.getByRole("link", { name: "src/config.rs" }).click();
+    await expect(page).toHaveURL(/\/source\?path=src%2Fconfig\.rs$/);
+    await expect(page.getByText("pub fn parse_config")).toBeVisible();
+
     // Every page reads without JavaScript, with its data.
     const noScript = await browser.newContext({ javaScriptEnabled: false });
     const plain = await noScript.newPage();
     await plain.goto(`${server.url}/projects`);
     await expect(plain.getByTestId("project").filter({ hasText: "Sample" })).toContainText("Ready");
+    await plain.goto(projectUrl);
+    await expect(plain.getByRole("heading", { name: "Sample", level: 1 })).toBeVisible();
+    await expect(plain.getByRole("link", { name: "src/config.rs" })).toBeVisible();
     await plain.goto(jobUrl);
     await expect(plain.getByTestId("job-status")).toHaveText(/completed/);
     await expect(plain.getByTestId("job-page").first()).toBeVisible();

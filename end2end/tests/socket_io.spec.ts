@@ -2,74 +2,15 @@
 // client (the npm package, unchanged) against the release server, over WebSocket and over
 // HTTP long-polling, with answers from a scripted OpenAI-compatible provider.
 import { execFile } from "node:child_process";
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { promisify } from "node:util";
 import { expect, test } from "@playwright/test";
 import { io, type Socket } from "socket.io-client";
+import { ScriptedProvider } from "./scripted_provider";
 import { ControlledServer } from "./server";
 
 const API_KEY = "socket-io-test-key";
 const ANSWER = ["The parser ", "lives in ", "src/parse.rs", "."];
-
-/**
- * An OpenAI-compatible provider: chat completions stream `ANSWER` (each request recorded),
- * embeddings are letter counts, so both of retrieval's paths run.
- */
-class ScriptedProvider {
-  readonly requests: Array<{ model: string; messages: Array<{ role: string; content: string }> }> = [];
-  private server?: Server;
-
-  async start(): Promise<string> {
-    this.server = createServer(async (req, res) => {
-      if (req.method === "POST" && req.url?.endsWith("/embeddings")) {
-        const { input, model } = JSON.parse(await body(req));
-        const texts: string[] = Array.isArray(input) ? input : [input];
-        const data = texts.map((text, index) => ({ object: "embedding", index, embedding: letterCounts(text) }));
-        res.writeHead(200, { "content-type": "application/json" });
-        res.end(JSON.stringify({ object: "list", data, model, usage: { prompt_tokens: 0, total_tokens: 0 } }));
-        return;
-      }
-      if (req.method !== "POST" || !req.url?.endsWith("/chat/completions")) {
-        res.writeHead(404).end();
-        return;
-      }
-      this.requests.push(JSON.parse(await body(req)));
-      res.writeHead(200, { "content-type": "text/event-stream" });
-      for (const content of ANSWER) {
-        res.write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content } }] })}\n\n`);
-      }
-      res.write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }] })}\n\n`);
-      res.end("data: [DONE]\n\n");
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
-    return `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}/v1`;
-  }
-
-  async stop(): Promise<void> {
-    await new Promise((resolve) => this.server?.close(resolve));
-  }
-}
-
-function letterCounts(text: string): number[] {
-  const counts = new Array(26).fill(0);
-  for (const c of text.toLowerCase()) {
-    const i = c.charCodeAt(0) - 97;
-    if (i >= 0 && i < 26) counts[i] += 1;
-  }
-  const norm = Math.hypot(...counts) || 1;
-  return counts.map((n) => n / norm);
-}
-
-function body(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = "";
-    req.on("data", (chunk) => (text += chunk));
-    req.on("end", () => resolve(text));
-    req.on("error", reject);
-  });
-}
 
 /** Every event a socket receives, in order, and a way to wait for the next of a name. */
 class Recorder {
@@ -108,7 +49,7 @@ let provider: ScriptedProvider;
 let server: ControlledServer;
 
 test.beforeAll(async () => {
-  provider = new ScriptedProvider();
+  provider = new ScriptedProvider(() => ({ deltas: ANSWER }));
   const baseUrl = await provider.start();
   server = new ControlledServer(3151, {
     OPENAI_API_KEY: "sk-scripted",

@@ -1,21 +1,6 @@
-import type { Page, TestInfo } from "@playwright/test";
 import { test, expect } from "./fixtures";
-import AxeBuilder from "@axe-core/playwright";
+import { audit } from "./audit";
 import { ANSWER_END, ask, lastAnswer, waitForHydration } from "./server";
-
-/** Fails on serious or critical accessibility violations and attaches a screenshot. */
-async function audit(page: Page, testInfo: TestInfo, name: string): Promise<void> {
-  const results = await new AxeBuilder({ page }).analyze();
-  const bad = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  // Kept as a file in the test's output folder too, not only inside the HTML report.
-  const file = testInfo.outputPath(`${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  await testInfo.attach(`${name}.png`, { path: file, contentType: "image/png" });
-  expect(
-    bad.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`),
-    `accessibility of ${name}`,
-  ).toEqual([]);
-}
 
 test("keyboard: ? opens the shortcuts, / focuses the message box, Ctrl+Shift+O starts a new chat", async ({ page }) => {
   await page.goto("/");

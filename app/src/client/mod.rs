@@ -252,15 +252,21 @@ impl ChatClient {
 
     /// Asks `content` in place of the question `message_id`: a new branch of the
     /// conversation, answered; the old one stays a version.
-    pub fn edit(self, message_id: Uuid, content: String) {
+    pub fn edit(
+        self,
+        message_id: Uuid,
+        content: String,
+        provider: Option<String>,
+        model: Option<String>,
+    ) {
         if let Some(conversation_id) = self.conversation.with_untracked(|c| c.id) {
             self.send(ClientMsg::EditMessage {
                 conversation_id,
                 message_id,
                 content,
                 client_msg_id: Uuid::new_v4().to_string(),
-                provider: None,
-                model: None,
+                provider,
+                model,
             });
         }
     }

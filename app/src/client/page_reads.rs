@@ -11,7 +11,9 @@ use crate::JobsFilter;
 #[cfg(not(feature = "ssr"))]
 use crate::client::api;
 use crate::protocol::ChatMessage;
-use crate::protocol::rest::{Conversation, DocumentContent, Page, Project, Wiki, WikiJob};
+use crate::protocol::rest::{
+    Conversation, DocumentContent, DocumentInfo, Page, Project, Wiki, WikiJob,
+};
 
 /// Waits for `resource`'s current read without following later ones. Awaited in a
 /// `Suspend` inside a `Transition`, it makes the server render the page with the data;
@@ -54,6 +56,33 @@ pub async fn projects() -> Result<Vec<Project>, String> {
         in_browser::<Page<Project>>(format!("/api/projects?limit={LISTED}"))
             .await
             .map(|page| page.items)
+    }
+}
+
+pub async fn project(project_id: String) -> Result<Project, String> {
+    #[cfg(feature = "ssr")]
+    {
+        on_server(|store| store.project(project_id)).await
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        in_browser(format!("/api/projects/{}", api::encode(&project_id))).await
+    }
+}
+
+/// A project's documents, by path.
+pub async fn documents(project_id: String) -> Result<Vec<DocumentInfo>, String> {
+    #[cfg(feature = "ssr")]
+    {
+        on_server(|store| store.documents(project_id)).await
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        in_browser(format!(
+            "/api/projects/{}/documents",
+            api::encode(&project_id)
+        ))
+        .await
     }
 }
 

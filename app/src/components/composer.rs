@@ -51,10 +51,7 @@ pub fn Composer() -> impl IntoView {
             return;
         }
         let had_conversation = client.conversation.with_untracked(|c| c.id.is_some());
-        let (provider, model) = match settings.model.get_untracked().split_once('/') {
-            Some((p, m)) => (Some(p.to_owned()), Some(m.to_owned())),
-            None => (None, None),
-        };
+        let (provider, model) = settings.provider_and_model();
         let options = SendOptions {
             provider,
             model,

@@ -102,8 +102,9 @@ fn FilterForm(filter: JobsFilter) -> impl IntoView {
     }
 }
 
+/// Jobs as rows; unfinished ones follow their rooms live while the table is shown.
 #[component]
-fn JobTable(jobs: Vec<WikiJob>) -> impl IntoView {
+pub(super) fn JobTable(jobs: Vec<WikiJob>) -> impl IntoView {
     let client = expect_context::<ChatClient>();
     // Unfinished jobs are followed live; their rooms are left with the page.
     let followed: Vec<String> = jobs

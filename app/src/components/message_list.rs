@@ -45,6 +45,7 @@ fn UserMessage(message: UiMessage) -> impl IntoView {
     let client = expect_context::<ChatClient>();
     let id = message.id;
     let content = message.content.clone();
+    let settings = expect_context::<Ui>().settings;
     let editing = RwSignal::new(false);
     let draft = RwSignal::new(String::new());
     let busy = answering();
@@ -68,7 +69,9 @@ fn UserMessage(message: UiMessage) -> impl IntoView {
             return;
         }
         editing.set(false);
-        client.edit(id, text);
+        // The edited question is answered like a new one: with the model chosen now.
+        let (provider, model) = settings.provider_and_model();
+        client.edit(id, text, provider, model);
     };
     view! {
         <li class="flex max-w-[85%] flex-col items-end gap-1 self-end" data-role="user">

@@ -9,6 +9,8 @@ pub mod job_page;
 pub mod jobs_page;
 pub mod markdown;
 pub mod message_list;
+pub mod project_page;
+pub mod project_status;
 pub mod projects_page;
 pub mod reindex_control;
 pub mod shortcuts;

@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 
+use super::project_status::{IndexingProgress, StatusBadge, kind_label};
 use super::reindex_control::ReindexControl;
 use super::wiki_start::WikiStart;
 use crate::client::{ChatClient, api, page_reads};
@@ -346,25 +347,7 @@ fn ProjectCard(project: Project, reload: RwSignal<u64>) -> impl IntoView {
             })
         }
     };
-    let (badge, badge_class) = match project.status {
-        ProjectStatus::Indexing => (
-            "Indexing",
-            "bg-amber-100 text-amber-900 dark:bg-amber-900/50 dark:text-amber-200",
-        ),
-        ProjectStatus::Ready => (
-            "Ready",
-            "bg-emerald-100 text-emerald-900 dark:bg-emerald-900/50 dark:text-emerald-200",
-        ),
-        ProjectStatus::Failed => (
-            "Failed",
-            "bg-red-100 text-red-900 dark:bg-red-900/50 dark:text-red-200",
-        ),
-    };
-    let kind = match project.kind {
-        ProjectKind::Git => "git",
-        ProjectKind::Local => "folder",
-        ProjectKind::Upload => "uploads",
-    };
+    let kind = kind_label(project.kind);
     let delete = {
         let id = id.clone();
         move |_| {
@@ -391,10 +374,12 @@ fn ProjectCard(project: Project, reload: RwSignal<u64>) -> impl IntoView {
             data-testid="project"
         >
             <div class="flex flex-wrap items-baseline gap-2">
-                <h3 class="text-base font-semibold">{project.name.clone()}</h3>
-                <span class=format!(
-                    "rounded-full px-2 py-0.5 text-xs font-medium {badge_class}",
-                )>{badge}</span>
+                <h3 class="text-base font-semibold">
+                    <a class="hover:underline" href=format!("/projects/{}", api::encode(&id))>
+                        {project.name.clone()}
+                    </a>
+                </h3>
+                <StatusBadge status=project.status />
                 <span class="text-xs text-stone-600 dark:text-stone-400">{kind}</span>
             </div>
             {project
@@ -462,60 +447,6 @@ fn ProjectCard(project: Project, reload: RwSignal<u64>) -> impl IntoView {
                 <UploadZone project_id=id.clone() reload />
             </Show>
         </li>
-    }
-}
-
-/// An indexing run followed through its job room: phase and percent, no polling. When
-/// it ends the list is read again, which redraws this project's card.
-#[component]
-fn IndexingProgress(job_id: String, reload: RwSignal<u64>) -> impl IntoView {
-    let client = expect_context::<ChatClient>();
-    let room = rooms::job(&job_id);
-    Effect::new({
-        let room = room.clone();
-        move |_| client.join(room.clone(), None)
-    });
-    on_cleanup(move || client.leave(room));
-    let progress = Memo::new(move |_| client.jobs.with(|jobs| jobs.get(&job_id).cloned()));
-    Effect::new(move |_| {
-        if progress.with(|p| p.as_ref().is_some_and(|p| p.is_final())) {
-            reload.update(|n| *n += 1);
-        }
-    });
-    let percent = move || {
-        progress.with(|p| {
-            p.as_ref()
-                .map_or(0.0, |p| p.progress_percent.clamp(0.0, 100.0))
-        })
-    };
-    let phase = move || {
-        progress.with(|p| {
-            p.as_ref()
-                .map(|p| p.message.clone())
-                .filter(|m| !m.is_empty())
-                .unwrap_or_else(|| "Waiting to start…".to_owned())
-        })
-    };
-    view! {
-        <div class="mt-2" data-testid="indexing-progress">
-            <div class="flex justify-between gap-2 text-xs text-stone-600 dark:text-stone-400">
-                <span class="truncate">{phase}</span>
-                <span class="tabular-nums">{move || format!("{:.0}%", percent())}</span>
-            </div>
-            <div
-                class="mt-1 h-2 overflow-hidden rounded-full bg-stone-200 dark:bg-stone-800"
-                role="progressbar"
-                aria-label="Indexing progress"
-                aria-valuemin="0"
-                aria-valuemax="100"
-                aria-valuenow=move || format!("{:.0}", percent())
-            >
-                <div
-                    class="h-2 rounded-full bg-amber-500 transition-[width] duration-300"
-                    style=move || format!("width: {:.1}%", percent())
-                ></div>
-            </div>
-        </div>
     }
 }
 

@@ -39,6 +39,16 @@ pub struct ChatSettings {
     pub project_id: RwSignal<Option<String>>,
 }
 
+impl ChatSettings {
+    /// The chosen provider and model, `None`s for the server's default.
+    pub fn provider_and_model(&self) -> (Option<String>, Option<String>) {
+        match self.model.get_untracked().split_once('/') {
+            Some((provider, model)) => (Some(provider.to_owned()), Some(model.to_owned())),
+            None => (None, None),
+        }
+    }
+}
+
 impl Ui {
     pub fn new() -> Self {
         Self {

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use app::protocol::ChatMessage;
-use app::protocol::rest::{Conversation, DocumentContent, Page, Project, Wiki, WikiJob};
+use app::protocol::rest::{
+    Conversation, DocumentContent, DocumentInfo, Page, Project, Wiki, WikiJob,
+};
 use app::{JobsFilter, Loading, PageStore};
 use uuid::Uuid;
 
@@ -124,6 +126,14 @@ impl PageStore for PageReader {
         self.read(
             |state| async move { state.projects.list(LISTED, 0).await.map(|page| page.items) },
         )
+    }
+
+    fn project(&self, project_id: String) -> Loading<Result<Project, String>> {
+        self.read(|state| async move { state.projects.get(&project_id).await })
+    }
+
+    fn documents(&self, project_id: String) -> Loading<Result<Vec<DocumentInfo>, String>> {
+        self.read(|state| async move { state.projects.documents(&project_id).await })
     }
 
     fn wiki(&self, project_id: String, language: String) -> Loading<Result<Wiki, String>> {

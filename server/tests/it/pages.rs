@@ -1,5 +1,5 @@
-//! Server-rendered pages carry their data (readable without JavaScript): projects, the
-//! source view, the conversation list, a wiki job, the wiki with its citations linked, and
+//! Server-rendered pages carry their data (readable without JavaScript): projects, a
+//! project's own page, the source view, the conversation list, a wiki job, the wiki with its citations linked, and
 //! the header's count of running wiki jobs, which the `jobs:wiki` room then keeps live, and
 //! a job room joined late, which first tells the joiner the job's state.
 
@@ -47,6 +47,19 @@ async fn projects_sources_and_conversations_render_with_their_data() {
         !html.contains("Loading…"),
         "no loading placeholder is left: {html}"
     );
+
+    let html = page(server.url(&format!("/projects/{id}"))).await;
+    assert!(
+        html.contains("Shop front") && html.contains("No wiki yet"),
+        "the project page is rendered: {html}"
+    );
+    assert!(
+        html.contains(&format!(
+            "href=\"/projects/{id}/source?path=src%2Fcart.rs\""
+        )),
+        "its documents open in the source view: {html}"
+    );
+    assert!(!html.contains("Loading the project"), "{html}");
 
     let html = page(server.url(&format!(
         "/projects/{id}/source?path=src%2Fcart.rs&lines=3-4"
