@@ -77,8 +77,10 @@ test("long chat: time per token at the start and the end of a 20,000-token answe
     // trails it by a frame or two, the same at both ends.
     const marks = new Map<number, Promise<number>>();
     const edges = [0, WINDOW, ANSWER_TOKENS - WINDOW];
+    let providerDone = 0;
     provider.onDelta = (sent) => {
       if (edges.includes(sent)) marks.set(sent, taskSeconds(cdp));
+      if (sent === ANSWER_TOKENS) providerDone = Date.now();
     };
     marks.set(0, taskSeconds(cdp));
     const streaming = Date.now();
@@ -87,6 +89,9 @@ test("long chat: time per token at the start and the end of a 20,000-token answe
     const answer = page.locator("[data-role='assistant'] [data-markdown]").last();
     await answer.getByText(`sentence ${ANSWER_TOKENS - 1}.`).waitFor({ timeout: 10 * 60_000 });
     const end = await taskSeconds(cdp);
+    // A page that cannot keep up shows the answer's end late; then the last window also
+    // holds the backlog, and its figure is an upper bound.
+    const behind = (Date.now() - providerDone) / 1000;
     const wall = (Date.now() - streaming) / 1000;
     const heapStreamed = await heapMiB(cdp);
 
@@ -94,7 +99,9 @@ test("long chat: time per token at the start and the end of a 20,000-token answe
     const first = ((await at(WINDOW)) - (await at(0))) / WINDOW;
     const last = (end - (await at(ANSWER_TOKENS - WINDOW))) / WINDOW;
     const us = (s: number) => `${(s * 1e6).toFixed(0)} µs`;
-    console.log(`streamed ${ANSWER_TOKENS} tokens at ${TOKENS_PER_SEC}/s in ${wall.toFixed(1)} s`);
+    console.log(
+      `streamed ${ANSWER_TOKENS} tokens at ${TOKENS_PER_SEC}/s in ${wall.toFixed(1)} s; the page showed the end ${behind.toFixed(2)} s after the provider sent it`,
+    );
     console.log(`main-thread time per token, first ${WINDOW}: ${us(first)}`);
     console.log(`main-thread time per token, last ${WINDOW}:  ${us(last)} (x${(last / first).toFixed(2)}; target <= x2)`);
     console.log(`JS heap: ${heapLoaded.toFixed(1)} MiB with ${STORED_TURNS * 2} messages loaded, ${heapStreamed.toFixed(1)} MiB after the answer`);

@@ -500,8 +500,11 @@ pub fn CitationPreview() -> impl IntoView {
 }
 
 /// Keeps the newest text in view while an answer streams, unless the reader scrolled up.
+/// Measured once per frame, not per token: reading the scroll height forces the browser
+/// to lay out the whole conversation, which per token cost milliseconds in a long chat.
 pub fn follow_stream(scroller: NodeRef<leptos::html::Div>) {
     let client = expect_context::<ChatClient>();
+    let scheduled = StoredValue::new(false);
     Effect::new(move |_| {
         let _len = client.conversation.with(|c| {
             (
@@ -509,15 +512,25 @@ pub fn follow_stream(scroller: NodeRef<leptos::html::Div>) {
                 c.messages.last().map(|m| m.content.with(String::len)),
             )
         });
-        #[cfg(feature = "hydrate")]
-        if let Some(el) = scroller.get_untracked() {
-            let distance = el.scroll_height() - el.scroll_top() - el.client_height();
-            if distance < 160 {
-                el.set_scroll_top(el.scroll_height());
-            }
+        if scheduled.get_value() {
+            return;
         }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = scroller;
+        scheduled.set_value(true);
+        request_animation_frame(move || {
+            // The page may have been left before the frame: then there is nothing to scroll.
+            if scheduled.try_set_value(false).is_some() {
+                return;
+            }
+            #[cfg(feature = "hydrate")]
+            if let Some(el) = scroller.get_untracked() {
+                let distance = el.scroll_height() - el.scroll_top() - el.client_height();
+                if distance < 160 {
+                    el.set_scroll_top(el.scroll_height());
+                }
+            }
+            #[cfg(not(feature = "hydrate"))]
+            let _ = scroller;
+        });
     });
 }
 
