@@ -24,7 +24,8 @@ use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 
-/// The phase durations (`*_ms` fields) of the indexer's "indexed" events.
+/// The phase durations (`*_ms` fields) of the indexer's "indexed" events, and of the
+/// refinement that follows a first pass by lines.
 #[derive(Clone, Default)]
 struct PhaseLog(Arc<Mutex<Vec<BTreeMap<String, u64>>>>);
 
@@ -41,7 +42,10 @@ impl Visit for PhaseFields {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" && format!("{value:?}") == "indexed" {
+        let message = format!("{value:?}");
+        if field.name() == "message"
+            && (message == "indexed" || message == "syntax chunks replaced the first pass")
+        {
             self.indexed = true;
         }
     }
@@ -127,22 +131,50 @@ async fn one_run(files: usize, log: &PhaseLog) -> Result<Run, String> {
     if turn.sources == 0 {
         return Err("the answer had no sources: the index was not ready".into());
     }
+    // Syntax chunks replace a first pass by lines in the background; the next run must
+    // not start while this one's refinement still holds the cores.
+    let refined = refined(&instance, &project.id).await?;
     instance.stop().await;
     let phases = log
         .0
         .lock()
         .ok()
-        .and_then(|l| l.last().cloned())
+        .map(|l| l.iter().flat_map(|p| p.clone()).collect())
         .unwrap_or_default();
     Ok(Run {
         bytes,
         files: project.documents,
-        chunks: project.chunks,
+        chunks: refined.chunks,
         indexed,
         answered,
         cpu,
         phases,
     })
+}
+
+/// The project once every document counts its final chunks (a first pass stores code
+/// as not yet chunked), which is when its refinement is done.
+async fn refined(
+    instance: &Instance,
+    project_id: &str,
+) -> Result<app::protocol::rest::Project, String> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let project = instance
+            .state
+            .projects
+            .get(project_id)
+            .await
+            .map_err(|e| format!("project: {e}"))?;
+        let indexed = project.last_index.as_ref().map(|r| r.chunks_indexed);
+        if indexed == Some(project.chunks) {
+            return Ok(project);
+        }
+        if Instant::now() > deadline {
+            return Err("the first pass was not refined within two minutes".into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 pub fn bench() {

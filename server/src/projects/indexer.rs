@@ -2,6 +2,11 @@
 //! hashes with what is stored, chunk only what changed, then write the documents (one
 //! transaction) and the index (one commit). Nothing is written before everything is
 //! fetched and chunked, so a failed run leaves the project as it was.
+//!
+//! Parsing code for its syntax chunks is most of a large run's cost, so a run with much
+//! code first cuts it by lines ([`Depth::Lines`]): the project is answerable as soon as
+//! those chunks are committed, and [`refine`] then replaces them with syntax chunks
+//! (and only those are embedded).
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -20,7 +25,7 @@ use super::service::Inner;
 use super::url_policy::Source;
 use super::walk::walk;
 use crate::clock::now_ms;
-use crate::rag::Chunk;
+use crate::rag::{Chunk, Depth, is_code};
 use crate::storage::documents::DocumentRow;
 
 /// What a run does.
@@ -34,10 +39,19 @@ pub enum Mode {
     FromDatabase,
 }
 
+/// Code beyond this many bytes is first cut by lines. A first index of ~1,500 files holds
+/// several megabytes; small runs (one changed file, a small repository) are not worth
+/// indexing twice.
+const LINES_FIRST_ABOVE_BYTES: usize = 1024 * 1024;
+
 /// What a run produced.
 pub struct Outcome {
     pub report: IndexReport,
     pub commit: Option<String>,
+    /// Code documents (path, text) indexed from a first pass by lines, for [`refine`].
+    pub first_pass: Vec<(String, String)>,
+    /// The chunks of those documents in the report.
+    pub first_pass_chunks: u64,
 }
 
 /// Reports progress in percent with a message.
@@ -186,20 +200,41 @@ async fn sync(
         .map(|r| (r.path.clone(), r.content.clone()))
         .chain(uploads)
         .collect();
+    let code_bytes: usize = items
+        .iter()
+        .filter(|(path, _)| is_code(path))
+        .map(|(_, text)| text.len())
+        .sum();
+    let (depth, first_pass) = if code_bytes > LINES_FIRST_ABOVE_BYTES {
+        let code = items.iter().filter(|(path, _)| is_code(path)).cloned();
+        (Depth::Lines, code.collect())
+    } else {
+        (Depth::Syntax, Vec::new())
+    };
     let phase = Instant::now();
-    let chunks = chunk_in_background(items, progress).await?;
+    let chunks = chunk_in_background(items, depth, progress).await?;
     let chunked = phase.elapsed();
     let mut changes = IndexChanges {
         replace_all: rebuild,
         removed,
+        first_pass: depth == Depth::Lines,
         ..IndexChanges::default()
     };
     let mut upload_counts = Vec::new();
+    let mut first_pass_chunks = 0;
     for (i, (path, file_chunks)) in chunks.into_iter().enumerate() {
-        report.chunks_indexed += file_chunks.len() as u64;
+        let mut count = file_chunks.len() as u64;
+        report.chunks_indexed += count;
+        if depth == Depth::Lines && is_code(&path) {
+            first_pass_chunks += count;
+            // Stored as not chunked yet until `refine` stores the syntax chunks' count,
+            // so an index left with first-pass chunks (the process died) disagrees
+            // with the database, and start-up re-chunks the project.
+            count = 0;
+        }
         match rows.get_mut(i) {
-            Some(row) => row.chunks = file_chunks.len() as u64,
-            None => upload_counts.push((path.clone(), file_chunks.len() as u64)),
+            Some(row) => row.chunks = count,
+            None => upload_counts.push((path.clone(), count)),
         }
         if !rebuild && stored.contains_key(&path) {
             changes.changed.push((path, file_chunks));
@@ -241,7 +276,46 @@ async fn sync(
         index_ms = indexed_in.as_millis() as u64,
         "indexed"
     );
-    Ok(Outcome { report, commit })
+    Ok(Outcome {
+        report,
+        commit,
+        first_pass,
+        first_pass_chunks,
+    })
+}
+
+/// Replaces the chunks a run cut by lines with syntax chunks, in one commit; returns
+/// how many chunks the index holds for them now. Searches meanwhile find the first
+/// pass's chunks, then these: never neither.
+pub async fn refine(
+    inner: &Arc<Inner>,
+    project_id: &str,
+    first_pass: Vec<(String, String)>,
+) -> Result<u64, ProjectError> {
+    let started = Instant::now();
+    let chunks = chunk_in_background(first_pass, Depth::Syntax, &|_, _| {}).await?;
+    let counts: Vec<(String, u64)> = chunks
+        .iter()
+        .map(|(path, c)| (path.clone(), c.len() as u64))
+        .collect();
+    let changes = IndexChanges {
+        changed: chunks,
+        ..IndexChanges::default()
+    };
+    tokio::try_join!(write_index(inner, project_id, changes), async {
+        inner
+            .store
+            .set_document_chunks(project_id, &counts)
+            .await
+            .map_err(ProjectError::from)
+    },)?;
+    tracing::info!(
+        project = project_id,
+        documents = counts.len(),
+        refine_ms = started.elapsed().as_millis() as u64,
+        "syntax chunks replaced the first pass"
+    );
+    Ok(counts.iter().map(|(_, n)| n).sum())
 }
 
 async fn from_database(
@@ -251,7 +325,7 @@ async fn from_database(
 ) -> Result<Outcome, ProjectError> {
     progress(5.0, "reading stored documents".into());
     let texts = inner.store.document_texts(&project.id).await?;
-    let chunks = chunk_in_background(texts, progress).await?;
+    let chunks = chunk_in_background(texts, Depth::Syntax, progress).await?;
     let counts: Vec<(String, u64)> = chunks
         .iter()
         .map(|(path, c)| (path.clone(), c.len() as u64))
@@ -275,12 +349,15 @@ async fn from_database(
     Ok(Outcome {
         report,
         commit: project.commit.clone(),
+        first_pass: Vec::new(),
+        first_pass_chunks: 0,
     })
 }
 
 /// Chunks on the blocking pool; progress runs from 15 to 90 percent.
 pub(super) async fn chunk_in_background(
     items: Vec<(String, String)>,
+    depth: Depth,
     progress: Progress<'_>,
 ) -> Result<Vec<(String, Vec<Chunk>)>, ProjectError> {
     let total = items.len();
@@ -294,7 +371,7 @@ pub(super) async fn chunk_in_background(
                 let _ = tx.send(n);
             }
         };
-        let chunks = chunk_all(&items, &done);
+        let chunks = chunk_all(&items, depth, &done);
         items
             .into_iter()
             .map(|(path, _)| path)
@@ -323,6 +400,9 @@ pub(super) struct IndexChanges {
     /// Documents the index holds nothing of yet.
     pub added: Vec<(String, Vec<Chunk>)>,
     pub removed: Vec<String>,
+    /// Code among the documents was cut by lines, to be refined: it is searchable at
+    /// once but not embedded, since its chunks are about to be replaced.
+    pub first_pass: bool,
 }
 
 /// Applies the changes to the index and commits once.
@@ -340,11 +420,21 @@ pub(super) async fn write_index(
         for path in &changes.removed {
             rag.remove_document(&project_id, path)?;
         }
+        let provisional = |path: &str| changes.first_pass && is_code(path);
         for (path, chunks) in &changes.changed {
-            rag.index_document(&project_id, path, chunks)?;
+            if provisional(path) {
+                rag.remove_document(&project_id, path)?;
+                rag.add_document_lexically(&project_id, chunks)?;
+            } else {
+                rag.index_document(&project_id, path, chunks)?;
+            }
         }
-        for (_, chunks) in &changes.added {
-            rag.add_document(&project_id, chunks)?;
+        for (path, chunks) in &changes.added {
+            if provisional(path) {
+                rag.add_document_lexically(&project_id, chunks)?;
+            } else {
+                rag.add_document(&project_id, chunks)?;
+            }
         }
         rag.commit()
     })

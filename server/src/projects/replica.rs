@@ -103,7 +103,7 @@ impl ProjectService {
             "refreshing this instance's index of a project changed elsewhere"
         );
         let texts = inner.store.document_texts(project_id).await?;
-        let chunks = chunk_in_background(texts, &|_, _| {}).await?;
+        let chunks = chunk_in_background(texts, crate::rag::Depth::Syntax, &|_, _| {}).await?;
         let changes = IndexChanges {
             replace_all: true,
             added: chunks,

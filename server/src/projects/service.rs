@@ -267,7 +267,6 @@ impl Inner {
         mode: Mode,
     ) {
         let cancel = claim.cancel.clone();
-        let _claim = claim;
         // On shutdown the project stays `indexing`; the next start runs it again.
         let _permit = tokio::select! {
             permit = self.permits.acquire() => match permit {
@@ -290,8 +289,10 @@ impl Inner {
             () = cancel.cancelled() => return self.cancelled(id, &job_id).await,
         };
         let now = now_ms();
+        let mut refinement = None;
         let (status, stored) = match result {
-            Ok(outcome) => {
+            Ok(mut outcome) => {
+                let first_pass = std::mem::take(&mut outcome.first_pass);
                 let message = summary(&outcome.report);
                 let stored = self
                     .store
@@ -300,6 +301,9 @@ impl Inner {
                 if stored.is_ok() {
                     // The index holds what this run stored, the version `now`.
                     self.replicas.record(id, now);
+                    if !first_pass.is_empty() {
+                        refinement = Some((first_pass, outcome));
+                    }
                 }
                 self.publish_progress(id, &job_id, JobStatus::Completed, 100.0, message);
                 (ProjectStatus::Ready, stored)
@@ -325,6 +329,54 @@ impl Inner {
         metrics::histogram!(telemetry::JOB_DURATION, "kind" => "indexing", "status" => outcome)
             .record(started.elapsed().as_secs_f64());
         self.status_changed(id, status);
+        // Answerable from here on; the job still holds the project while it refines.
+        if let Some((first_pass, outcome)) = refinement {
+            let refined = tokio::select! {
+                refined = self.refine(id, first_pass, outcome, now) => refined,
+                () = self.shutdown.cancelled() => false,
+                () = cancel.cancelled() => {
+                    tracing::info!(project = id, "refining stopped; the project keeps its first-pass chunks");
+                    false
+                }
+            };
+            // Free before announced, so whoever hears it can index or delete at once.
+            drop(claim);
+            if refined {
+                self.status_changed(id, ProjectStatus::Ready);
+            }
+        }
+    }
+
+    /// Replaces a run's first-pass chunks with syntax chunks, then stores the run's
+    /// report again with the chunks the index now holds, under the same version, since
+    /// the documents did not change. False if the index was not changed.
+    async fn refine(
+        self: &Arc<Self>,
+        id: &str,
+        first_pass: Vec<(String, String)>,
+        outcome: indexer::Outcome,
+        version: u64,
+    ) -> bool {
+        let refined = match indexer::refine(self, id, first_pass).await {
+            Ok(refined) => refined,
+            Err(e) => {
+                tracing::warn!(project = id, error = %e, "could not refine the first-pass chunks");
+                return false;
+            }
+        };
+        let mut report = outcome.report;
+        report.chunks_indexed = report
+            .chunks_indexed
+            .saturating_sub(outcome.first_pass_chunks)
+            + refined;
+        if let Err(e) = self
+            .store
+            .finish_project_index(id, outcome.commit.as_deref(), &report, version)
+            .await
+        {
+            tracing::error!(project = id, error = %e, "could not store the refined report");
+        }
+        true
     }
 }
 

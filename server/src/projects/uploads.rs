@@ -16,7 +16,7 @@ use super::pdf::{PdfLimits, pdf_text};
 use super::service::{Inner, ProjectService};
 use super::walk::{content_hash, text_of};
 use crate::clock::now_ms;
-use crate::rag::Chunker;
+use crate::rag::{Chunker, Depth};
 use crate::storage::documents::DocumentRow;
 
 fn is_pdf(path: &str, bytes: &[u8]) -> bool {
@@ -163,7 +163,7 @@ async fn prepare(
     status.send(DocumentState::Processing, 40.0, None);
     let (chunk_path, chunk_text) = (path.to_owned(), text.clone());
     let chunks = tokio::task::spawn_blocking(move || {
-        chunk_one(&Chunker::default(), &chunk_path, &chunk_text)
+        chunk_one(&Chunker::default(), Depth::Syntax, &chunk_path, &chunk_text)
     })
     .await?;
     status.send(DocumentState::Processing, 70.0, None);

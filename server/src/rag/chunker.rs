@@ -1,6 +1,11 @@
 //! Splits a document into retrievable chunks with 1-based inclusive line ranges for
 //! citations: code along its syntax tree (tree-sitter), Markdown by headings and
 //! paragraphs, anything else by paragraphs and sentences.
+//!
+//! Parsing is most of what indexing costs, so code can also be cut without a syntax
+//! tree ([`Depth::Lines`]): at the lines where items most likely start, found from
+//! indentation alone. A large first index answers from those while the syntax chunks
+//! are made in the background.
 
 use std::path::Path;
 
@@ -46,6 +51,16 @@ impl Chunk {
             )
         }
     }
+}
+
+/// How code is cut into chunks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Depth {
+    /// Along its syntax tree: the chunks an index keeps.
+    Syntax,
+    /// At likely item starts, from indentation alone: several times cheaper, for a first
+    /// pass that syntax chunks replace. Other documents are cut as at `Syntax`.
+    Lines,
 }
 
 /// Chunks documents to a target size in characters.
@@ -97,36 +112,73 @@ impl Chunker {
 
     /// Chunks `text`, the content of `path`; the extension picks the splitter.
     pub fn chunk(&self, path: &str, text: &str) -> Result<Vec<Chunk>, RagError> {
-        let splitter = Splitter::for_path(path, self.max_chars)?;
-        let lines = LineIndex::new(text);
-        let mut chunks = Vec::new();
-        for segment in segments(text, self.max_chars * SEGMENT_CHUNKS) {
-            let base = segment.start;
-            for (offset, piece) in splitter.chunk_indices(&text[segment]) {
-                let offset = base + offset;
-                let start_line = lines.line_of(offset);
-                let end_line = lines.line_of(offset + piece.len().saturating_sub(1));
-                // Chunks come in file order, so those sharing a range are neighbours.
-                let part = match chunks.last() {
-                    Some(Chunk {
-                        start_line: s,
-                        end_line: e,
-                        part,
-                        ..
-                    }) if (*s, *e) == (start_line, end_line) => part + 1,
-                    _ => 0,
-                };
-                chunks.push(Chunk {
-                    path: path.to_owned(),
-                    start_line,
-                    end_line,
-                    text: piece.to_owned(),
-                    part,
-                });
-            }
-        }
-        Ok(chunks)
+        self.chunk_at(Depth::Syntax, path, text)
     }
+
+    /// [`chunk`](Self::chunk), cutting code as deep as asked.
+    pub fn chunk_at(&self, depth: Depth, path: &str, text: &str) -> Result<Vec<Chunk>, RagError> {
+        if depth == Depth::Lines && is_code(path) {
+            let pieces = segments(text, self.max_chars)
+                .into_iter()
+                .filter_map(|segment| trimmed(segment.start, &text[segment]));
+            return Ok(assemble(path, text, pieces));
+        }
+        let splitter = Splitter::for_path(path, self.max_chars)?;
+        let pieces = segments(text, self.max_chars * SEGMENT_CHUNKS)
+            .into_iter()
+            .flat_map(|segment| {
+                let base = segment.start;
+                splitter
+                    .chunk_indices(&text[segment])
+                    .into_iter()
+                    .map(move |(offset, piece)| (base + offset, piece))
+            });
+        Ok(assemble(path, text, pieces))
+    }
+}
+
+/// Whether `path` is code, which the two depths cut differently.
+pub fn is_code(path: &str) -> bool {
+    matches!(kind_for(path), Kind::Code(_))
+}
+
+/// The piece without its surrounding whitespace, as the splitters give theirs, with its
+/// byte offset in the document; none if it is all whitespace.
+fn trimmed(offset: usize, piece: &str) -> Option<(usize, &str)> {
+    let kept = piece.trim();
+    (!kept.is_empty()).then_some((offset + piece.len() - piece.trim_start().len(), kept))
+}
+
+/// Chunks from the pieces of `text` (byte offset, piece), given in file order.
+fn assemble<'t>(
+    path: &str,
+    text: &str,
+    pieces: impl Iterator<Item = (usize, &'t str)>,
+) -> Vec<Chunk> {
+    let lines = LineIndex::new(text);
+    let mut chunks: Vec<Chunk> = Vec::new();
+    for (offset, piece) in pieces {
+        let start_line = lines.line_of(offset);
+        let end_line = lines.line_of(offset + piece.len().saturating_sub(1));
+        // Chunks come in file order, so those sharing a range are neighbours.
+        let part = match chunks.last() {
+            Some(Chunk {
+                start_line: s,
+                end_line: e,
+                part,
+                ..
+            }) if (*s, *e) == (start_line, end_line) => part + 1,
+            _ => 0,
+        };
+        chunks.push(Chunk {
+            path: path.to_owned(),
+            start_line,
+            end_line,
+            text: piece.to_owned(),
+            part,
+        });
+    }
+    chunks
 }
 
 /// The splitter for one kind of document, built once per document.
@@ -337,6 +389,40 @@ mod tests {
         assert_eq!(chunks[1].id(), "dist/table.js#L1-L1~2");
     }
 
+    #[test]
+    fn cutting_by_lines_keeps_small_files_whole_and_cuts_long_ones_at_items() {
+        let small = Chunker::default();
+        for (path, text) in [
+            ("src/lib.rs", RUST),
+            ("a.go", "package main\n\nfunc main() {}\n"),
+        ] {
+            assert_eq!(
+                small.chunk_at(Depth::Lines, path, text).unwrap(),
+                small.chunk(path, text).unwrap(),
+                "{path}"
+            );
+        }
+        let chunks = Chunker::new(130)
+            .chunk_at(Depth::Lines, "src/lib.rs", RUST)
+            .unwrap();
+        assert_ranges_hold(RUST, &chunks);
+        let starts: Vec<u64> = chunks.iter().map(|c| c.start_line).collect();
+        assert_eq!(starts, [1, 6, 11], "{chunks:#?}");
+        assert!(chunks.iter().all(|c| c.text.starts_with("fn ")));
+    }
+
+    #[test]
+    fn only_code_is_cut_differently_by_lines() {
+        let text = "# Title\n\nIntro paragraph here.\n\n## Install\n\nRun the installer.\n";
+        let chunker = Chunker::new(45);
+        assert_eq!(
+            chunker.chunk_at(Depth::Lines, "README.md", text).unwrap(),
+            chunker.chunk("README.md", text).unwrap()
+        );
+        assert!(is_code("src/main.rs") && is_code("lib/a.tsx"));
+        assert!(!is_code("README.md") && !is_code("Cargo.toml"));
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
 
@@ -351,9 +437,10 @@ mod tests {
             ],
             extension in proptest::sample::select(vec!["rs", "py", "js", "ts", "go", "md", "txt", "java", "c", "cpp"]),
             max_chars in 1usize..600,
+            depth in proptest::sample::select(vec![Depth::Syntax, Depth::Lines]),
         ) {
             let path = format!("src/file.{extension}");
-            let chunks = Chunker::new(max_chars).chunk(&path, &text).expect("chunking never fails on text");
+            let chunks = Chunker::new(max_chars).chunk_at(depth, &path, &text).expect("chunking never fails on text");
             let last_line = text.matches('\n').count() as u64 + 1;
             let ids: std::collections::HashSet<String> = chunks.iter().map(Chunk::id).collect();
             proptest::prop_assert_eq!(ids.len(), chunks.len(), "chunk ids repeat");

@@ -6,7 +6,6 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use tantivy::collector::TopDocs;
-use tantivy::directory::MmapDirectory;
 use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
     Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
@@ -16,6 +15,7 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Te
 
 use super::RagError;
 use super::chunker::Chunk;
+use super::replica_directory::ReplicaDirectory;
 use super::tokenizer::{self, CODE_TOKENIZER};
 
 /// Memory the writer may use before flushing a segment.
@@ -115,26 +115,47 @@ impl LexicalIndex {
             source,
         })?;
         let (schema, _) = schema();
-        let index = match Index::open_or_create(MmapDirectory::open(dir)?, schema.clone()) {
-            Ok(index) => index,
-            // An index of an older layout (say, before path words): it is only a replica
-            // of the database, so it starts afresh and start-up rebuilds every project the
-            // new one lacks from the stored documents.
-            Err(tantivy::TantivyError::SchemaError(reason)) => {
-                tracing::warn!(%reason, dir = %dir.display(), "rebuilding the search index in its new layout");
+        let opened = Index::open_or_create(ReplicaDirectory::open(dir)?, schema.clone())
+            .map_err(RagError::from)
+            .and_then(Self::with_index);
+        match opened {
+            // An index of an older layout (say, before path words), or one a crash of the
+            // machine left incomplete: it is only a replica of the database, so it starts
+            // afresh and start-up rebuilds every project the new one lacks from the stored
+            // documents. (A lock held by another process is not such a case.)
+            Err(RagError::Index(e)) if unreadable(&e) => {
+                tracing::warn!(reason = %e, dir = %dir.display(), "starting the search index afresh");
                 std::fs::remove_dir_all(dir)
                     .and_then(|()| std::fs::create_dir_all(dir))
                     .map_err(|source| RagError::Io {
                         path: dir.to_owned(),
                         source,
                     })?;
-                Index::create_in_dir(dir, schema)?
+                Self::with_index(Index::create(
+                    ReplicaDirectory::open(dir)?,
+                    schema,
+                    tantivy::IndexSettings::default(),
+                )?)
             }
-            Err(e) => return Err(e.into()),
-        };
-        Self::with_index(index)
+            other => other,
+        }
     }
+}
 
+/// Errors of an index whose files are of another layout or incomplete.
+fn unreadable(e: &tantivy::TantivyError) -> bool {
+    use tantivy::TantivyError as E;
+    matches!(
+        e,
+        E::SchemaError(_)
+            | E::DataCorruption(_)
+            | E::OpenReadError(_)
+            | E::IncompatibleIndex(_)
+            | E::FieldNotFound(_)
+    )
+}
+
+impl LexicalIndex {
     /// An index held in memory only, for tests and throwaway use.
     pub fn in_ram() -> Result<Self, RagError> {
         let (schema, _) = schema();
@@ -458,6 +479,41 @@ mod tests {
         let index = LexicalIndex::open_in_dir(dir.path()).expect("rebuilt, not refused");
         add_lib_rs(&index);
         assert_eq!(index.search("p", "parse_config", 5).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn an_index_left_incomplete_is_started_afresh() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let index = LexicalIndex::open_in_dir(dir.path()).unwrap();
+            add_lib_rs(&index);
+        }
+        // What a machine that crashed before writing back its files leaves: the commit's
+        // record names segment files whose contents never reached the disk.
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "store" || e == "idx") {
+                std::fs::write(&path, b"").unwrap();
+            }
+        }
+        let index = LexicalIndex::open_in_dir(dir.path()).expect("started afresh, not refused");
+        assert_eq!(index.num_chunks(), 0);
+        add_lib_rs(&index);
+        assert_eq!(index.search("p", "parse_config", 5).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn an_index_another_process_holds_is_refused_not_wiped() {
+        let dir = tempfile::tempdir().unwrap();
+        let holder = LexicalIndex::open_in_dir(dir.path()).unwrap();
+        add_lib_rs(&holder);
+        assert!(LexicalIndex::open_in_dir(dir.path()).is_err());
+        assert_eq!(holder.num_chunks(), 1);
+        drop(holder);
+        assert_eq!(
+            LexicalIndex::open_in_dir(dir.path()).unwrap().num_chunks(),
+            1
+        );
     }
 
     #[test]

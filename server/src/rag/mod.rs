@@ -7,13 +7,14 @@ mod counts;
 mod fusion;
 pub mod index;
 mod priors;
+mod replica_directory;
 mod segments;
 mod service;
 pub mod tokenizer;
 mod vector_set;
 mod vectors;
 
-pub use chunker::{Chunk, Chunker};
+pub use chunker::{Chunk, Chunker, Depth, is_code};
 pub use fusion::truncate_to_tokens;
 pub use index::{Hit, LexicalIndex};
 pub use service::{Passage, Rag, RetrievalRequest};

@@ -105,6 +105,16 @@ impl Rag {
         Ok(())
     }
 
+    /// Adds chunks to the lexical index only: a first pass that other chunks of the same
+    /// document will replace, not worth embedding.
+    pub fn add_document_lexically(
+        &self,
+        project_id: &str,
+        chunks: &[Chunk],
+    ) -> Result<(), RagError> {
+        self.lexical.add(project_id, chunks)
+    }
+
     /// Drops one document of a project. Visible after [`commit`](Self::commit).
     pub fn remove_document(&self, project_id: &str, path: &str) -> Result<(), RagError> {
         if let Some(vectors) = &self.vectors {

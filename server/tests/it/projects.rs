@@ -758,3 +758,121 @@ async fn an_indexing_job_can_be_cancelled_and_nothing_else_can() {
     let (status, _) = post_json(&server, "/api/projects/no-such/cancel", json!({})).await;
     assert_eq!(status, 404);
 }
+
+/// Rust files with more than a mebibyte of code in all, so a first index cuts them by
+/// lines before their syntax chunks replace those.
+fn code_heavy_folder(root: &Path) -> (std::path::PathBuf, Vec<(String, String)>) {
+    let folder = root.join("code-heavy");
+    let method = |i: usize| {
+        format!(
+            "    /// Step {i} of the pipeline.\n    pub fn step_{i}(&self, input: u64) -> u64 {{\n        let scaled = input.wrapping_mul({i});\n        scaled ^ self.seed\n    }}\n\n"
+        )
+    };
+    let body = format!(
+        "//! One stage.\n\npub struct Stage {{\n    seed: u64,\n}}\n\nimpl Stage {{\n{}}}\n\npub fn run(stage: &Stage) -> u64 {{\n    stage.step_1(7)\n}}\n",
+        (0..24).map(method).collect::<String>()
+    );
+    let files: Vec<(String, String)> = (0..300)
+        .map(|n| {
+            (
+                format!("src/stage_{n}.rs"),
+                body.replace("One stage", &format!("Stage {n}")),
+            )
+        })
+        .collect();
+    for (path, text) in &files {
+        write(&folder, path, text);
+    }
+    (folder, files)
+}
+
+#[tokio::test]
+async fn a_large_first_index_answers_at_once_and_then_holds_syntax_chunks() {
+    use server::rag::{Chunker, Depth};
+    let root = tempfile::tempdir().expect("temp dir");
+    let (folder, files) = code_heavy_folder(root.path());
+    let code_bytes: usize = files.iter().map(|(_, text)| text.len()).sum();
+    assert!(code_bytes > 1024 * 1024, "{code_bytes}");
+    let chunker = Chunker::default();
+    let count = |depth| -> u64 {
+        files
+            .iter()
+            .map(|(path, text)| chunker.chunk_at(depth, path, text).expect("chunks").len() as u64)
+            .sum()
+    };
+    let (by_lines, by_syntax) = (count(Depth::Lines), count(Depth::Syntax));
+
+    let local_root = root.path().display().to_string();
+    let server = TestServer::start_with(|c| c.local_roots = vec![local_root]).await;
+    let project = create_ready(&server, json!({"source": folder.display().to_string()})).await;
+    assert_eq!(project["status"], "ready", "{project}");
+    assert_eq!(project["documents"], 300);
+    let id = project["id"].as_str().expect("id").to_owned();
+    let first = project["last_index"]["chunks_indexed"]
+        .as_u64()
+        .expect("chunks");
+    assert!(
+        first == by_lines || first == by_syntax,
+        "{first} chunks: neither {by_lines} by lines nor {by_syntax} by syntax"
+    );
+
+    // The refinement announces the project again when its syntax chunks are in.
+    let mut socket = server.connect().await;
+    join_project(&mut socket, &id).await;
+    let refined = loop {
+        let (_, project) = get_json(&server, &format!("/api/projects/{id}")).await;
+        if project["chunks"].as_u64() == Some(by_syntax) {
+            break project;
+        }
+        socket
+            .recv_until(|m| {
+                matches!(
+                    m,
+                    ServerMsg::ProjectUpdate {
+                        update: ProjectChange::StatusChanged,
+                        ..
+                    }
+                )
+            })
+            .await;
+    };
+    assert_eq!(refined["status"], "ready");
+    assert_eq!(refined["last_index"]["chunks_indexed"], by_syntax);
+    let stored: u64 = by_path(&documents(&server, &id).await)
+        .values()
+        .map(|d| d["chunks"].as_u64().expect("chunks"))
+        .sum();
+    assert_eq!(stored, by_syntax);
+    // The refinement let go of the project: it can be indexed again at once.
+    let again = reindex(&server, &id, json!({})).await;
+    assert_eq!(again["last_index"]["unchanged"], 300);
+    // Nothing of the first pass is left in the index.
+    let data = server.stop().await;
+    let state = state_on(data.path(), root.path()).await;
+    assert_eq!(
+        state.rag.project_chunk_count(&id).expect("count"),
+        by_syntax
+    );
+
+    // A process that dies before refining leaves first-pass chunks, which the database
+    // does not count: start-up re-chunks the project by syntax.
+    let uncounted: Vec<(String, u64)> = files.iter().map(|(path, _)| (path.clone(), 0)).collect();
+    state
+        .store
+        .set_document_chunks(&id, &uncounted)
+        .await
+        .expect("counts");
+    state
+        .store
+        .refresh_project_counts(&id, 1)
+        .await
+        .expect("counts");
+    state.projects.resume().await.expect("resume");
+    let rebuilt = state.projects.wait_ready(&id).await.expect("ready");
+    assert_eq!(rebuilt.chunks, by_syntax);
+    assert_eq!(
+        state.rag.project_chunk_count(&id).expect("count"),
+        by_syntax
+    );
+    state.shutdown.cancel();
+}
