@@ -8,6 +8,8 @@
 //! fresh copy of the tree (so the index has never seen it), and prints each run's phases
 //! as the indexer reports them, the process's CPU time beside the wall time (how much of
 //! the machine indexing used), and the median; JSON in `target/bench-cold-start.json`.
+//! A large repository is answered from a first pass by lines; `refine` is how long its
+//! syntax chunks took after that, and each run waits for them before the next starts.
 //! The repository is 1,500 Rust, Markdown and manifest files of the crates in the cargo
 //! registry (`REPOWIKI_BENCH_FILES` changes the count), or the folder
 //! `REPOWIKI_BENCH_TREE` names (a checkout of leptos is the one the target was set on);

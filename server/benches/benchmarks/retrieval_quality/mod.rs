@@ -17,6 +17,8 @@
 //! `REPOWIKI_BENCH_QUESTIONS=100` takes fewer doc-comment questions (an even sample);
 //! `REPOWIKI_BENCH_MISSES=1` lists every question whose file is not the first passage,
 //! with the first three passages' files, to see what outranks it.
+//! `REPOWIKI_BENCH_DEPTH=lines` chunks code as a large first index does before its
+//! syntax chunks are in (`Depth::Lines`): the quality of answers in that first second.
 
 mod corpus;
 mod embedding_server;
@@ -25,7 +27,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use server::rag::{Chunker, Rag, RetrievalRequest};
+use server::rag::{Chunker, Depth, Rag, RetrievalRequest};
 
 use crate::support;
 use corpus::{Corpus, Kind, Question};
@@ -44,10 +46,15 @@ async fn run() {
     };
     sample_doc_questions(&mut corpus);
     let chunker = Chunker::default();
+    let depth = match std::env::var("REPOWIKI_BENCH_DEPTH").as_deref() {
+        Ok("lines") => Depth::Lines,
+        _ => Depth::Syntax,
+    };
+    println!("code chunked by {depth:?}");
     let chunks: Vec<_> = corpus
         .files
         .iter()
-        .filter_map(|(path, text)| match chunker.chunk(path, text) {
+        .filter_map(|(path, text)| match chunker.chunk_at(depth, path, text) {
             Ok(chunks) => Some(chunks),
             Err(e) => {
                 eprintln!("{path}: {e}");
