@@ -168,17 +168,26 @@ impl Client {
         }
     }
 
-    /// Frames until one matches; returns all of them, the match last.
+    /// Frames until one matches; returns all of them, the match last. Bounded as a whole:
+    /// pings alone would otherwise keep a wait for an event that never comes alive
+    /// forever; the failure lists what did come.
     pub async fn recv_until(&mut self, done: impl Fn(&ServerMsg) -> bool) -> Vec<ServerFrame> {
         let mut frames = Vec::new();
-        loop {
-            let frame = self.recv().await;
-            let stop = done(&frame.msg);
-            frames.push(frame);
-            if stop {
-                return frames;
+        let waited = tokio::time::timeout(PATIENCE * 3, async {
+            loop {
+                let frame = self.recv().await;
+                let stop = done(&frame.msg);
+                frames.push(frame);
+                if stop {
+                    return;
+                }
             }
+        })
+        .await;
+        if waited.is_err() {
+            panic!("the awaited frame never came; frames received: {frames:#?}");
         }
+        frames
     }
 
     /// Waits for the server to close the socket and returns its close frame.
