@@ -205,19 +205,27 @@ test("indexing shows its phase and percent live, and the card keeps focus meanwh
     // Focus inside the card stays put while progress ticks arrive.
     const chat = card.getByRole("link", { name: "Chat" });
     await chat.focus();
+    // A large first index is answerable within a second or so (code is first cut by
+    // lines), so the bar may show only a value or two: what counts is that a percent and
+    // a phase were shown live, before the card said Ready.
     const seen = new Set<string>();
+    let phase = "";
     await expect
       .poll(
         async () => {
-          const now = await bar.getAttribute("aria-valuenow", { timeout: 1_000 }).catch(() => null);
+          const now = await bar.getAttribute("aria-valuenow", { timeout: 500 }).catch(() => null);
           if (now) seen.add(now);
-          return seen.size;
+          const text = await card
+            .getByTestId("indexing-progress")
+            .textContent({ timeout: 500 })
+            .catch(() => null);
+          if (text && /chunked|reading|writing|fetching|started/.test(text)) phase = text;
+          return seen.size > 0 && phase !== "";
         },
-        { timeout: 60_000, intervals: [100] },
+        { timeout: 60_000, intervals: [50] },
       )
-      .toBeGreaterThan(1);
+      .toBe(true);
     await expect(chat).toBeFocused();
-    await expect(card.getByTestId("indexing-progress")).toContainText(/chunked|reading|writing|fetching|started/);
     await expect(card.getByText("Ready")).toBeVisible({ timeout: 120_000 });
     await expect(bar).toHaveCount(0);
   } finally {
