@@ -273,12 +273,11 @@ impl ChatService {
             };
             let existence = self
                 .store
-                .ensure_conversation(id, project_id.as_deref(), &title_from(content), now)
+                .store_question(&message, project_id.as_deref(), &title_from(content))
                 .await?;
             if existence == Existence::Deleted {
                 return Err(ChatError::Deleted);
             }
-            self.store.insert_message(&message).await?;
             self.hub.publish(
                 &room,
                 ServerMsg::MessageReceived {

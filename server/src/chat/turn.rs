@@ -223,17 +223,18 @@ impl ChatService {
             created_at: now_ms(),
             versions: Vec::new(),
         };
-        let mut stored = self.store.insert_message(&answer).await;
-        if let (Ok(()), Some(old)) = (&stored, spec.replaces) {
-            stored = self.store.supersede_message(old, message_id).await;
-        }
         // A save still under way would otherwise bring the checkpoint back.
         let writing = active.checkpoints().writing.take();
         if let Some(writing) = writing {
             let _ = writing.await;
         }
-        if let Err(e) = self.store.take_checkpoint(message_id).await {
-            tracing::warn!(error = %e, conversation = %id, "could not remove a stored answer's checkpoint");
+        let stored = self.store.store_answer(&answer, spec.replaces).await;
+        if stored.is_err()
+            && let Err(e) = self.store.take_checkpoint(message_id).await
+        {
+            // The answer is reported lost below; a checkpoint left behind would bring it
+            // back at the next start as if it had been interrupted.
+            tracing::warn!(error = %e, conversation = %id, "could not remove an unsaved answer's checkpoint");
         }
         spec.claim.release().await;
         let event = match (ending, stored) {
@@ -306,11 +307,16 @@ impl ChatService {
         let mut collected = String::new();
         let call_started = Instant::now();
         let mut stream = ctx.provider.stream_chat(request(messages.clone()));
+        // Registered once per call rather than once per token: a fresh `cancelled()`
+        // future locks the token and registers a waiter each time it is created.
+        let stopped = ctx.active.cancel.cancelled();
+        let shutting_down = self.shutdown.cancelled();
+        tokio::pin!(stopped, shutting_down);
         let ending = loop {
             let event = tokio::select! {
                 biased;
-                _ = ctx.active.cancel.cancelled() => break Ending::Stopped,
-                _ = self.shutdown.cancelled() => break Ending::Stopped,
+                _ = &mut stopped => break Ending::Stopped,
+                _ = &mut shutting_down => break Ending::Stopped,
                 event = stream.next() => event,
             };
             match event {

@@ -1,10 +1,12 @@
 //! A subscription to a room for an endpoint that translates its events into another
 //! wire format. Leaves every room when dropped, however the endpoint ends.
 
+use std::pin::Pin;
 use std::sync::Arc;
 
 use app::protocol::ServerFrame;
 use tokio::sync::mpsc;
+use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use super::{Hub, Peer, WireFrame};
 
@@ -12,6 +14,8 @@ pub struct Follower {
     pub peer: Peer,
     queue: mpsc::Receiver<WireFrame>,
     hub: Arc<Hub>,
+    /// Kept across `next` calls: a streaming answer calls it once per token.
+    closing: Pin<Box<WaitForCancellationFutureOwned>>,
 }
 
 impl Follower {
@@ -19,6 +23,7 @@ impl Follower {
     pub fn new(hub: &Arc<Hub>, capacity: usize) -> Self {
         let (peer, queue) = Peer::new(capacity);
         Self {
+            closing: Box::pin(peer.closing_owned()),
             peer,
             queue,
             hub: Arc::clone(hub),
@@ -37,7 +42,7 @@ impl Follower {
         loop {
             tokio::select! {
                 biased;
-                _ = self.peer.closing() => return None,
+                _ = self.closing.as_mut() => return None,
                 frame = self.queue.recv() => {
                     let frame = frame?;
                     match serde_json::from_str(&frame) {

@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use app::protocol::{ServerFrame, ServerMsg};
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use uuid::Uuid;
 
 pub type ConnectionId = Uuid;
@@ -25,8 +25,10 @@ pub struct CloseReason {
     pub reason: &'static str,
 }
 
-/// A serialised frame, shared by every recipient of one event.
-pub type WireFrame = Arc<str>;
+/// A serialised frame, shared by every recipient of one event. It is the WebSocket's own
+/// text type, so handing it to a socket shares the bytes (a reference count) instead of
+/// copying them once per recipient.
+pub type WireFrame = axum::extract::ws::Utf8Bytes;
 
 #[derive(Clone)]
 pub struct Peer {
@@ -94,6 +96,12 @@ impl Peer {
 
     pub async fn closing(&self) {
         self.closer.cancelled().await
+    }
+
+    /// [`Peer::closing`] as a future that owns what it waits on, so a subscriber can keep
+    /// one for its whole life instead of registering a new waiter for every frame.
+    pub fn closing_owned(&self) -> WaitForCancellationFutureOwned {
+        self.closer.clone().cancelled_owned()
     }
 
     pub fn close_reason(&self) -> Option<CloseReason> {

@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 use app::protocol::{ChatMessage, Role};
 use uuid::Uuid;
 
+use super::conversations::touch_conversation;
 use super::messages::role_name;
 use super::{Result, Store};
 
@@ -157,9 +158,8 @@ impl Store {
         .bind(parent)
         .execute(&mut *tx)
         .await?;
+        touch_conversation(&mut tx, question.conversation_id, question.created_at).await?;
         tx.commit().await?;
-        self.touch_conversation(question.conversation_id, question.created_at)
-            .await?;
         Ok(true)
     }
 

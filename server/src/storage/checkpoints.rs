@@ -1,6 +1,7 @@
 //! Answers in progress, saved while they stream (see the `answer_checkpoints` migration).
 
 use app::protocol::Source;
+use sqlx::AnyConnection;
 use uuid::Uuid;
 
 use super::{Result, StorageError, Store};
@@ -49,12 +50,8 @@ impl Store {
     /// Removes the checkpoint; true only for the one caller that removed it, so of two
     /// instances recovering the same answer, one stores it.
     pub async fn take_checkpoint(&self, message_id: Uuid) -> Result<bool> {
-        let removed = sqlx::query("DELETE FROM answer_checkpoints WHERE message_id = $1")
-            .bind(message_id.to_string())
-            .execute(&self.writer)
-            .await?
-            .rows_affected();
-        Ok(removed > 0)
+        let mut conn = self.writer.acquire().await?;
+        delete_checkpoint_on(&mut conn, message_id).await
     }
 
     /// Every checkpoint, oldest first: answers running now, or left by a dead instance.
@@ -124,4 +121,18 @@ async fn upsert_checkpoint(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// Removes the checkpoint on a given connection, so it can share a transaction; true
+/// when there was one.
+pub(super) async fn delete_checkpoint_on(
+    conn: &mut AnyConnection,
+    message_id: Uuid,
+) -> Result<bool> {
+    let removed = sqlx::query("DELETE FROM answer_checkpoints WHERE message_id = $1")
+        .bind(message_id.to_string())
+        .execute(conn)
+        .await?
+        .rows_affected();
+    Ok(removed > 0)
 }

@@ -2,6 +2,7 @@
 //! a filter and pagination, soft-deleted.
 
 use app::protocol::rest::{Conversation, Page};
+use sqlx::AnyConnection;
 use uuid::Uuid;
 
 use super::messages::parse_uuid;
@@ -42,24 +43,8 @@ impl Store {
         title: &str,
         now: u64,
     ) -> Result<Existence> {
-        let done = sqlx::query(
-            "INSERT INTO conversations (id, project_id, title, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $4) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(id.to_string())
-        .bind(project_id.map(str::to_owned))
-        .bind(title)
-        .bind(now as i64)
-        .execute(&self.writer)
-        .await?;
-        if done.rows_affected() == 1 {
-            return Ok(Existence::Created);
-        }
-        Ok(if self.conversation_deleted(id).await? {
-            Existence::Deleted
-        } else {
-            Existence::Existing
-        })
+        let mut conn = self.writer.acquire().await?;
+        ensure_conversation_on(&mut conn, id, project_id, title, now).await
     }
 
     /// True when the conversation existed and was deleted (false for one never created).
@@ -147,15 +132,48 @@ impl Store {
         .await?;
         Ok(done.rows_affected() == 1)
     }
+}
 
-    pub(super) async fn touch_conversation(&self, id: Uuid, now: u64) -> Result<()> {
-        sqlx::query("UPDATE conversations SET updated_at = $1 WHERE id = $2")
-            .bind(now as i64)
-            .bind(id.to_string())
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+/// [`Store::ensure_conversation`] on a given connection, so it can share a transaction.
+pub(super) async fn ensure_conversation_on(
+    conn: &mut AnyConnection,
+    id: Uuid,
+    project_id: Option<&str>,
+    title: &str,
+    now: u64,
+) -> Result<Existence> {
+    let done = sqlx::query(
+        "INSERT INTO conversations (id, project_id, title, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $4) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(id.to_string())
+    .bind(project_id.map(str::to_owned))
+    .bind(title)
+    .bind(now as i64)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 1 {
+        return Ok(Existence::Created);
     }
+    let deleted: Option<(Option<i64>,)> =
+        sqlx::query_as("SELECT deleted_at FROM conversations WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(match deleted {
+        Some((Some(_),)) => Existence::Deleted,
+        _ => Existence::Existing,
+    })
+}
+
+/// Marks the conversation as changed now, so lists order it first.
+pub(super) async fn touch_conversation(conn: &mut AnyConnection, id: Uuid, now: u64) -> Result<()> {
+    sqlx::query("UPDATE conversations SET updated_at = $1 WHERE id = $2")
+        .bind(now as i64)
+        .bind(id.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 fn conversation_from_record(record: ConversationRecord) -> Result<Conversation> {

@@ -4,6 +4,10 @@ use app::protocol::rest::{ChatStats, Page};
 use app::protocol::{ChatMessage, FinishReason, MessageMetadata, Role, Source};
 use uuid::Uuid;
 
+use sqlx::AnyConnection;
+
+use super::checkpoints::delete_checkpoint_on;
+use super::conversations::{Existence, ensure_conversation_on, touch_conversation};
 use super::{Result, StorageError, Store};
 
 type MessageRecord = (
@@ -20,36 +24,45 @@ type MessageRecord = (
 impl Store {
     /// Appends a message at the end of its conversation.
     pub async fn insert_message(&self, message: &ChatMessage) -> Result<()> {
-        let sources = serde_json::to_string(&message.sources)
-            .map_err(|e| StorageError::Corrupt(e.to_string()))?;
-        let metadata = message
-            .metadata
-            .as_ref()
-            .map(serde_json::to_string)
-            .transpose()
-            .map_err(|e| StorageError::Corrupt(e.to_string()))?;
-        // A question follows the message shown last; an answer follows the question shown
-        // last (a regenerated answer is stored while its old version is still shown).
-        let sql = "INSERT INTO messages \
-             (id, conversation_id, position, role, content, sources, metadata, client_msg_id, created_at, parent_id) \
-             VALUES ($1, $2, \
-                (SELECT COALESCE(MAX(position), 0) + 1 FROM messages WHERE conversation_id = $2), \
-                $3, $4, $5, $6, $7, $8, \
-                (SELECT id FROM messages WHERE conversation_id = $2 AND superseded_by IS NULL \
-                 AND ($3 = 'user' OR role = 'user') ORDER BY position DESC LIMIT 1))";
-        sqlx::query(sql)
-            .bind(message.id.to_string())
-            .bind(message.conversation_id.to_string())
-            .bind(role_name(message.role))
-            .bind(&message.content)
-            .bind(sources)
-            .bind(metadata)
-            .bind(message.client_msg_id.clone())
-            .bind(message.created_at as i64)
-            .execute(&self.writer)
-            .await?;
-        self.touch_conversation(message.conversation_id, message.created_at)
-            .await
+        let mut tx = self.writer.begin().await?;
+        insert_message_on(&mut tx, message).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores a question, creating its conversation first if need be, with one commit:
+    /// a question is on the path to every answer's first token. Nothing is stored in a
+    /// deleted conversation.
+    pub async fn store_question(
+        &self,
+        question: &ChatMessage,
+        project_id: Option<&str>,
+        title: &str,
+    ) -> Result<Existence> {
+        let mut tx = self.writer.begin().await?;
+        let id = question.conversation_id;
+        let existence =
+            ensure_conversation_on(&mut tx, id, project_id, title, question.created_at).await?;
+        if existence == Existence::Deleted {
+            return Ok(existence);
+        }
+        insert_message_on(&mut tx, question).await?;
+        tx.commit().await?;
+        Ok(existence)
+    }
+
+    /// Stores a finished answer, as the new version of `replaces` when it regenerates
+    /// one, and drops its checkpoint, with one commit: the answer and its checkpoint are
+    /// never both kept, nor both lost.
+    pub async fn store_answer(&self, answer: &ChatMessage, replaces: Option<Uuid>) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        insert_message_on(&mut tx, answer).await?;
+        if let Some(old) = replaces {
+            supersede_on(&mut tx, old, answer.id).await?;
+        }
+        delete_checkpoint_on(&mut tx, answer.id).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Every message of the conversation, oldest first.
@@ -65,15 +78,52 @@ impl Store {
     }
 }
 
+async fn insert_message_on(conn: &mut AnyConnection, message: &ChatMessage) -> Result<()> {
+    let sources = serde_json::to_string(&message.sources)
+        .map_err(|e| StorageError::Corrupt(e.to_string()))?;
+    let metadata = message
+        .metadata
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| StorageError::Corrupt(e.to_string()))?;
+    // A question follows the message shown last; an answer follows the question shown
+    // last (a regenerated answer is stored while its old version is still shown).
+    let sql = "INSERT INTO messages \
+             (id, conversation_id, position, role, content, sources, metadata, client_msg_id, created_at, parent_id) \
+             VALUES ($1, $2, \
+                (SELECT COALESCE(MAX(position), 0) + 1 FROM messages WHERE conversation_id = $2), \
+                $3, $4, $5, $6, $7, $8, \
+                (SELECT id FROM messages WHERE conversation_id = $2 AND superseded_by IS NULL \
+                 AND ($3 = 'user' OR role = 'user') ORDER BY position DESC LIMIT 1))";
+    sqlx::query(sql)
+        .bind(message.id.to_string())
+        .bind(message.conversation_id.to_string())
+        .bind(role_name(message.role))
+        .bind(&message.content)
+        .bind(sources)
+        .bind(metadata)
+        .bind(message.client_msg_id.clone())
+        .bind(message.created_at as i64)
+        .execute(&mut *conn)
+        .await?;
+    touch_conversation(conn, message.conversation_id, message.created_at).await
+}
+
+async fn supersede_on(conn: &mut AnyConnection, old: Uuid, new: Uuid) -> Result<()> {
+    sqlx::query("UPDATE messages SET superseded_by = $1 WHERE id = $2")
+        .bind(new.to_string())
+        .bind(old.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 impl Store {
     /// Keeps `old` as the previous version of `new`: it leaves the conversation as shown.
     pub async fn supersede_message(&self, old: Uuid, new: Uuid) -> Result<()> {
-        sqlx::query("UPDATE messages SET superseded_by = $1 WHERE id = $2")
-            .bind(new.to_string())
-            .bind(old.to_string())
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        let mut conn = self.writer.acquire().await?;
+        supersede_on(&mut conn, old, new).await
     }
 
     /// One page of a conversation's messages, oldest first.

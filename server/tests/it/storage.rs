@@ -2,7 +2,7 @@
 //! when `DATABASE_URL` names one (CI sets it).
 
 use app::protocol::{ChatMessage, FinishReason, MessageMetadata, Role, Source};
-use server::storage::{Backend, Existence, Store};
+use server::storage::{Backend, Checkpoint, Existence, Store};
 use uuid::Uuid;
 
 /// A fresh SQLite store, and the PostgreSQL at `DATABASE_URL` when one is named there;
@@ -111,6 +111,98 @@ async fn conversations_and_messages_round_trip() {
                 .is_empty()
         );
         store.ping().await.expect("ping");
+    }
+}
+
+#[tokio::test]
+async fn a_question_and_its_answer_are_each_stored_in_one_step() {
+    for (store, _dir) in every_backend().await {
+        let backend = store.backend();
+        let id = Uuid::new_v4();
+        let question = message(id, Role::User, "Where is main?", 20);
+        assert_eq!(
+            store
+                .store_question(&question, Some("p1"), "Where is main?")
+                .await
+                .expect("store question"),
+            Existence::Created,
+            "{backend:?}"
+        );
+        let conversation = store
+            .conversation(id)
+            .await
+            .expect("read")
+            .expect("created");
+        assert_eq!(
+            (conversation.title.as_str(), conversation.message_count),
+            ("Where is main?", 1)
+        );
+
+        // The first answer, then a regenerated one that replaces it; each drops its own
+        // checkpoint and no other.
+        let first = message(id, Role::Assistant, "In src/main.rs", 21);
+        let again = message(id, Role::Assistant, "In src/main.rs, line 1", 22);
+        let checkpoint = |answer: &ChatMessage| Checkpoint {
+            message_id: answer.id,
+            conversation_id: id,
+            owner: "test".into(),
+            content: "In src".into(),
+            sources: vec![],
+            provider: "offline".into(),
+            model: "extractive".into(),
+            replaces: None,
+            started_at: 21,
+            updated_at: 21,
+        };
+        store
+            .save_checkpoints(&[checkpoint(&first), checkpoint(&again)])
+            .await
+            .expect("checkpoints");
+        store.store_answer(&first, None).await.expect("answer");
+        let left: Vec<Uuid> = store
+            .checkpoints()
+            .await
+            .expect("read")
+            .iter()
+            .map(|c| c.message_id)
+            .collect();
+        assert_eq!(left, vec![again.id], "{backend:?}");
+        store
+            .store_answer(&again, Some(first.id))
+            .await
+            .expect("regenerated answer");
+        assert!(store.checkpoints().await.expect("read").is_empty());
+        let shown: Vec<Uuid> = store
+            .messages(id)
+            .await
+            .expect("read")
+            .iter()
+            .map(|m| m.id)
+            .collect();
+        assert_eq!(shown, vec![question.id, again.id], "{backend:?}");
+        let touched = store.conversation(id).await.expect("read").expect("exists");
+        assert_eq!(touched.updated_at, 22, "{backend:?}");
+
+        // A deleted conversation takes no question.
+        assert!(store.delete_conversation(id, 30).await.expect("delete"));
+        let late = message(id, Role::User, "Still there?", 31);
+        assert_eq!(
+            store
+                .store_question(&late, None, "Still there?")
+                .await
+                .expect("refused, not failed"),
+            Existence::Deleted,
+            "{backend:?}"
+        );
+        assert!(
+            !store
+                .messages(id)
+                .await
+                .expect("read")
+                .iter()
+                .any(|m| m.id == late.id),
+            "{backend:?}"
+        );
     }
 }
 

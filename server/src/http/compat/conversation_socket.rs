@@ -67,6 +67,9 @@ async fn serve(socket: WebSocket, state: AppState, conversation_id: Uuid, slot: 
         return;
     }
 
+    // Once, not per frame: see the application socket's writer.
+    let shutdown = state.shutdown.cancelled();
+    tokio::pin!(shutdown);
     loop {
         let reply = tokio::select! {
             frame = follower.next() => {
@@ -100,7 +103,7 @@ async fn serve(socket: WebSocket, state: AppState, conversation_id: Uuid, slot: 
                     }
                 }
             }
-            _ = state.shutdown.cancelled() => {
+            _ = &mut shutdown => {
                 let _ = sink.send(close_frame(close_code::GOING_AWAY, "server shutting down")).await;
                 break;
             }

@@ -120,6 +120,9 @@ async fn serve(mut socket: WebSocket, state: AppState, slot: ConnectionSlot) {
     }
 
     let mut budget = FrameBudget::new(state.config.messages_per_sec);
+    // Once, not per token: see the application socket's writer.
+    let shutdown = state.shutdown.cancelled();
+    tokio::pin!(shutdown);
     loop {
         tokio::select! {
             frame = follower.next() => {
@@ -155,7 +158,7 @@ async fn serve(mut socket: WebSocket, state: AppState, slot: ConnectionSlot) {
                 }
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
             },
-            _ = state.shutdown.cancelled() => {
+            _ = &mut shutdown => {
                 return close(socket, close_code::GOING_AWAY, "server shutting down").await;
             }
         }

@@ -74,17 +74,23 @@ async fn write_frames(
 ) {
     let interval = state.config.ping_interval();
     let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    // Registered once, not per frame: each fresh `cancelled()` future locks the token's
+    // tree and registers a waiter, and under a streaming answer that was a measurable
+    // share of the server's CPU, all of it contending on the one shutdown token.
+    let closing = peer.closing();
+    let shutdown = state.shutdown.cancelled();
+    tokio::pin!(closing, shutdown);
     loop {
         tokio::select! {
             biased;
-            _ = peer.closing() => break,
-            _ = state.shutdown.cancelled() => {
+            _ = &mut closing => break,
+            _ = &mut shutdown => {
                 peer.close(close_code::GOING_AWAY, "server shutting down");
                 break;
             }
             frame = queue.recv() => {
                 let Some(frame) = frame else { break };
-                if sink.send(Message::Text(frame.as_ref().into())).await.is_err() {
+                if send_queued(&mut sink, frame, &mut queue).await.is_err() {
                     peer.close(1000, "");
                     return;
                 }
@@ -106,11 +112,7 @@ async fn write_frames(
     // within a bound: a client that stopped reading must not hold the task.
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
         while let Ok(frame) = queue.try_recv() {
-            if sink
-                .send(Message::Text(frame.as_ref().into()))
-                .await
-                .is_err()
-            {
+            if send_queued(&mut sink, frame, &mut queue).await.is_err() {
                 break;
             }
         }
@@ -125,6 +127,26 @@ async fn write_frames(
         let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(close)).await;
     }
     let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+}
+
+/// The most frames written with one flush, so one busy connection cannot starve the
+/// others on its worker thread between yields.
+const FRAMES_PER_FLUSH: usize = 64;
+
+/// Sends `first` and whatever else is already queued behind it with a single flush: a
+/// streaming answer queues a frame per token in every member's queue, and a reader that
+/// fell behind then catches up with one write instead of one per frame.
+async fn send_queued(
+    sink: &mut SplitSink<WebSocket, Message>,
+    first: WireFrame,
+    queue: &mut mpsc::Receiver<WireFrame>,
+) -> Result<(), axum::Error> {
+    sink.feed(Message::Text(first)).await?;
+    for _ in 1..FRAMES_PER_FLUSH {
+        let Ok(frame) = queue.try_recv() else { break };
+        sink.feed(Message::Text(frame)).await?;
+    }
+    sink.flush().await
 }
 
 /// Tells the room who is left, and stops an abandoned answer when so configured.
@@ -156,10 +178,13 @@ struct Connection {
 impl Connection {
     async fn read_frames(&mut self, mut stream: SplitStream<WebSocket>, last_heard: &AtomicU64) {
         let max = self.state.config.max_frame_bytes;
+        let peer = self.peer.clone();
+        let closing = peer.closing();
+        tokio::pin!(closing);
         loop {
             let message = tokio::select! {
                 biased;
-                _ = self.peer.closing() => return,
+                _ = &mut closing => return,
                 message = stream.next() => message,
             };
             last_heard.store(now_ms(), Ordering::Relaxed);

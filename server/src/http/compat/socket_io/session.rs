@@ -83,13 +83,17 @@ pub async fn run(socket: SocketRef, state: AppState, admitted: Admitted) {
         sid: session.socket.id.to_string(),
     });
     let shutdown = session.state.shutdown.clone();
-    let closing = session.peer.clone();
+    let peer = session.peer.clone();
+    // Registered once, not per frame: see the application socket's writer.
+    let (gone_now, closing, shutting_down) =
+        (gone.cancelled(), peer.closing(), shutdown.cancelled());
+    tokio::pin!(gone_now, closing, shutting_down);
     loop {
         tokio::select! {
             biased;
-            _ = gone.cancelled() => break,
-            _ = closing.closing() => break,
-            _ = shutdown.cancelled() => break,
+            _ = &mut gone_now => break,
+            _ = &mut closing => break,
+            _ = &mut shutting_down => break,
             inbound = events.recv() => match inbound {
                 Some(inbound) => session.on_event(inbound).await,
                 None => break,
