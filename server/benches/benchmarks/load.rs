@@ -275,7 +275,11 @@ async fn measure() -> Result<(), String> {
     server.ready().await;
     let addr = server.addr.clone();
     let project_id = create_project(&addr, &tree).await?;
-    println!("project: {files} files indexed");
+    let settled = server.settle(Duration::from_secs(60)).await;
+    println!(
+        "project: {files} files indexed; server idle {:.1} s later",
+        settled.as_secs_f64()
+    );
 
     // Warm-up, so caches and pools are not measured as per-turn cost.
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))

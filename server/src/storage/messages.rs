@@ -26,6 +26,7 @@ impl Store {
     pub async fn insert_message(&self, message: &ChatMessage) -> Result<()> {
         let mut tx = self.writer.begin().await?;
         insert_message_on(&mut tx, message).await?;
+        touch_conversation(&mut tx, message.conversation_id, message.created_at).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -47,6 +48,10 @@ impl Store {
             return Ok(existence);
         }
         insert_message_on(&mut tx, question).await?;
+        // A conversation created just now already carries the question's time.
+        if existence != Existence::Created {
+            touch_conversation(&mut tx, id, question.created_at).await?;
+        }
         tx.commit().await?;
         Ok(existence)
     }
@@ -57,6 +62,7 @@ impl Store {
     pub async fn store_answer(&self, answer: &ChatMessage, replaces: Option<Uuid>) -> Result<()> {
         let mut tx = self.writer.begin().await?;
         insert_message_on(&mut tx, answer).await?;
+        touch_conversation(&mut tx, answer.conversation_id, answer.created_at).await?;
         if let Some(old) = replaces {
             supersede_on(&mut tx, old, answer.id).await?;
         }
@@ -105,9 +111,9 @@ async fn insert_message_on(conn: &mut AnyConnection, message: &ChatMessage) -> R
         .bind(metadata)
         .bind(message.client_msg_id.clone())
         .bind(message.created_at as i64)
-        .execute(&mut *conn)
+        .execute(conn)
         .await?;
-    touch_conversation(conn, message.conversation_id, message.created_at).await
+    Ok(())
 }
 
 async fn supersede_on(conn: &mut AnyConnection, old: Uuid, new: Uuid) -> Result<()> {
