@@ -4,7 +4,9 @@
 //!
 //! - Warm turns, one after another, on each path (`/ws`, seed `/ws/chat`, SSE): the
 //!   server's overhead from the question to the first token, minus the provider's own
-//!   first-token time (p50/p99), and the server's CPU time per turn.
+//!   first-token time (p50/p99), and the server's CPU time per turn. Socket.IO too, with
+//!   python-socketio as the client (from `.tools/socketio`, which `scripts/setup.sh`
+//!   installs), so its overhead also holds the client's own time.
 //! - 1,000 concurrent turns on `/ws`, each answer streamed at 50 tokens/s: first-token
 //!   latency p50/p99, tokens lost, and the server's CPU and peak RSS meanwhile.
 //!
@@ -231,6 +233,67 @@ struct PathFigures {
     cpu_per_turn_ms: f64,
 }
 
+/// Warm turns over Socket.IO, asked and timed by python-socketio (there is no maintained
+/// Rust client light enough to build here). Its figures include the provider's own
+/// first-token time and the Python client's handling of each event, so they are an upper
+/// bound on the server's overhead; the CPU per turn is the server's alone.
+fn socket_io_turns(
+    server: &Server,
+    addr: &str,
+    project_id: &str,
+    turns: usize,
+) -> Result<PathFigures, String> {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let python = root.join(".tools/socketio/bin/python");
+    if !python.exists() {
+        return Err(format!(
+            "{} is missing (scripts/setup.sh installs it)",
+            python.display()
+        ));
+    }
+    let mut child = Command::new(python)
+        .arg(root.join("end2end/python/socketio_turns.py"))
+        .args([
+            &format!("http://{addr}"),
+            project_id,
+            "openrouter",
+            &turns.to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("python-socketio client: {e}"))?;
+    let stdout = child.stdout.take().ok_or("no stdout from the client")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let mut next_line = || -> Result<String, String> {
+        lines
+            .next()
+            .ok_or("the client ended early")?
+            .map_err(|e| format!("client output: {e}"))
+    };
+    if next_line()? != "warm" {
+        return Err("the client did not warm up".into());
+    }
+    let cpu = server.cpu_time();
+    let timed: serde_json::Value =
+        serde_json::from_str(&next_line()?).map_err(|e| format!("client output: {e}"))?;
+    let cpu = server.cpu_time() - cpu;
+    let status = child.wait().map_err(|e| format!("client: {e}"))?;
+    if !status.success() {
+        return Err(format!("the client failed: {status}"));
+    }
+    let overheads: Vec<Duration> = timed["first_token_ms"]
+        .as_array()
+        .ok_or("no timings from the client")?
+        .iter()
+        .filter_map(serde_json::Value::as_f64)
+        .map(|ms| Duration::from_secs_f64(ms / 1000.0))
+        .collect();
+    Ok(figures(overheads, cpu, turns))
+}
+
 fn figures(mut overheads: Vec<Duration>, cpu: Duration, turns: usize) -> PathFigures {
     overheads.sort_unstable();
     PathFigures {
@@ -326,6 +389,13 @@ async fn measure() -> Result<(), String> {
         "sse".into(),
         report_path("SSE", &figures(overheads, server.cpu_time() - cpu, turns)),
     );
+
+    match socket_io_turns(&server, &addr, &project_id, turns) {
+        Ok(figures) => {
+            report.insert("socket_io".into(), report_path("Socket.IO", &figures));
+        }
+        Err(e) => println!("Socket.IO skipped: {e}"),
+    }
 
     report.insert(
         "concurrent".into(),

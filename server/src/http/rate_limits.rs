@@ -11,7 +11,7 @@ use axum::extract::{Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::auth::RequestClient;
@@ -53,7 +53,7 @@ impl RestLimits {
                     "more than {} API requests a second (REPOWIKI_REST_REQUESTS_PER_SEC)",
                     self.requests_per_sec
                 ),
-                not_until.wait_time_from(DefaultClock::default().now()),
+                not_until.wait_time_from(self.requests.clock().now()),
             ));
         }
         if starts_model_call && let Err(not_until) = self.model_calls.check_key(&key) {
@@ -63,7 +63,7 @@ impl RestLimits {
                      (REPOWIKI_MODEL_CALLS_PER_MIN)",
                     self.model_calls_per_min
                 ),
-                not_until.wait_time_from(DefaultClock::default().now()),
+                not_until.wait_time_from(self.model_calls.clock().now()),
             ));
         }
         Ok(())
