@@ -49,12 +49,8 @@ impl Store {
 
     /// True when the conversation existed and was deleted (false for one never created).
     pub async fn conversation_deleted(&self, id: Uuid) -> Result<bool> {
-        let deleted: Option<(Option<i64>,)> =
-            sqlx::query_as("SELECT deleted_at FROM conversations WHERE id = $1")
-                .bind(id.to_string())
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(matches!(deleted, Some((Some(_),))))
+        let mut conn = self.pool.acquire().await?;
+        deleted_on(&mut conn, id).await
     }
 
     /// A conversation that exists and is not deleted.
@@ -155,15 +151,21 @@ pub(super) async fn ensure_conversation_on(
     if done.rows_affected() == 1 {
         return Ok(Existence::Created);
     }
+    Ok(if deleted_on(conn, id).await? {
+        Existence::Deleted
+    } else {
+        Existence::Existing
+    })
+}
+
+/// [`Store::conversation_deleted`] on a given connection.
+async fn deleted_on(conn: &mut AnyConnection, id: Uuid) -> Result<bool> {
     let deleted: Option<(Option<i64>,)> =
         sqlx::query_as("SELECT deleted_at FROM conversations WHERE id = $1")
             .bind(id.to_string())
-            .fetch_optional(&mut *conn)
+            .fetch_optional(conn)
             .await?;
-    Ok(match deleted {
-        Some((Some(_),)) => Existence::Deleted,
-        _ => Existence::Existing,
-    })
+    Ok(matches!(deleted, Some((Some(_),))))
 }
 
 /// Marks the conversation as changed now, so lists order it first.
