@@ -144,7 +144,7 @@ pub async fn build_state_with_providers(
         connections,
         rest_limits: crate::http::rate_limits::RestLimits::new(&config),
         chat,
-        providers,
+        providers: Arc::new(providers),
         rag,
         jobs,
         wiki,

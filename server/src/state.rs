@@ -30,8 +30,10 @@ pub struct AppState {
     /// REST request budgets per client.
     pub rest_limits: Arc<crate::http::rate_limits::RestLimits>,
     pub chat: Arc<ChatService>,
-    /// Every provider, for the model picker (`GET /api/models`).
-    pub providers: Providers,
+    /// Every provider, for the model picker (`GET /api/models`). Shared, not copied:
+    /// every socket holds a clone of the state, and a copy of the catalog (each model's
+    /// name) was a fifth of an idle socket's memory.
+    pub providers: Arc<Providers>,
     /// Retrieval: the chunk index every project writes to and every answer reads from.
     pub rag: Arc<Rag>,
     /// The latest progress of each job.

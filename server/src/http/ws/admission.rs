@@ -52,10 +52,10 @@ fn with_frame_limit(ws: WebSocketUpgrade, state: &AppState) -> WebSocketUpgrade 
     let ceiling = state.config.max_frame_bytes.saturating_mul(4);
     ws.max_message_size(ceiling)
         .max_frame_size(ceiling)
-        // The transport's default is a 128 KiB read buffer per socket, allocated up front:
-        // most of an idle connection's memory. Client frames are small; the buffer grows
-        // when one is not.
-        .read_buffer_size(4 * 1024)
+        // The transport's default is a 128 KiB read buffer per socket, allocated and
+        // zeroed up front: most of an idle connection's memory. Client frames are a few
+        // hundred bytes; the buffer grows when one is larger (then stays that size).
+        .read_buffer_size(1024)
         // Every frame is flushed as it is sent anyway; no write buffer to fill first.
         .write_buffer_size(0)
 }

@@ -16,6 +16,7 @@ use axum::response::Response;
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::admission::{Upgrade, accept, exceeds_transport_ceiling};
@@ -44,8 +45,11 @@ async fn serve(socket: WebSocket, state: AppState, slot: ConnectionSlot) {
         sink,
         queue,
         peer.clone(),
-        state.clone(),
-        Arc::clone(&last_heard),
+        Keepalive {
+            interval: state.config.ping_interval(),
+            last_heard: Arc::clone(&last_heard),
+            shutdown: state.shutdown.clone(),
+        },
     ));
     let mut connection = Connection {
         peer: peer.clone(),
@@ -65,20 +69,32 @@ async fn serve(socket: WebSocket, state: AppState, slot: ConnectionSlot) {
     let _ = writer.await;
 }
 
+/// What the writer needs besides its queue: when to ping, when the client last spoke,
+/// and server shutdown. Not the whole state: the writer task is alive for every idle
+/// socket, and its size is per-socket memory.
+struct Keepalive {
+    interval: Duration,
+    last_heard: Arc<AtomicU64>,
+    shutdown: CancellationToken,
+}
+
 async fn write_frames(
     mut sink: SplitSink<WebSocket, Message>,
     mut queue: mpsc::Receiver<WireFrame>,
     peer: Peer,
-    state: AppState,
-    last_heard: Arc<AtomicU64>,
+    keepalive: Keepalive,
 ) {
-    let interval = state.config.ping_interval();
+    let Keepalive {
+        interval,
+        last_heard,
+        shutdown,
+    } = keepalive;
     let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     // Registered once, not per frame: each fresh `cancelled()` future locks the token's
     // tree and registers a waiter, and under a streaming answer that was a measurable
     // share of the server's CPU, all of it contending on the one shutdown token.
     let closing = peer.closing();
-    let shutdown = state.shutdown.cancelled();
+    let shutdown = shutdown.cancelled();
     tokio::pin!(closing, shutdown);
     loop {
         tokio::select! {
