@@ -14,8 +14,7 @@ use server::state::AppState;
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 
-pub type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub use crate::support::Ws;
 
 pub struct Instance {
     pub state: AppState,
@@ -83,10 +82,7 @@ impl Instance {
     }
 
     pub async fn connect(&self) -> Result<Ws, String> {
-        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", self.addr))
-            .await
-            .map_err(|e| format!("connect: {e}"))?;
-        Ok(ws)
+        crate::support::ws_connect(&format!("ws://{}/ws", self.addr)).await
     }
 
     pub async fn stop(self) {

@@ -100,9 +100,7 @@ async fn ws_turn(ws: &mut Ws, msg: Message) -> Result<(Instant, Vec<Instant>, u3
 }
 
 async fn ws_chat_turn(addr: &str, tree: &str, n: usize) -> Result<Instant, String> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws/chat"))
-        .await
-        .map_err(|e| format!("connect /ws/chat: {e}"))?;
+    let mut ws = support::ws_connect(&format!("ws://{addr}/ws/chat")).await?;
     let request = serde_json::json!({
         "repo_url": tree,
         "provider": "openrouter",
@@ -345,9 +343,7 @@ async fn measure() -> Result<(), String> {
     );
 
     // Warm-up, so caches and pools are not measured as per-turn cost.
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
-        .await
-        .map_err(|e| format!("connect: {e}"))?;
+    let mut ws = support::ws_connect(&format!("ws://{addr}/ws")).await?;
     for n in 0..20 {
         ws_turn(&mut ws, question(&project_id, n, "openrouter")?).await?;
     }
@@ -415,12 +411,7 @@ async fn concurrent(
     let sockets: Vec<Result<Ws, String>> = stream::iter(0..n)
         .map(|_| {
             let addr = addr.clone();
-            async move {
-                tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
-                    .await
-                    .map(|(ws, _)| ws)
-                    .map_err(|e| format!("connect: {e}"))
-            }
+            async move { support::ws_connect(&format!("ws://{addr}/ws")).await }
         })
         .buffer_unordered(CONNECT_CONCURRENCY)
         .collect()

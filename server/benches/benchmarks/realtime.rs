@@ -16,12 +16,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use app::protocol::{ClientMsg, ServerFrame, ServerMsg};
 use futures::{SinkExt, StreamExt, stream};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use uuid::Uuid;
 
-pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) use crate::support::Ws;
 
 pub(crate) const TOKENS_PER_SEC: f64 = 50.0;
 const CONNECT_CONCURRENCY: usize = 200;
@@ -177,7 +175,7 @@ impl Drop for Server {
 }
 
 pub(crate) async fn connect(addr: &str) -> Ws {
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+    let mut ws = support::ws_connect(&format!("ws://{addr}/ws"))
         .await
         .expect("connect");
     // The welcome proves the server has set the connection up.
@@ -356,7 +354,8 @@ pub(crate) async fn streams_over(addrs: &[&str], n: usize) -> serde_json::Value 
                             let now = Instant::now();
                             if let Some(prev) = last {
                                 let gap = now.duration_since(prev).as_secs_f64() * 1000.0;
-                                added.push((gap - pace_ms).max(0.0));
+                                let at = now.duration_since(started).as_secs_f64() * 1000.0;
+                                added.push(((gap - pace_ms).max(0.0), at));
                             }
                             last = Some(now);
                             received += 1;
@@ -380,13 +379,25 @@ pub(crate) async fn streams_over(addrs: &[&str], n: usize) -> serde_json::Value 
             })
         })
         .collect();
-    let mut added = Vec::new();
+    let mut timed = Vec::new();
     let mut lost = 0;
     for run in runs {
         let (a, l) = run.await.expect("stream");
-        added.extend(a);
+        timed.extend(a);
         lost += l;
     }
+    // Where the tail is: how many tokens came over 2 ms late in each 100 ms of the run.
+    let mut late_per_100ms = Vec::new();
+    for (extra, at) in &timed {
+        if *extra > 2.0 {
+            let bucket = (*at / 100.0) as usize;
+            if late_per_100ms.len() <= bucket {
+                late_per_100ms.resize(bucket + 1, 0u32);
+            }
+            late_per_100ms[bucket] += 1;
+        }
+    }
+    let mut added: Vec<f64> = timed.into_iter().map(|(extra, _)| extra).collect();
     added.sort_by(f64::total_cmp);
     let p99 = percentile(&added, 99.0);
     let p50 = percentile(&added, 50.0);
@@ -396,7 +407,12 @@ pub(crate) async fn streams_over(addrs: &[&str], n: usize) -> serde_json::Value 
         added.len() + n,
         started.elapsed().as_secs_f64()
     );
-    serde_json::json!({"streams": n, "instances": instances, "tokens_per_sec": TOKENS_PER_SEC, "tokens": added.len() + n, "added_p50_ms": p50, "added_p99_ms": p99, "lost": lost})
+    let late: Vec<String> = late_per_100ms.iter().map(u32::to_string).collect();
+    println!(
+        "streams: tokens over 2 ms late per 100 ms of the run: {}",
+        late.join(" ")
+    );
+    serde_json::json!({"streams": n, "instances": instances, "tokens_per_sec": TOKENS_PER_SEC, "tokens": added.len() + n, "added_p50_ms": p50, "added_p99_ms": p99, "lost": lost, "late_per_100ms": late_per_100ms})
 }
 
 pub fn bench() {

@@ -20,6 +20,22 @@ const SKIPPED_DIRS: &[&str] = &[
     "coverage",
 ];
 
+/// A benchmark's WebSocket client connection.
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens a benchmark client's WebSocket. The transport's default read buffer is 128 KiB,
+/// zeroed before every read: with hundreds of clients in this process that `memset` was
+/// about half of the benchmark's CPU, taken from the server it measures on 2 cores.
+pub async fn ws_connect(url: &str) -> Result<Ws, String> {
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(4 * 1024);
+    tokio_tungstenite::connect_async_with_config(url, Some(config), false)
+        .await
+        .map(|(ws, _)| ws)
+        .map_err(|e| format!("connect {url}: {e}"))
+}
+
 /// A size from the environment, so a quick run can ask for less.
 pub fn size(var: &str, default: usize) -> usize {
     std::env::var(var)
