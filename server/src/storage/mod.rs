@@ -65,6 +65,19 @@ pub struct Store {
 
 /// Reading connections beside SQLite's one writing connection.
 const SQLITE_READERS: u32 = 3;
+/// Connections to PostgreSQL, all opened at start-up and kept (see [`open_all`]).
+const POSTGRES_CONNECTIONS: u32 = 10;
+
+/// Opens every connection the pool may hold before the server takes requests. A new
+/// PostgreSQL connection is a forked backend that loads its catalog caches, milliseconds
+/// of the database's CPU: opened on demand, they were opened by a burst of questions
+/// (200 at once on two instances opened 20) and competed with the answers streaming.
+/// `min_connections` keeps them open afterwards.
+async fn open_all(pool: &AnyPool, size: u32) -> Result<()> {
+    let held = futures::future::try_join_all((0..size).map(|_| pool.acquire())).await?;
+    drop(held);
+    Ok(())
+}
 
 fn pool_options(backend: Backend, size: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
@@ -119,9 +132,17 @@ impl Store {
             (readers, writer)
         } else {
             // An in-memory SQLite database exists once per connection: one connection.
-            let size = if backend == Backend::Sqlite { 1 } else { 10 };
-            let pool = pool_options(backend, size).connect(url).await?;
+            let size = if backend == Backend::Sqlite {
+                1
+            } else {
+                POSTGRES_CONNECTIONS
+            };
+            let pool = pool_options(backend, size)
+                .min_connections(size)
+                .connect(url)
+                .await?;
             MIGRATOR.run(&pool).await?;
+            open_all(&pool, size).await?;
             (pool.clone(), pool)
         };
         Ok(Self {
