@@ -40,7 +40,7 @@ async fn serve(socket: WebSocket, state: AppState, slot: ConnectionSlot) {
         connection_id: peer.id,
         server_time: now_ms(),
     });
-    let (sink, stream) = socket.split();
+    let (sink, mut stream) = socket.split();
     let writer = tokio::spawn(write_frames(
         sink,
         queue,
@@ -59,15 +59,23 @@ async fn serve(socket: WebSocket, state: AppState, slot: ConnectionSlot) {
         budget: FrameBudget::new(state.config.messages_per_sec),
         slot,
     };
-    connection.read_frames(stream, &last_heard).await;
+    connection.read_frames(&mut stream, &last_heard).await;
 
     // The reader is done: make sure the writer ends too, then leave every room.
     peer.close(1000, "");
     for (room, remaining) in state.hub.leave_all(peer.id) {
         after_leaving(&state, &room, remaining);
     }
-    let _ = writer.await;
+    // The writer sends the close frame that says why. Reading on meanwhile, until the
+    // client answers it, closes the connection cleanly: a socket closed with the client's
+    // frames still unread is reset by the kernel, and the client may then never see that
+    // close frame (a flooding client lost its 1008 this way).
+    let drain = async { while let Some(Ok(_)) = stream.next().await {} };
+    let _ = tokio::join!(writer, tokio::time::timeout(CLOSING_READS, drain));
 }
+
+/// How long a closing connection keeps reading for the client's answer to its close.
+const CLOSING_READS: Duration = Duration::from_secs(1);
 
 /// What the writer needs besides its queue: when to ping, when the client last spoke,
 /// and server shutdown. Not the whole state: the writer task is alive for every idle
@@ -192,7 +200,7 @@ struct Connection {
 }
 
 impl Connection {
-    async fn read_frames(&mut self, mut stream: SplitStream<WebSocket>, last_heard: &AtomicU64) {
+    async fn read_frames(&mut self, stream: &mut SplitStream<WebSocket>, last_heard: &AtomicU64) {
         let max = self.state.config.max_frame_bytes;
         let peer = self.peer.clone();
         let closing = peer.closing();
