@@ -42,7 +42,7 @@ async fn measure(redis: String) {
         database: database.clone(),
     };
     let shared = Shared {
-        redis: Some(redis),
+        redis: Some(redis.clone()),
         database,
     };
     let room = size("REPOWIKI_BENCH_ROOM", 1_000);
@@ -63,10 +63,22 @@ async fn measure(redis: String) {
         a.ready().await;
         b.ready().await;
         let addrs = [a.addr.as_str(), b.addr.as_str()];
-        (
-            fan_out_over(&addrs, room, 50).await,
-            streams_over(&addrs, streams).await,
-        )
+        let fan = fan_out_over(&addrs, room, 50).await;
+        let before = redis_usage(&redis).await;
+        let mut streaming = streams_over(&addrs, streams).await;
+        if let (Some(before), Some(after)) = (before, redis_usage(&redis).await) {
+            let tokens = streaming["tokens"].as_f64().unwrap_or(f64::NAN);
+            let commands = after.commands.saturating_sub(before.commands) as f64;
+            let cpu_ms = (after.cpu_secs - before.cpu_secs) * 1000.0;
+            println!(
+                "streams: Redis meanwhile: {commands} commands ({:.2} per token), {cpu_ms:.0} ms of its CPU ({:.1} us per token)",
+                commands / tokens,
+                cpu_ms * 1000.0 / tokens
+            );
+            streaming["redis_commands_per_token"] = (commands / tokens).into();
+            streaming["redis_cpu_us_per_token"] = (cpu_ms * 1000.0 / tokens).into();
+        }
+        (fan, streaming)
     };
     let ratio = |two: &serde_json::Value, one: &serde_json::Value, key: &str| {
         two[key].as_f64().unwrap_or(f64::NAN) / one[key].as_f64().unwrap_or(f64::NAN)
@@ -82,4 +94,36 @@ async fn measure(redis: String) {
         "two_instances": {"fan_out": fan_two, "streaming": streams_two},
     });
     support::write_report("bench-scale-out.json", &report);
+}
+
+/// Redis's own counters (`INFO`): what the instances cost it.
+struct RedisUsage {
+    commands: u64,
+    cpu_secs: f64,
+}
+
+async fn redis_usage(url: &str) -> Option<RedisUsage> {
+    use fred::interfaces::ClientLike;
+    use fred::types::{ClusterHash, CustomCommand};
+    let config = fred::prelude::Config::from_url(url).ok()?;
+    let client = fred::prelude::Builder::from_config(config).build().ok()?;
+    client.init().await.ok()?;
+    let info: String = client
+        .custom(
+            CustomCommand::new_static("INFO", ClusterHash::Random, false),
+            vec!["all"],
+        )
+        .await
+        .ok()?;
+    let _ = client.quit().await;
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+            .map(str::trim)
+    };
+    Some(RedisUsage {
+        commands: field("total_commands_processed")?.parse().ok()?,
+        cpu_secs: field("used_cpu_user")?.parse::<f64>().ok()?
+            + field("used_cpu_sys")?.parse::<f64>().ok()?,
+    })
 }

@@ -13,7 +13,7 @@ use std::sync::{Arc, Weak};
 
 use fred::interfaces::{ClientLike, KeysInterface, PubsubInterface, StreamsInterface};
 use fred::prelude::Server;
-use fred::types::{ClusterHash, CustomCommand, Message};
+use fred::types::{ClusterHash, CustomCommand, Message, Value};
 use futures::StreamExt;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -197,30 +197,35 @@ pub(super) async fn write_events(
     cluster: Arc<Cluster>,
     mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
 ) {
-    let log_len = cluster.settings.room_log_len.max(1).to_string();
-    let expiry = IDLE_EXPIRY_SECS.to_string();
+    // Arguments shared by every event are reference-counted, not copied per event: the
+    // script alone is half a kilobyte, and a streaming answer publishes one per token.
+    let script = Value::from_static_str(PUBLISH);
+    let log_len = Value::from(cluster.settings.room_log_len.max(1).to_string());
+    let expiry = Value::from(IDLE_EXPIRY_SECS.to_string());
     let mut in_flight = futures::stream::FuturesOrdered::new();
     let mut open = true;
     while open || !in_flight.is_empty() {
         tokio::select! {
             batch = next_batch(&mut outgoing), if open && in_flight.len() < BATCHES_IN_FLIGHT => {
-                let Some(batch) = batch else {
+                let Some(mut batch) = batch else {
                     open = false;
                     continue;
                 };
-                let first_seq = crate::clock::now_ms().saturating_mul(1000).to_string();
+                top_up(&mut batch, &mut outgoing).await;
+                let first_seq = Value::from(crate::clock::now_ms().saturating_mul(1000).to_string());
                 let mut sends: Vec<_> = batch
-                    .iter()
+                    .iter_mut()
                     .map(|event| {
-                        Box::pin(cluster.commands.custom::<String, String>(
+                        Box::pin(cluster.commands.custom::<String, Value>(
                             pipelined_eval(),
                             vec![
-                                PUBLISH.to_owned(),
-                                "2".to_owned(),
-                                counter_key(&event.room),
-                                log_key(&event.room),
-                                channel(&event.room),
-                                event.frame.clone(),
+                                script.clone(),
+                                Value::from_static_str("2"),
+                                counter_key(&event.room).into(),
+                                log_key(&event.room).into(),
+                                channel(&event.room).into(),
+                                // Only its room and its waiter are needed once it is sent.
+                                std::mem::take(&mut event.frame).into(),
                                 first_seq.clone(),
                                 log_len.clone(),
                                 expiry.clone(),
@@ -265,6 +270,23 @@ fn pipelined_eval() -> CustomCommand {
 async fn next_batch(outgoing: &mut mpsc::UnboundedReceiver<Outgoing>) -> Option<Vec<Outgoing>> {
     let mut batch = Vec::with_capacity(BATCH);
     (outgoing.recv_many(&mut batch, BATCH).await > 0).then_some(batch)
+}
+
+/// Adds the events published meanwhile to `batch`. Streaming answers publish their tokens
+/// from tasks woken by the same timer tick, and the first one's publish wakes the writer
+/// ahead of the rest (the runtime runs a task woken by the running one next). Yielding
+/// once lets the others queue theirs, so a tick's events reach Redis in one write, and
+/// its replies and pub/sub messages come back in one read each, instead of a write, a
+/// reply and a message per token. Not part of [`next_batch`]: that one is raced in a
+/// `select!`, and events taken from the queue must not be dropped with a lost race.
+async fn top_up(batch: &mut Vec<Outgoing>, outgoing: &mut mpsc::UnboundedReceiver<Outgoing>) {
+    tokio::task::yield_now().await;
+    while batch.len() < BATCH {
+        match outgoing.try_recv() {
+            Ok(event) => batch.push(event),
+            Err(_) => break,
+        }
+    }
 }
 
 /// Tells each publisher that asked its event's number; logs what Redis refused.
