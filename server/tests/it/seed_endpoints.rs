@@ -136,6 +136,40 @@ async fn ws_chat_refuses_a_malformed_request_with_a_reason() {
 }
 
 #[tokio::test]
+async fn ws_chat_tells_a_flooding_client_why_it_is_closed() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let repo = root.path().join("repo");
+    std::fs::create_dir_all(&repo).expect("folder");
+    std::fs::write(repo.join("README.md"), "# A wiki generator\n").expect("file");
+    let local_root = root.path().display().to_string();
+    let server = TestServer::start_with(|c| {
+        c.local_roots = vec![local_root];
+        c.messages_per_sec = 5;
+    })
+    .await;
+    let mut ws = open(&server, "/ws/chat").await;
+    send_json(
+        &mut ws,
+        json!({
+            "repo_url": repo.display().to_string(),
+            "messages": [{"role": "user", "content": "What is this repository about?"}],
+        }),
+    )
+    .await;
+    // Sent at once, so most are still unread when the server gives up on the client:
+    // its close frame must arrive all the same, not a reset connection.
+    for n in 0..60 {
+        send_json(&mut ws, json!({ "n": n })).await;
+    }
+    let close = loop {
+        if let Got::Closed(code, reason) = next(&mut ws).await {
+            break (code, reason);
+        }
+    };
+    assert_eq!(close, (1008, "rate limit exceeded".to_owned()));
+}
+
+#[tokio::test]
 async fn the_conversation_socket_broadcasts_to_every_client() {
     let server = TestServer::start().await;
     let id = Uuid::new_v4();

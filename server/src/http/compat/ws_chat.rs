@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::chat::Question;
 use crate::fault::ClientFault;
-use crate::http::ws::{Upgrade, accept, exceeds_transport_ceiling};
+use crate::http::ws::{Upgrade, accept, close_with, exceeds_transport_ceiling};
 use crate::projects::ProjectError;
 use crate::providers::{PromptMessage, PromptRole};
 use crate::realtime::{ConnectionSlot, FrameBudget, Verdict, close_code};
@@ -294,16 +294,12 @@ fn split_question(request: &WsChatRequest) -> Option<SeedQuestion> {
     })
 }
 
-async fn close(mut socket: WebSocket, code: u16, reason: &str) {
+async fn close(socket: WebSocket, code: u16, reason: &str) {
     let frame = CloseFrame {
         code,
         reason: close_reason(reason).into(),
     };
-    let _ = tokio::time::timeout(
-        Duration::from_secs(1),
-        socket.send(Message::Close(Some(frame))),
-    )
-    .await;
+    close_with(socket, frame).await;
 }
 
 /// A close reason must fit in 123 bytes; cut on a character boundary.

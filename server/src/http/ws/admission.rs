@@ -9,6 +9,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 use tracing::Instrument;
 
 use crate::http::auth::{authenticate, client_id};
@@ -61,12 +62,27 @@ fn with_frame_limit(ws: WebSocketUpgrade, state: &AppState) -> WebSocketUpgrade 
 }
 
 /// Sends a close frame right after the upgrade: how a browser learns why it was refused.
-async fn refuse(mut socket: WebSocket, code: u16, reason: String) {
-    let close = Message::Close(Some(CloseFrame {
-        code,
-        reason: reason.into(),
-    }));
-    let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(close)).await;
+async fn refuse(socket: WebSocket, code: u16, reason: String) {
+    close_with(
+        socket,
+        CloseFrame {
+            code,
+            reason: reason.into(),
+        },
+    )
+    .await;
+}
+
+/// Sends the close frame, then reads on until the client answers it, within a second in
+/// all. A socket closed with the client's frames still unread is reset by the kernel, and
+/// the client may then never see the close frame that says why.
+pub async fn close_with(mut socket: WebSocket, frame: CloseFrame) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        if socket.send(Message::Close(Some(frame))).await.is_ok() {
+            while let Some(Ok(_)) = socket.next().await {}
+        }
+    })
+    .await;
 }
 
 /// What every socket endpoint needs from the request, extracted in one go.
