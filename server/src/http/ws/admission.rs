@@ -73,11 +73,14 @@ async fn refuse(socket: WebSocket, code: u16, reason: String) {
     .await;
 }
 
+/// How long a closing socket keeps reading for the client's answer to its close frame.
+pub(super) const CLOSING_READS: Duration = Duration::from_secs(1);
+
 /// Sends the close frame, then reads on until the client answers it, within a second in
 /// all. A socket closed with the client's frames still unread is reset by the kernel, and
 /// the client may then never see the close frame that says why.
 pub async fn close_with(mut socket: WebSocket, frame: CloseFrame) {
-    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+    let _ = tokio::time::timeout(CLOSING_READS, async {
         if socket.send(Message::Close(Some(frame))).await.is_ok() {
             while let Some(Ok(_)) = socket.next().await {}
         }

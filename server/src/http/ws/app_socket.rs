@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::admission::{Upgrade, accept, exceeds_transport_ceiling};
+use super::admission::{CLOSING_READS, Upgrade, accept, exceeds_transport_ceiling};
 use super::client_frames::parse_client_frame;
 use crate::chat::{ChatError, Edit, Question};
 use crate::clock::now_ms;
@@ -73,9 +73,6 @@ async fn serve(socket: WebSocket, state: AppState, slot: ConnectionSlot) {
     let drain = async { while let Some(Ok(_)) = stream.next().await {} };
     let _ = tokio::join!(writer, tokio::time::timeout(CLOSING_READS, drain));
 }
-
-/// How long a closing connection keeps reading for the client's answer to its close.
-const CLOSING_READS: Duration = Duration::from_secs(1);
 
 /// What the writer needs besides its queue: when to ping, when the client last spoke,
 /// and server shutdown. Not the whole state: the writer task is alive for every idle
