@@ -74,18 +74,27 @@ async fn refuse(socket: WebSocket, code: u16, reason: String) {
 }
 
 /// How long a closing socket keeps reading for the client's answer to its close frame.
-pub(super) const CLOSING_READS: Duration = Duration::from_secs(1);
+const CLOSING_READS: Duration = Duration::from_secs(1);
 
-/// Sends the close frame, then reads on until the client answers it, within a second in
-/// all. A socket closed with the client's frames still unread is reset by the kernel, and
-/// the client may then never see the close frame that says why.
-pub async fn close_with(mut socket: WebSocket, frame: CloseFrame) {
+/// Reads and drops what the client still sends until it answers the close frame (or
+/// [`CLOSING_READS`] passes). A socket closed with the client's frames still unread is
+/// reset by the kernel, and the client may then never see the close frame that says why.
+pub(super) async fn read_until_closed<S>(stream: &mut S)
+where
+    S: futures::Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
     let _ = tokio::time::timeout(CLOSING_READS, async {
-        if socket.send(Message::Close(Some(frame))).await.is_ok() {
-            while let Some(Ok(_)) = socket.next().await {}
-        }
+        while let Some(Ok(_)) = stream.next().await {}
     })
     .await;
+}
+
+/// Sends the close frame, then reads on until the client answers it.
+pub async fn close_with(mut socket: WebSocket, frame: CloseFrame) {
+    let sent = tokio::time::timeout(CLOSING_READS, socket.send(Message::Close(Some(frame))));
+    if matches!(sent.await, Ok(Ok(()))) {
+        read_until_closed(&mut socket).await;
+    }
 }
 
 /// What every socket endpoint needs from the request, extracted in one go.

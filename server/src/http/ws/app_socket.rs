@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::admission::{CLOSING_READS, Upgrade, accept, exceeds_transport_ceiling};
+use super::admission::{Upgrade, accept, exceeds_transport_ceiling, read_until_closed};
 use super::client_frames::parse_client_frame;
 use crate::chat::{ChatError, Edit, Question};
 use crate::clock::now_ms;
@@ -66,12 +66,9 @@ async fn serve(socket: WebSocket, state: AppState, slot: ConnectionSlot) {
     for (room, remaining) in state.hub.leave_all(peer.id) {
         after_leaving(&state, &room, remaining);
     }
-    // The writer sends the close frame that says why. Reading on meanwhile, until the
-    // client answers it, closes the connection cleanly: a socket closed with the client's
-    // frames still unread is reset by the kernel, and the client may then never see that
-    // close frame (a flooding client lost its 1008 this way).
-    let drain = async { while let Some(Ok(_)) = stream.next().await {} };
-    let _ = tokio::join!(writer, tokio::time::timeout(CLOSING_READS, drain));
+    // The writer sends the close frame that says why; reading on meanwhile closes the
+    // connection cleanly (a flooding client lost its 1008 to a reset without it).
+    let _ = tokio::join!(writer, read_until_closed(&mut stream));
 }
 
 /// What the writer needs besides its queue: when to ping, when the client last spoke,
