@@ -434,13 +434,17 @@ async fn concurrent(
                 tokio::time::sleep(delay).await;
                 let sent = Instant::now();
                 let (first, tokens, produced) = ws_turn(&mut ws, msg?).await?;
-                Ok::<_, String>((first - sent, produced.saturating_sub(tokens.len() as u32)))
+                let missing = produced.saturating_sub(tokens.len() as u32);
+                Ok::<_, String>((sent, first - sent, missing))
             })
         })
         .collect();
     // Peak memory while the answers stream.
     let mut rss_peak = rss_before;
     let mut firsts = Vec::with_capacity(n);
+    // Where the slow ones are: the slowest first token among questions sent in each
+    // 100 ms of the run.
+    let mut slowest_per_100ms: Vec<f64> = Vec::new();
     let mut lost = 0u64;
     let mut failed = 0usize;
     let mut pending = futures::stream::iter(turns).buffer_unordered(usize::MAX);
@@ -448,7 +452,13 @@ async fn concurrent(
     loop {
         tokio::select! {
             turn = pending.next() => match turn {
-                Some(Ok(Ok((first, missing)))) => {
+                Some(Ok(Ok((sent, first, missing)))) => {
+                    let bucket = (sent.duration_since(started).as_millis() / 100) as usize;
+                    if slowest_per_100ms.len() <= bucket {
+                        slowest_per_100ms.resize(bucket + 1, 0.0);
+                    }
+                    let ms = first.as_secs_f64() * 1000.0;
+                    slowest_per_100ms[bucket] = slowest_per_100ms[bucket].max(ms);
                     firsts.push(first);
                     lost += u64::from(missing);
                 }
@@ -471,7 +481,16 @@ async fn concurrent(
         wall.as_secs_f64(),
         cpu.as_secs_f64() / wall.as_secs_f64() * 100.0,
     );
+    let slowest: Vec<String> = slowest_per_100ms
+        .iter()
+        .map(|ms| format!("{ms:.0}"))
+        .collect();
+    println!(
+        "concurrent: slowest first token (ms) of the questions sent in each 100 ms: {}",
+        slowest.join(" ")
+    );
     Ok(serde_json::json!({
+        "slowest_first_token_per_100ms": slowest_per_100ms,
         "turns": n, "tokens_per_sec": TOKENS_PER_SEC, "tokens_each": STREAMED_TOKENS,
         "asked_over_seconds": answer_secs,
         "first_token_p50_ms": p50, "first_token_p99_ms": p99,

@@ -78,14 +78,17 @@ impl ChatService {
             turn::TurnSpec {
                 conversation_id: id,
                 claim,
+                model: edit
+                    .model
+                    .unwrap_or_else(|| provider.default_model().to_owned()),
                 provider,
-                model: edit.model,
                 temperature: None,
                 project_id,
                 file_path: None,
                 prompt: turn::prompt_from(&shown),
                 deep_research: false,
                 replaces: None,
+                checkpointed_at: None,
                 _hold: hold,
             },
             ticket,

@@ -37,7 +37,7 @@ use crate::projects::{ProjectError, ProjectService};
 use crate::providers::{ChatProvider, PromptMessage, Providers};
 use crate::rag::Rag;
 use crate::realtime::{Follower, Hub, JoinOutcome, Peer};
-use crate::storage::{Existence, StorageError, Store};
+use crate::storage::{Checkpoint, Existence, StorageError, Store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChatError {
@@ -257,7 +257,10 @@ impl ChatService {
         let ticket = self.enqueue(&question.client)?;
         let hold = self.hub.hold(&room);
 
-        let stored = {
+        let model = question
+            .model
+            .unwrap_or_else(|| provider.default_model().to_owned());
+        let (stored, existence, started_at) = {
             let _conversation = self.locks.lock(id).await;
             let now = now_ms();
             let message = ChatMessage {
@@ -271,9 +274,26 @@ impl ChatService {
                 created_at: now,
                 versions: Vec::new(),
             };
+            let answer = Checkpoint {
+                message_id: claim.active().message_id,
+                conversation_id: id,
+                owner: self.instance.clone(),
+                content: String::new(),
+                sources: Vec::new(),
+                provider: provider.id().to_owned(),
+                model: model.clone(),
+                replaces: None,
+                started_at: now,
+                updated_at: now,
+            };
             let existence = self
                 .store
-                .store_question(&message, project_id.as_deref(), &title_from(content))
+                .store_question(
+                    &message,
+                    project_id.as_deref(),
+                    &title_from(content),
+                    &answer,
+                )
                 .await?;
             if existence == Existence::Deleted {
                 return Err(ChatError::Deleted);
@@ -285,11 +305,12 @@ impl ChatService {
                     message: message.clone(),
                 },
             );
-            message
+            (message, existence, now)
         };
 
         let mut prompt = question.prior;
-        if question.include_history {
+        // A conversation created by this question has no history but the question.
+        if question.include_history && existence != Existence::Created {
             prompt.extend(turn::prompt_from(&self.store.messages(id).await?));
         } else {
             prompt.extend(turn::prompt_from(std::slice::from_ref(&stored)));
@@ -299,13 +320,14 @@ impl ChatService {
                 conversation_id: id,
                 claim,
                 provider,
-                model: question.model,
+                model,
                 temperature: question.temperature,
                 project_id,
                 file_path: question.file_path,
                 prompt,
                 deep_research: question.deep_research,
                 replaces: None,
+                checkpointed_at: Some(started_at),
                 _hold: hold,
             },
             ticket,
@@ -384,14 +406,15 @@ impl ChatService {
             turn::TurnSpec {
                 conversation_id,
                 claim,
+                model: model.unwrap_or_else(|| provider_impl.default_model().to_owned()),
                 provider: provider_impl,
-                model,
                 temperature: None,
                 project_id,
                 file_path: None,
                 prompt: turn::prompt_from(&history),
                 deep_research: false,
                 replaces: Some(message_id),
+                checkpointed_at: None,
                 _hold: hold,
             },
             ticket,

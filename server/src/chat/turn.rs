@@ -73,7 +73,7 @@ pub(super) struct TurnSpec {
     /// Held until the answer is stored; frees the conversation however the turn ends.
     pub claim: TurnClaim,
     pub provider: Arc<dyn ChatProvider>,
-    pub model: Option<String>,
+    pub model: String,
     pub temperature: Option<f32>,
     /// The project answers are grounded in; none for a conversation without one.
     pub project_id: Option<String>,
@@ -85,6 +85,9 @@ pub(super) struct TurnSpec {
     pub deep_research: bool,
     /// The answer this one regenerates, kept as its previous version once this is stored.
     pub replaces: Option<Uuid>,
+    /// When the answer's first checkpoint was stored with its question (and so when the
+    /// answer started); none when the turn saves it itself.
+    pub checkpointed_at: Option<u64>,
     /// Keeps the room's replay buffer alive while the answer runs.
     pub _hold: RoomHold,
 }
@@ -135,7 +138,7 @@ impl ChatService {
     #[tracing::instrument(name = "turn", skip_all, fields(
         conversation = %spec.conversation_id,
         provider = spec.provider.id(),
-        model = spec.model.as_deref().unwrap_or("default"),
+        model = %spec.model,
         deep_research = spec.deep_research,
     ))]
     pub(super) async fn run_turn(&self, spec: TurnSpec, ticket: Ticket) {
@@ -149,21 +152,21 @@ impl ChatService {
             room: rooms::conversation(id),
             active: &active,
             provider: spec.provider.as_ref(),
-            model: spec
-                .model
-                .clone()
-                .unwrap_or_else(|| spec.provider.default_model().to_owned()),
+            model: spec.model.clone(),
             temperature: spec.temperature,
             project_id: spec.project_id.as_deref(),
             file_path: spec.file_path.as_deref(),
             replaces: spec.replaces,
-            started_at: now_ms(),
+            started_at: spec.checkpointed_at.unwrap_or_else(now_ms),
         };
 
         let mut progress = Progress::new();
         // Saved from the start, so even an answer still waiting for its place is
         // recovered if this instance dies.
-        self.checkpoint(&ctx, true);
+        match spec.checkpointed_at {
+            Some(_) => active.checkpoints().last = Some(Instant::now()),
+            None => self.checkpoint(&ctx, true),
+        }
         let place = self.wait_for_place(&ctx, ticket).await;
         let (ending, research_iterations) = if place.is_none() {
             // Stopped (or the server stopping) while waiting: nothing was generated.

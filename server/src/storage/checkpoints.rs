@@ -95,8 +95,9 @@ fn checkpoint_from_record(record: CheckpointRecord) -> Result<Checkpoint> {
     })
 }
 
-async fn upsert_checkpoint(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+/// Saves a checkpoint on a given connection, so it can share a transaction.
+pub(super) async fn upsert_checkpoint(
+    conn: &mut AnyConnection,
     checkpoint: &Checkpoint,
 ) -> Result<()> {
     let sources = serde_json::to_string(&checkpoint.sources)
@@ -118,7 +119,7 @@ async fn upsert_checkpoint(
     .bind(checkpoint.replaces.map(|id| id.to_string()))
     .bind(checkpoint.started_at as i64)
     .bind(checkpoint.updated_at as i64)
-    .execute(&mut **tx)
+    .execute(conn)
     .await?;
     Ok(())
 }

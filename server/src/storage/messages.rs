@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use sqlx::AnyConnection;
 
-use super::checkpoints::delete_checkpoint_on;
+use super::checkpoints::{Checkpoint, delete_checkpoint_on, upsert_checkpoint};
 use super::conversations::{Existence, ensure_conversation_on, touch_conversation};
 use super::{Result, StorageError, Store};
 
@@ -31,14 +31,16 @@ impl Store {
         Ok(())
     }
 
-    /// Stores a question, creating its conversation first if need be, with one commit:
-    /// a question is on the path to every answer's first token. Nothing is stored in a
-    /// deleted conversation.
+    /// Stores a question, creating its conversation first if need be, and its answer's
+    /// first checkpoint, with one commit: a question is on the path to every answer's
+    /// first token, and from that commit on an instance that dies leaves the answer to
+    /// be recovered as interrupted. Nothing is stored in a deleted conversation.
     pub async fn store_question(
         &self,
         question: &ChatMessage,
         project_id: Option<&str>,
         title: &str,
+        answer: &Checkpoint,
     ) -> Result<Existence> {
         let mut tx = self.writer.begin().await?;
         let id = question.conversation_id;
@@ -52,6 +54,7 @@ impl Store {
         if existence != Existence::Created {
             touch_conversation(&mut tx, id, question.created_at).await?;
         }
+        upsert_checkpoint(&mut tx, answer).await?;
         tx.commit().await?;
         Ok(existence)
     }

@@ -28,6 +28,28 @@ pub async fn every_backend() -> Vec<(Store, Option<tempfile::TempDir>)> {
     stores
 }
 
+/// The answers that have a checkpoint.
+async fn checkpointed(store: &Store) -> Vec<Uuid> {
+    let saved = store.checkpoints().await.expect("read checkpoints");
+    saved.iter().map(|c| c.message_id).collect()
+}
+
+/// The first checkpoint of `answer`, as a question stores it: no text yet.
+fn started(answer: &ChatMessage) -> Checkpoint {
+    Checkpoint {
+        message_id: answer.id,
+        conversation_id: answer.conversation_id,
+        owner: "test".into(),
+        content: String::new(),
+        sources: vec![],
+        provider: "offline".into(),
+        model: "extractive".into(),
+        replaces: None,
+        started_at: answer.created_at,
+        updated_at: answer.created_at,
+    }
+}
+
 fn message(conversation_id: Uuid, role: Role, content: &str, at: u64) -> ChatMessage {
     ChatMessage {
         id: Uuid::new_v4(),
@@ -120,9 +142,10 @@ async fn a_question_and_its_answer_are_each_stored_in_one_step() {
         let backend = store.backend();
         let id = Uuid::new_v4();
         let question = message(id, Role::User, "Where is main?", 20);
+        let first = message(id, Role::Assistant, "In src/main.rs", 21);
         assert_eq!(
             store
-                .store_question(&question, Some("p1"), "Where is main?")
+                .store_question(&question, Some("p1"), "Where is main?", &started(&first))
                 .await
                 .expect("store question"),
             Existence::Created,
@@ -138,35 +161,22 @@ async fn a_question_and_its_answer_are_each_stored_in_one_step() {
             ("Where is main?", 1)
         );
 
+        // The question's commit holds its answer's first checkpoint.
+        assert_eq!(checkpointed(&store).await, vec![first.id], "{backend:?}");
+
         // The first answer, then a regenerated one that replaces it; each drops its own
         // checkpoint and no other.
-        let first = message(id, Role::Assistant, "In src/main.rs", 21);
         let again = message(id, Role::Assistant, "In src/main.rs, line 1", 22);
         let checkpoint = |answer: &ChatMessage| Checkpoint {
-            message_id: answer.id,
-            conversation_id: id,
-            owner: "test".into(),
             content: "In src".into(),
-            sources: vec![],
-            provider: "offline".into(),
-            model: "extractive".into(),
-            replaces: None,
-            started_at: 21,
-            updated_at: 21,
+            ..started(answer)
         };
         store
             .save_checkpoints(&[checkpoint(&first), checkpoint(&again)])
             .await
             .expect("checkpoints");
         store.store_answer(&first, None).await.expect("answer");
-        let left: Vec<Uuid> = store
-            .checkpoints()
-            .await
-            .expect("read")
-            .iter()
-            .map(|c| c.message_id)
-            .collect();
-        assert_eq!(left, vec![again.id], "{backend:?}");
+        assert_eq!(checkpointed(&store).await, vec![again.id], "{backend:?}");
         store
             .store_answer(&again, Some(first.id))
             .await
@@ -186,12 +196,17 @@ async fn a_question_and_its_answer_are_each_stored_in_one_step() {
         // A deleted conversation takes no question.
         assert!(store.delete_conversation(id, 30).await.expect("delete"));
         let late = message(id, Role::User, "Still there?", 31);
+        let unanswered = message(id, Role::Assistant, "", 31);
         assert_eq!(
             store
-                .store_question(&late, None, "Still there?")
+                .store_question(&late, None, "Still there?", &started(&unanswered))
                 .await
                 .expect("refused, not failed"),
             Existence::Deleted,
+            "{backend:?}"
+        );
+        assert!(
+            store.checkpoints().await.expect("read").is_empty(),
             "{backend:?}"
         );
         assert!(
