@@ -170,6 +170,23 @@ async fn ws_chat_tells_a_flooding_client_why_it_is_closed() {
 }
 
 #[tokio::test]
+async fn the_conversation_socket_tells_a_flooding_client_why_it_is_closed() {
+    let server = TestServer::start_with(|c| c.messages_per_sec = 5).await;
+    let mut ws = open(&server, &format!("/ws/chat/{}", Uuid::new_v4())).await;
+    assert_eq!(next_json(&mut ws).await["type"], "connected");
+    // As on /ws/chat: most are still unread when the server gives up on the client.
+    for n in 0..60 {
+        send_json(&mut ws, json!({"type": "ping", "timestamp": n})).await;
+    }
+    let close = loop {
+        if let Got::Closed(code, reason) = next(&mut ws).await {
+            break (code, reason);
+        }
+    };
+    assert_eq!(close, (1008, "rate limit exceeded".to_owned()));
+}
+
+#[tokio::test]
 async fn the_conversation_socket_broadcasts_to_every_client() {
     let server = TestServer::start().await;
     let id = Uuid::new_v4();

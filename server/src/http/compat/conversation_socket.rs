@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::chat::{AnswerAssembler, Question};
 use crate::clock::now_ms;
 use crate::fault::ClientFault;
-use crate::http::ws::{Upgrade, accept, exceeds_transport_ceiling};
+use crate::http::ws::{Upgrade, accept, exceeds_transport_ceiling, read_until_closed};
 use crate::realtime::{ConnectionSlot, FrameBudget, Verdict, close_code};
 use crate::state::AppState;
 
@@ -98,13 +98,13 @@ async fn serve(socket: WebSocket, state: AppState, conversation_id: Uuid, slot: 
                     Step::Reply(reply) => *reply,
                     Step::Nothing => continue,
                     Step::Close(code, reason) => {
-                        let _ = sink.send(close_frame(code, reason)).await;
+                        close(&mut sink, &mut stream, code, reason).await;
                         break;
                     }
                 }
             }
             _ = &mut shutdown => {
-                let _ = sink.send(close_frame(close_code::GOING_AWAY, "server shutting down")).await;
+                close(&mut sink, &mut stream, close_code::GOING_AWAY, "server shutting down").await;
                 break;
             }
         };
@@ -245,11 +245,20 @@ fn error_text(message: &str) -> ConversationServerMsg {
     }
 }
 
-fn close_frame(code: u16, reason: &'static str) -> Message {
-    Message::Close(Some(axum::extract::ws::CloseFrame {
+/// Sends the close frame, then reads on until the client answers it: dropped with the
+/// client's frames unread, the socket would be reset and the reason lost.
+async fn close<S, R>(sink: &mut S, stream: &mut R, code: u16, reason: &'static str)
+where
+    S: futures::Sink<Message> + Unpin,
+    R: futures::Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    let frame = axum::extract::ws::CloseFrame {
         code,
         reason: reason.into(),
-    }))
+    };
+    if sink.send(Message::Close(Some(frame))).await.is_ok() {
+        read_until_closed(stream).await;
+    }
 }
 
 async fn send<S>(sink: &mut S, msg: &ConversationServerMsg) -> Result<(), ()>

@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use serde::Serialize;
 
-use crate::http::ws::{Upgrade, accept};
+use crate::http::ws::{Upgrade, accept, close_with};
 use crate::realtime::{ConnectionSlot, Follower, close_code};
 use crate::state::AppState;
 
@@ -138,11 +138,10 @@ async fn send(socket: &mut WebSocket, value: &impl Serialize) -> Result<(), ()> 
         .map_err(|_| ())
 }
 
-async fn close(mut socket: WebSocket, code: u16, reason: &'static str) {
-    let _ = socket
-        .send(Message::Close(Some(CloseFrame {
-            code,
-            reason: reason.into(),
-        })))
-        .await;
+async fn close(socket: WebSocket, code: u16, reason: &'static str) {
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    close_with(socket, frame).await;
 }

@@ -79,7 +79,7 @@ const CLOSING_READS: Duration = Duration::from_secs(1);
 /// Reads and drops what the client still sends until it answers the close frame (or
 /// [`CLOSING_READS`] passes). A socket closed with the client's frames still unread is
 /// reset by the kernel, and the client may then never see the close frame that says why.
-pub(super) async fn read_until_closed<S>(stream: &mut S)
+pub async fn read_until_closed<S>(stream: &mut S)
 where
     S: futures::Stream<Item = Result<Message, axum::Error>> + Unpin,
 {

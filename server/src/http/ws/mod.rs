@@ -7,5 +7,5 @@ mod admission;
 mod app_socket;
 mod client_frames;
 
-pub use admission::{Upgrade, accept, close_with, exceeds_transport_ceiling};
+pub use admission::{Upgrade, accept, close_with, exceeds_transport_ceiling, read_until_closed};
 pub use app_socket::{after_leaving, ws_handler};
