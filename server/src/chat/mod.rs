@@ -12,7 +12,6 @@
 //! and every later event live: no token is lost or repeated.
 
 mod branches;
-mod checkpoint_writer;
 mod claim;
 mod context;
 mod locks;
@@ -20,6 +19,7 @@ mod recovery;
 mod research;
 mod slots;
 mod turn;
+mod turn_writer;
 
 pub use branches::Edit;
 
@@ -131,8 +131,8 @@ pub struct ChatService {
     /// The other instances, when there are: the one-answer lock is shared with them.
     cluster: Option<Arc<Cluster>>,
     instance: String,
-    /// Saves streaming answers' checkpoints, many to a commit.
-    checkpoint_writer: checkpoint_writer::CheckpointWriter,
+    /// Commits turns' questions, answers and checkpoints, many to a transaction.
+    writer: turn_writer::TurnWriter,
 }
 
 /// The engine's limits, from configuration.
@@ -177,7 +177,7 @@ impl ChatService {
             cluster,
             instance,
         } = deps;
-        let checkpoint_writer = checkpoint_writer::CheckpointWriter::start(store.clone());
+        let writer = turn_writer::TurnWriter::start(store.clone());
         let service = Arc::new(Self {
             store,
             hub,
@@ -194,7 +194,7 @@ impl ChatService {
                 limits.max_answers_per_client,
                 limits.max_waiting_answers,
             ),
-            checkpoint_writer,
+            writer,
             cluster,
             instance,
         });
@@ -274,25 +274,21 @@ impl ChatService {
                 created_at: now,
                 versions: Vec::new(),
             };
-            let answer = Checkpoint {
-                message_id: claim.active().message_id,
-                conversation_id: id,
-                owner: self.instance.clone(),
-                content: String::new(),
-                sources: Vec::new(),
-                provider: provider.id().to_owned(),
-                model: model.clone(),
-                replaces: None,
-                started_at: now,
-                updated_at: now,
-            };
+            let answer = Checkpoint::started(
+                claim.active().message_id,
+                id,
+                self.instance.clone(),
+                provider.id().to_owned(),
+                model.clone(),
+                now,
+            );
             let existence = self
-                .store
+                .writer
                 .store_question(
-                    &message,
-                    project_id.as_deref(),
-                    &title_from(content),
-                    &answer,
+                    message.clone(),
+                    project_id.clone(),
+                    title_from(content),
+                    Box::new(answer),
                 )
                 .await?;
             if existence == Existence::Deleted {

@@ -56,7 +56,7 @@ impl ChatService {
             started_at: ctx.started_at,
             updated_at: now_ms(),
         };
-        checkpoints.writing = Some(self.checkpoint_writer.save(checkpoint));
+        checkpoints.writing = Some(self.writer.save(checkpoint));
     }
 
     /// Stores every answer left behind by a dead instance as interrupted; returns how

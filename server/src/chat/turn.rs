@@ -35,7 +35,7 @@ pub(super) struct ActiveTurn {
 #[derive(Default)]
 pub(super) struct Checkpoints {
     pub last: Option<Instant>,
-    pub writing: Option<super::checkpoint_writer::Saved>,
+    pub writing: Option<super::turn_writer::Saved>,
 }
 
 pub(super) struct Partial {
@@ -231,7 +231,7 @@ impl ChatService {
         if let Some(writing) = writing {
             let _ = writing.await;
         }
-        let stored = self.store.store_answer(&answer, spec.replaces).await;
+        let stored = self.writer.store_answer(answer, spec.replaces).await;
         if stored.is_err()
             && let Err(e) = self.store.take_checkpoint(message_id).await
         {

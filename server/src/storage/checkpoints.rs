@@ -35,6 +35,31 @@ type CheckpointRecord = (
     i64,
 );
 
+impl Checkpoint {
+    /// An answer's first checkpoint, saved as it starts: no text yet.
+    pub fn started(
+        message_id: Uuid,
+        conversation_id: Uuid,
+        owner: String,
+        provider: String,
+        model: String,
+        at: u64,
+    ) -> Self {
+        Self {
+            message_id,
+            conversation_id,
+            owner,
+            content: String::new(),
+            sources: Vec::new(),
+            provider,
+            model,
+            replaces: None,
+            started_at: at,
+            updated_at: at,
+        }
+    }
+}
+
 impl Store {
     /// Saves answers so far, each replacing its previous checkpoint, in one transaction
     /// (one commit for all).

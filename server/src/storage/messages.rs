@@ -43,19 +43,10 @@ impl Store {
         answer: &Checkpoint,
     ) -> Result<Existence> {
         let mut tx = self.writer.begin().await?;
-        let id = question.conversation_id;
-        let existence =
-            ensure_conversation_on(&mut tx, id, project_id, title, question.created_at).await?;
-        if existence == Existence::Deleted {
-            return Ok(existence);
+        let existence = question_on(&mut tx, question, project_id, title, answer).await?;
+        if existence != Existence::Deleted {
+            tx.commit().await?;
         }
-        insert_message_on(&mut tx, question).await?;
-        // A conversation created just now already carries the question's time.
-        if existence != Existence::Created {
-            touch_conversation(&mut tx, id, question.created_at).await?;
-        }
-        upsert_checkpoint(&mut tx, answer).await?;
-        tx.commit().await?;
         Ok(existence)
     }
 
@@ -64,12 +55,7 @@ impl Store {
     /// never both kept, nor both lost.
     pub async fn store_answer(&self, answer: &ChatMessage, replaces: Option<Uuid>) -> Result<()> {
         let mut tx = self.writer.begin().await?;
-        insert_message_on(&mut tx, answer).await?;
-        touch_conversation(&mut tx, answer.conversation_id, answer.created_at).await?;
-        if let Some(old) = replaces {
-            supersede_on(&mut tx, old, answer.id).await?;
-        }
-        delete_checkpoint_on(&mut tx, answer.id).await?;
+        answer_on(&mut tx, answer, replaces).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -85,6 +71,45 @@ impl Store {
         .await?;
         rows.into_iter().map(message_from_record).collect()
     }
+}
+
+/// [`Store::store_question`] on a given connection, so it can share a transaction; writes
+/// nothing in a deleted conversation.
+pub(super) async fn question_on(
+    conn: &mut AnyConnection,
+    question: &ChatMessage,
+    project_id: Option<&str>,
+    title: &str,
+    answer: &Checkpoint,
+) -> Result<Existence> {
+    let id = question.conversation_id;
+    let existence =
+        ensure_conversation_on(conn, id, project_id, title, question.created_at).await?;
+    if existence == Existence::Deleted {
+        return Ok(existence);
+    }
+    insert_message_on(conn, question).await?;
+    // A conversation created just now already carries the question's time.
+    if existence != Existence::Created {
+        touch_conversation(conn, id, question.created_at).await?;
+    }
+    upsert_checkpoint(conn, answer).await?;
+    Ok(existence)
+}
+
+/// [`Store::store_answer`] on a given connection, so it can share a transaction.
+pub(super) async fn answer_on(
+    conn: &mut AnyConnection,
+    answer: &ChatMessage,
+    replaces: Option<Uuid>,
+) -> Result<()> {
+    insert_message_on(conn, answer).await?;
+    touch_conversation(conn, answer.conversation_id, answer.created_at).await?;
+    if let Some(old) = replaces {
+        supersede_on(conn, old, answer.id).await?;
+    }
+    delete_checkpoint_on(conn, answer.id).await?;
+    Ok(())
 }
 
 async fn insert_message_on(conn: &mut AnyConnection, message: &ChatMessage) -> Result<()> {

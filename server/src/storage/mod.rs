@@ -9,6 +9,7 @@ pub mod documents;
 mod messages;
 pub mod projects;
 pub mod status_sets;
+mod turn_writes;
 mod vectors;
 pub mod wiki_jobs;
 pub mod wiki_pages;
@@ -20,6 +21,7 @@ use sqlx::any::AnyPoolOptions;
 
 pub use checkpoints::Checkpoint;
 pub use conversations::Existence;
+pub use turn_writes::{TurnWrite, TurnWritten};
 pub use vectors::StoredVector;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -37,6 +39,9 @@ pub enum StorageError {
     },
     #[error("stored value is corrupt: {0}")]
     Corrupt(String),
+    /// The task that commits chat writes is gone (the server is stopping).
+    #[error("the database writer has stopped")]
+    WriterStopped,
 }
 
 pub type Result<T> = std::result::Result<T, StorageError>;

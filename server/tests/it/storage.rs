@@ -2,7 +2,7 @@
 //! when `DATABASE_URL` names one (CI sets it).
 
 use app::protocol::{ChatMessage, FinishReason, MessageMetadata, Role, Source};
-use server::storage::{Backend, Checkpoint, Existence, Store};
+use server::storage::{Backend, Checkpoint, Existence, Store, TurnWrite, TurnWritten};
 use uuid::Uuid;
 
 /// A fresh SQLite store, and the PostgreSQL at `DATABASE_URL` when one is named there;
@@ -34,20 +34,16 @@ async fn checkpointed(store: &Store) -> Vec<Uuid> {
     saved.iter().map(|c| c.message_id).collect()
 }
 
-/// The first checkpoint of `answer`, as a question stores it: no text yet.
+/// The first checkpoint of `answer`, as a question stores it.
 fn started(answer: &ChatMessage) -> Checkpoint {
-    Checkpoint {
-        message_id: answer.id,
-        conversation_id: answer.conversation_id,
-        owner: "test".into(),
-        content: String::new(),
-        sources: vec![],
-        provider: "offline".into(),
-        model: "extractive".into(),
-        replaces: None,
-        started_at: answer.created_at,
-        updated_at: answer.created_at,
-    }
+    Checkpoint::started(
+        answer.id,
+        answer.conversation_id,
+        "test".into(),
+        "offline".into(),
+        "extractive".into(),
+        answer.created_at,
+    )
 }
 
 fn message(conversation_id: Uuid, role: Role, content: &str, at: u64) -> ChatMessage {
@@ -218,6 +214,76 @@ async fn a_question_and_its_answer_are_each_stored_in_one_step() {
                 .any(|m| m.id == late.id),
             "{backend:?}"
         );
+    }
+}
+
+#[tokio::test]
+async fn turn_writes_share_one_commit_and_fail_together() {
+    for (store, _dir) in every_backend().await {
+        let backend = store.backend();
+        let id = Uuid::new_v4();
+        let question = message(id, Role::User, "Where is main?", 40);
+        let answer = message(id, Role::Assistant, "In src/main.rs", 41);
+        let written = store
+            .write_turns(&[
+                TurnWrite::Question {
+                    question: question.clone(),
+                    project_id: None,
+                    title: "Where is main?".into(),
+                    answer: Box::new(started(&answer)),
+                },
+                TurnWrite::Checkpoint(Checkpoint {
+                    content: "In src".into(),
+                    ..started(&answer)
+                }),
+                TurnWrite::Answer {
+                    answer: answer.clone(),
+                    replaces: None,
+                },
+            ])
+            .await
+            .expect("one batch");
+        assert_eq!(
+            written,
+            vec![
+                TurnWritten::Question(Existence::Created),
+                TurnWritten::Checkpoint,
+                TurnWritten::Answer
+            ],
+            "{backend:?}"
+        );
+        assert_eq!(
+            store.messages(id).await.expect("read"),
+            vec![question, answer],
+            "{backend:?}"
+        );
+        assert!(checkpointed(&store).await.is_empty(), "{backend:?}");
+
+        // An answer in a conversation that does not exist fails the batch: the question
+        // before it is not stored either.
+        let other = Uuid::new_v4();
+        let unasked = message(other, Role::User, "Lost?", 42);
+        let orphan = message(Uuid::new_v4(), Role::Assistant, "nowhere", 43);
+        let failed = store
+            .write_turns(&[
+                TurnWrite::Question {
+                    question: unasked,
+                    project_id: None,
+                    title: "Lost?".into(),
+                    answer: Box::new(started(&orphan)),
+                },
+                TurnWrite::Answer {
+                    answer: orphan,
+                    replaces: None,
+                },
+            ])
+            .await;
+        assert!(failed.is_err(), "{backend:?}");
+        assert!(
+            store.conversation(other).await.expect("read").is_none(),
+            "{backend:?}"
+        );
+        assert!(checkpointed(&store).await.is_empty(), "{backend:?}");
     }
 }
 
