@@ -15,6 +15,10 @@ cargo fmt --all --check
 leptosfmt --check app/src
 cargo clippy --workspace --all-targets -- -D warnings
 step "dependencies: licenses, banned crates, sources (cargo deny, offline: deny.toml)"
+# cargo deny reads the manifest of every package in Cargo.lock, also those of other
+# platforms (Windows, UEFI) that no build here downloads: fetch them first (quick once
+# they are cached), or a fresh machine fails this step.
+cargo fetch --locked
 cargo deny --offline check --hide-inclusion-graph bans licenses sources
 
 # Property tests draw from a fixed seed here, so the test command is deterministic;
