@@ -45,7 +45,7 @@ impl TurnWriter {
         self.queue(TurnWrite::Checkpoint(checkpoint))
     }
 
-    /// [`Store::store_question`], committed with whatever else is waiting.
+    /// Stores a question ([`TurnWrite::Question`]), committed with whatever else waits.
     pub async fn store_question(
         &self,
         question: ChatMessage,
@@ -69,7 +69,7 @@ impl TurnWriter {
         }
     }
 
-    /// [`Store::store_answer`], committed with whatever else is waiting.
+    /// Stores an answer ([`TurnWrite::Answer`]), committed with whatever else waits.
     pub async fn store_answer(
         &self,
         answer: ChatMessage,

@@ -61,17 +61,6 @@ impl Checkpoint {
 }
 
 impl Store {
-    /// Saves answers so far, each replacing its previous checkpoint, in one transaction
-    /// (one commit for all).
-    pub async fn save_checkpoints(&self, checkpoints: &[Checkpoint]) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
-        for checkpoint in checkpoints {
-            upsert_checkpoint(&mut tx, checkpoint).await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Removes the checkpoint; true only for the one caller that removed it, so of two
     /// instances recovering the same answer, one stores it.
     pub async fn take_checkpoint(&self, message_id: Uuid) -> Result<bool> {
@@ -120,7 +109,7 @@ fn checkpoint_from_record(record: CheckpointRecord) -> Result<Checkpoint> {
     })
 }
 
-/// Saves a checkpoint on a given connection, so it can share a transaction.
+/// Saves an answer so far, replacing its previous checkpoint, in the caller's transaction.
 pub(super) async fn upsert_checkpoint(
     conn: &mut AnyConnection,
     checkpoint: &Checkpoint,

@@ -31,35 +31,6 @@ impl Store {
         Ok(())
     }
 
-    /// Stores a question, creating its conversation first if need be, and its answer's
-    /// first checkpoint, with one commit: a question is on the path to every answer's
-    /// first token, and from that commit on an instance that dies leaves the answer to
-    /// be recovered as interrupted. Nothing is stored in a deleted conversation.
-    pub async fn store_question(
-        &self,
-        question: &ChatMessage,
-        project_id: Option<&str>,
-        title: &str,
-        answer: &Checkpoint,
-    ) -> Result<Existence> {
-        let mut tx = self.writer.begin().await?;
-        let existence = question_on(&mut tx, question, project_id, title, answer).await?;
-        if existence != Existence::Deleted {
-            tx.commit().await?;
-        }
-        Ok(existence)
-    }
-
-    /// Stores a finished answer, as the new version of `replaces` when it regenerates
-    /// one, and drops its checkpoint, with one commit: the answer and its checkpoint are
-    /// never both kept, nor both lost.
-    pub async fn store_answer(&self, answer: &ChatMessage, replaces: Option<Uuid>) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
-        answer_on(&mut tx, answer, replaces).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Every message of the conversation, oldest first.
     pub async fn messages(&self, conversation_id: Uuid) -> Result<Vec<ChatMessage>> {
         let rows: Vec<MessageRecord> = sqlx::query_as(
@@ -73,8 +44,10 @@ impl Store {
     }
 }
 
-/// [`Store::store_question`] on a given connection, so it can share a transaction; writes
-/// nothing in a deleted conversation.
+/// Stores a question, creating its conversation first if need be, and its answer's first
+/// checkpoint (in the caller's transaction: from its commit on, an instance that dies
+/// leaves the answer to be recovered as interrupted). Writes nothing in a deleted
+/// conversation.
 pub(super) async fn question_on(
     conn: &mut AnyConnection,
     question: &ChatMessage,
@@ -97,7 +70,9 @@ pub(super) async fn question_on(
     Ok(existence)
 }
 
-/// [`Store::store_answer`] on a given connection, so it can share a transaction.
+/// Stores a finished answer, as the new version of `replaces` when it regenerates one,
+/// and drops its checkpoint, in the caller's transaction: the answer and its checkpoint
+/// are never both kept, nor both lost.
 pub(super) async fn answer_on(
     conn: &mut AnyConnection,
     answer: &ChatMessage,

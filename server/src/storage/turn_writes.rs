@@ -11,10 +11,10 @@ use super::checkpoints::upsert_checkpoint;
 use super::messages::{answer_on, question_on};
 use super::{Checkpoint, Existence, Result, Store};
 
-/// One write of a chat turn, as [`Store::store_question`], [`Store::store_answer`] and
-/// [`Store::save_checkpoints`] make them one at a time.
+/// One write of a chat turn.
 #[derive(Debug, Clone)]
 pub enum TurnWrite {
+    /// A question, with its conversation if it is the first (none in a deleted one).
     Question {
         question: ChatMessage,
         project_id: Option<String>,
@@ -22,10 +22,12 @@ pub enum TurnWrite {
         /// The answer's first checkpoint, stored with the question.
         answer: Box<Checkpoint>,
     },
+    /// A finished answer, replacing its checkpoint (and the answer it regenerates).
     Answer {
         answer: ChatMessage,
         replaces: Option<Uuid>,
     },
+    /// An answer so far.
     Checkpoint(Checkpoint),
 }
 

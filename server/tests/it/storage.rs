@@ -34,6 +34,23 @@ async fn checkpointed(store: &Store) -> Vec<Uuid> {
     saved.iter().map(|c| c.message_id).collect()
 }
 
+/// One write in a transaction of its own.
+async fn write(store: &Store, write: TurnWrite) -> TurnWritten {
+    let written = store.write_turns(&[write]).await.expect("write");
+    written.into_iter().next().expect("its outcome")
+}
+
+/// `question` asked (its content is the conversation's title), with its answer's first
+/// checkpoint.
+fn ask(question: &ChatMessage, project_id: Option<&str>, answer: Checkpoint) -> TurnWrite {
+    TurnWrite::Question {
+        question: question.clone(),
+        project_id: project_id.map(str::to_owned),
+        title: question.content.clone(),
+        answer: Box::new(answer),
+    }
+}
+
 /// The first checkpoint of `answer`, as a question stores it.
 fn started(answer: &ChatMessage) -> Checkpoint {
     Checkpoint::started(
@@ -140,11 +157,8 @@ async fn a_question_and_its_answer_are_each_stored_in_one_step() {
         let question = message(id, Role::User, "Where is main?", 20);
         let first = message(id, Role::Assistant, "In src/main.rs", 21);
         assert_eq!(
-            store
-                .store_question(&question, Some("p1"), "Where is main?", &started(&first))
-                .await
-                .expect("store question"),
-            Existence::Created,
+            write(&store, ask(&question, Some("p1"), started(&first))).await,
+            TurnWritten::Question(Existence::Created),
             "{backend:?}"
         );
         let conversation = store
@@ -168,15 +182,19 @@ async fn a_question_and_its_answer_are_each_stored_in_one_step() {
             ..started(answer)
         };
         store
-            .save_checkpoints(&[checkpoint(&first), checkpoint(&again)])
+            .write_turns(&[
+                TurnWrite::Checkpoint(checkpoint(&first)),
+                TurnWrite::Checkpoint(checkpoint(&again)),
+            ])
             .await
             .expect("checkpoints");
-        store.store_answer(&first, None).await.expect("answer");
+        let answered = |answer: &ChatMessage, replaces| TurnWrite::Answer {
+            answer: answer.clone(),
+            replaces,
+        };
+        write(&store, answered(&first, None)).await;
         assert_eq!(checkpointed(&store).await, vec![again.id], "{backend:?}");
-        store
-            .store_answer(&again, Some(first.id))
-            .await
-            .expect("regenerated answer");
+        write(&store, answered(&again, Some(first.id))).await;
         assert!(store.checkpoints().await.expect("read").is_empty());
         let shown: Vec<Uuid> = store
             .messages(id)
@@ -194,11 +212,8 @@ async fn a_question_and_its_answer_are_each_stored_in_one_step() {
         let late = message(id, Role::User, "Still there?", 31);
         let unanswered = message(id, Role::Assistant, "", 31);
         assert_eq!(
-            store
-                .store_question(&late, None, "Still there?", &started(&unanswered))
-                .await
-                .expect("refused, not failed"),
-            Existence::Deleted,
+            write(&store, ask(&late, None, started(&unanswered))).await,
+            TurnWritten::Question(Existence::Deleted),
             "{backend:?}"
         );
         assert!(
@@ -226,12 +241,7 @@ async fn turn_writes_share_one_commit_and_fail_together() {
         let answer = message(id, Role::Assistant, "In src/main.rs", 41);
         let written = store
             .write_turns(&[
-                TurnWrite::Question {
-                    question: question.clone(),
-                    project_id: None,
-                    title: "Where is main?".into(),
-                    answer: Box::new(started(&answer)),
-                },
+                ask(&question, None, started(&answer)),
                 TurnWrite::Checkpoint(Checkpoint {
                     content: "In src".into(),
                     ..started(&answer)
@@ -266,12 +276,7 @@ async fn turn_writes_share_one_commit_and_fail_together() {
         let orphan = message(Uuid::new_v4(), Role::Assistant, "nowhere", 43);
         let failed = store
             .write_turns(&[
-                TurnWrite::Question {
-                    question: unasked,
-                    project_id: None,
-                    title: "Lost?".into(),
-                    answer: Box::new(started(&orphan)),
-                },
+                ask(&unasked, None, started(&orphan)),
                 TurnWrite::Answer {
                     answer: orphan,
                     replaces: None,
