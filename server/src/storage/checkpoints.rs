@@ -1,5 +1,7 @@
 //! Answers in progress, saved while they stream (see the `answer_checkpoints` migration).
 
+use std::fmt::Write;
+
 use app::protocol::Source;
 use sqlx::AnyConnection;
 use uuid::Uuid;
@@ -109,41 +111,84 @@ fn checkpoint_from_record(record: CheckpointRecord) -> Result<Checkpoint> {
     })
 }
 
-/// Saves an answer so far, replacing its previous checkpoint, in the caller's transaction.
-pub(super) async fn upsert_checkpoint(
+/// Answers one statement saves or removes at most: 480 parameters stay under SQLite's
+/// oldest limit of 999, and each connection's statement cache (100) holds the text for
+/// every count.
+const ROWS_PER_STATEMENT: usize = 48;
+
+/// Saves answers so far, each replacing its previous checkpoint, in the caller's
+/// transaction: one statement for many rows, since a burst of them (every answer that
+/// started in the same second saves in the same second) was a round trip each. The
+/// same answer must not appear twice (PostgreSQL refuses to update a row twice in one
+/// statement).
+pub(super) async fn upsert_checkpoints(
     conn: &mut AnyConnection,
-    checkpoint: &Checkpoint,
+    checkpoints: &[&Checkpoint],
 ) -> Result<()> {
-    let sources = serde_json::to_string(&checkpoint.sources)
-        .map_err(|e| StorageError::Corrupt(e.to_string()))?;
-    sqlx::query(
-        "INSERT INTO answer_checkpoints \
-         (message_id, conversation_id, owner, content, sources, provider, model, replaces, started_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-         ON CONFLICT (message_id) DO UPDATE SET \
-         content = excluded.content, sources = excluded.sources, updated_at = excluded.updated_at",
-    )
-    .bind(checkpoint.message_id.to_string())
-    .bind(checkpoint.conversation_id.to_string())
-    .bind(&checkpoint.owner)
-    .bind(&checkpoint.content)
-    .bind(sources)
-    .bind(&checkpoint.provider)
-    .bind(&checkpoint.model)
-    .bind(checkpoint.replaces.map(|id| id.to_string()))
-    .bind(checkpoint.started_at as i64)
-    .bind(checkpoint.updated_at as i64)
-    .execute(conn)
-    .await?;
+    for rows in checkpoints.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = String::from(
+            "INSERT INTO answer_checkpoints \
+             (message_id, conversation_id, owner, content, sources, provider, model, replaces, started_at, updated_at) \
+             VALUES ",
+        );
+        for row in 0..rows.len() {
+            sql.push_str(if row == 0 { "(" } else { ", (" });
+            for column in 1..=10 {
+                let separator = if column == 1 { "" } else { ", " };
+                let _ = write!(sql, "{separator}${}", row * 10 + column);
+            }
+            sql.push(')');
+        }
+        sql.push_str(
+            " ON CONFLICT (message_id) DO UPDATE SET \
+             content = excluded.content, sources = excluded.sources, updated_at = excluded.updated_at",
+        );
+        let mut query = sqlx::query(&sql);
+        for checkpoint in rows {
+            let sources = serde_json::to_string(&checkpoint.sources)
+                .map_err(|e| StorageError::Corrupt(e.to_string()))?;
+            query = query
+                .bind(checkpoint.message_id.to_string())
+                .bind(checkpoint.conversation_id.to_string())
+                .bind(checkpoint.owner.as_str())
+                .bind(checkpoint.content.as_str())
+                .bind(sources)
+                .bind(checkpoint.provider.as_str())
+                .bind(checkpoint.model.as_str())
+                .bind(checkpoint.replaces.map(|id| id.to_string()))
+                .bind(checkpoint.started_at as i64)
+                .bind(checkpoint.updated_at as i64);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Removes the checkpoints of answers stored in the caller's transaction, one statement
+/// for many.
+pub(super) async fn delete_checkpoints(
+    conn: &mut AnyConnection,
+    message_ids: &[Uuid],
+) -> Result<()> {
+    for ids in message_ids.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = String::from("DELETE FROM answer_checkpoints WHERE message_id IN (");
+        for n in 1..=ids.len() {
+            let separator = if n == 1 { "" } else { ", " };
+            let _ = write!(sql, "{separator}${n}");
+        }
+        sql.push(')');
+        let mut query = sqlx::query(&sql);
+        for id in ids {
+            query = query.bind(id.to_string());
+        }
+        query.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
 /// Removes the checkpoint on a given connection, so it can share a transaction; true
 /// when there was one.
-pub(super) async fn delete_checkpoint_on(
-    conn: &mut AnyConnection,
-    message_id: Uuid,
-) -> Result<bool> {
+async fn delete_checkpoint_on(conn: &mut AnyConnection, message_id: Uuid) -> Result<bool> {
     let removed = sqlx::query("DELETE FROM answer_checkpoints WHERE message_id = $1")
         .bind(message_id.to_string())
         .execute(conn)

@@ -6,7 +6,6 @@ use uuid::Uuid;
 
 use sqlx::AnyConnection;
 
-use super::checkpoints::{Checkpoint, delete_checkpoint_on, upsert_checkpoint};
 use super::conversations::{Existence, ensure_conversation_on, touch_conversation};
 use super::{Result, StorageError, Store};
 
@@ -44,16 +43,13 @@ impl Store {
     }
 }
 
-/// Stores a question, creating its conversation first if need be, and its answer's first
-/// checkpoint (in the caller's transaction: from its commit on, an instance that dies
-/// leaves the answer to be recovered as interrupted). Writes nothing in a deleted
-/// conversation.
+/// Stores a question, creating its conversation first if need be, in the caller's
+/// transaction. Writes nothing in a deleted conversation.
 pub(super) async fn question_on(
     conn: &mut AnyConnection,
     question: &ChatMessage,
     project_id: Option<&str>,
     title: &str,
-    answer: &Checkpoint,
 ) -> Result<Existence> {
     let id = question.conversation_id;
     let existence =
@@ -66,13 +62,12 @@ pub(super) async fn question_on(
     if existence != Existence::Created {
         touch_conversation(conn, id, question.created_at).await?;
     }
-    upsert_checkpoint(conn, answer).await?;
     Ok(existence)
 }
 
 /// Stores a finished answer, as the new version of `replaces` when it regenerates one,
-/// and drops its checkpoint, in the caller's transaction: the answer and its checkpoint
-/// are never both kept, nor both lost.
+/// in the caller's transaction, which must also remove the answer's checkpoint: the
+/// answer and its checkpoint are never both kept, nor both lost.
 pub(super) async fn answer_on(
     conn: &mut AnyConnection,
     answer: &ChatMessage,
@@ -83,7 +78,6 @@ pub(super) async fn answer_on(
     if let Some(old) = replaces {
         supersede_on(conn, old, answer.id).await?;
     }
-    delete_checkpoint_on(conn, answer.id).await?;
     Ok(())
 }
 

@@ -5,9 +5,10 @@
 //! taking the cores the streaming answers need.
 
 use app::protocol::ChatMessage;
+use sqlx::AnyConnection;
 use uuid::Uuid;
 
-use super::checkpoints::upsert_checkpoint;
+use super::checkpoints::{delete_checkpoints, upsert_checkpoints};
 use super::messages::{answer_on, question_on};
 use super::{Checkpoint, Existence, Result, Store};
 
@@ -46,6 +47,7 @@ impl Store {
     pub async fn write_turns(&self, writes: &[TurnWrite]) -> Result<Vec<TurnWritten>> {
         let mut tx = self.writer.begin().await?;
         let mut written = Vec::with_capacity(writes.len());
+        let mut checkpoints = Checkpoints::default();
         for write in writes {
             written.push(match write {
                 TurnWrite::Question {
@@ -53,20 +55,76 @@ impl Store {
                     project_id,
                     title,
                     answer,
-                } => TurnWritten::Question(
-                    question_on(&mut tx, question, project_id.as_deref(), title, answer).await?,
-                ),
+                } => {
+                    let existence =
+                        question_on(&mut tx, question, project_id.as_deref(), title).await?;
+                    // From the commit on, an instance that dies leaves the answer to be
+                    // recovered as interrupted.
+                    if existence != Existence::Deleted {
+                        checkpoints.save(&mut tx, answer).await?;
+                    }
+                    TurnWritten::Question(existence)
+                }
                 TurnWrite::Answer { answer, replaces } => {
                     answer_on(&mut tx, answer, *replaces).await?;
+                    checkpoints.remove(&mut tx, answer.id).await?;
                     TurnWritten::Answer
                 }
                 TurnWrite::Checkpoint(checkpoint) => {
-                    upsert_checkpoint(&mut tx, checkpoint).await?;
+                    checkpoints.save(&mut tx, checkpoint).await?;
                     TurnWritten::Checkpoint
                 }
             });
         }
+        checkpoints.apply(&mut tx).await?;
         tx.commit().await?;
         Ok(written)
+    }
+}
+
+/// The batch's checkpoint changes, applied many to a statement at the end of the batch
+/// rather than a round trip each: every answer that started in the same second saves in
+/// the same second, and a burst of answers ends together. A change to an answer that
+/// already has one waiting applies the waiting ones first, so the order of the writes
+/// holds for each answer (and no statement touches a row twice, which PostgreSQL
+/// refuses).
+#[derive(Default)]
+struct Checkpoints<'a> {
+    saved: Vec<&'a Checkpoint>,
+    /// Answers stored: their checkpoints go.
+    removed: Vec<Uuid>,
+}
+
+impl<'a> Checkpoints<'a> {
+    async fn save(&mut self, conn: &mut AnyConnection, checkpoint: &'a Checkpoint) -> Result<()> {
+        if self.touches(checkpoint.message_id) {
+            self.apply(conn).await?;
+        }
+        self.saved.push(checkpoint);
+        Ok(())
+    }
+
+    async fn remove(&mut self, conn: &mut AnyConnection, message_id: Uuid) -> Result<()> {
+        if self.touches(message_id) {
+            self.apply(conn).await?;
+        }
+        self.removed.push(message_id);
+        Ok(())
+    }
+
+    fn touches(&self, message_id: Uuid) -> bool {
+        self.removed.contains(&message_id) || self.saved.iter().any(|c| c.message_id == message_id)
+    }
+
+    async fn apply(&mut self, conn: &mut AnyConnection) -> Result<()> {
+        if !self.saved.is_empty() {
+            upsert_checkpoints(conn, &self.saved).await?;
+            self.saved.clear();
+        }
+        if !self.removed.is_empty() {
+            delete_checkpoints(conn, &self.removed).await?;
+            self.removed.clear();
+        }
+        Ok(())
     }
 }

@@ -28,10 +28,15 @@ pub async fn every_backend() -> Vec<(Store, Option<tempfile::TempDir>)> {
     stores
 }
 
-/// The answers that have a checkpoint.
-async fn checkpointed(store: &Store) -> Vec<Uuid> {
+/// The answers in `conversations` that have a checkpoint (PostgreSQL's database is
+/// shared by the tests running beside this one).
+async fn checkpointed(store: &Store, conversations: &[Uuid]) -> Vec<Uuid> {
     let saved = store.checkpoints().await.expect("read checkpoints");
-    saved.iter().map(|c| c.message_id).collect()
+    saved
+        .iter()
+        .filter(|c| conversations.contains(&c.conversation_id))
+        .map(|c| c.message_id)
+        .collect()
 }
 
 /// One write in a transaction of its own.
@@ -172,7 +177,11 @@ async fn a_question_and_its_answer_are_each_stored_in_one_step() {
         );
 
         // The question's commit holds its answer's first checkpoint.
-        assert_eq!(checkpointed(&store).await, vec![first.id], "{backend:?}");
+        assert_eq!(
+            checkpointed(&store, &[id]).await,
+            vec![first.id],
+            "{backend:?}"
+        );
 
         // The first answer, then a regenerated one that replaces it; each drops its own
         // checkpoint and no other.
@@ -193,9 +202,13 @@ async fn a_question_and_its_answer_are_each_stored_in_one_step() {
             replaces,
         };
         write(&store, answered(&first, None)).await;
-        assert_eq!(checkpointed(&store).await, vec![again.id], "{backend:?}");
+        assert_eq!(
+            checkpointed(&store, &[id]).await,
+            vec![again.id],
+            "{backend:?}"
+        );
         write(&store, answered(&again, Some(first.id))).await;
-        assert!(store.checkpoints().await.expect("read").is_empty());
+        assert!(checkpointed(&store, &[id]).await.is_empty(), "{backend:?}");
         let shown: Vec<Uuid> = store
             .messages(id)
             .await
@@ -216,10 +229,7 @@ async fn a_question_and_its_answer_are_each_stored_in_one_step() {
             TurnWritten::Question(Existence::Deleted),
             "{backend:?}"
         );
-        assert!(
-            store.checkpoints().await.expect("read").is_empty(),
-            "{backend:?}"
-        );
+        assert!(checkpointed(&store, &[id]).await.is_empty(), "{backend:?}");
         assert!(
             !store
                 .messages(id)
@@ -267,13 +277,14 @@ async fn turn_writes_share_one_commit_and_fail_together() {
             vec![question, answer],
             "{backend:?}"
         );
-        assert!(checkpointed(&store).await.is_empty(), "{backend:?}");
+        assert!(checkpointed(&store, &[id]).await.is_empty(), "{backend:?}");
 
         // An answer in a conversation that does not exist fails the batch: the question
         // before it is not stored either.
         let other = Uuid::new_v4();
         let unasked = message(other, Role::User, "Lost?", 42);
-        let orphan = message(Uuid::new_v4(), Role::Assistant, "nowhere", 43);
+        let orphan_conversation = Uuid::new_v4();
+        let orphan = message(orphan_conversation, Role::Assistant, "nowhere", 43);
         let failed = store
             .write_turns(&[
                 ask(&unasked, None, started(&orphan)),
@@ -288,7 +299,117 @@ async fn turn_writes_share_one_commit_and_fail_together() {
             store.conversation(other).await.expect("read").is_none(),
             "{backend:?}"
         );
-        assert!(checkpointed(&store).await.is_empty(), "{backend:?}");
+        let orphaned = [other, orphan_conversation];
+        assert!(
+            checkpointed(&store, &orphaned).await.is_empty(),
+            "{backend:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_burst_of_turns_keeps_each_answers_last_checkpoint_until_its_answer() {
+    for (store, _dir) in every_backend().await {
+        let backend = store.backend();
+        // More answers than one statement saves, as when a hundred questions arrive at once.
+        let turns: Vec<(ChatMessage, ChatMessage)> = (0..100)
+            .map(|n| {
+                let id = Uuid::new_v4();
+                let question = message(id, Role::User, &format!("question {n}"), 50 + n);
+                let answer = message(id, Role::Assistant, &format!("answer {n}"), 51 + n);
+                (question, answer)
+            })
+            .collect();
+        let asked: Vec<TurnWrite> = turns
+            .iter()
+            .map(|(question, answer)| ask(question, None, started(answer)))
+            .collect();
+        store.write_turns(&asked).await.expect("questions");
+
+        // Every answer saves; the first one twice in the same batch, the later text last.
+        let so_far = |answer: &ChatMessage, text: &str| {
+            TurnWrite::Checkpoint(Checkpoint {
+                content: text.into(),
+                updated_at: answer.created_at + 1,
+                ..started(answer)
+            })
+        };
+        let mut saves: Vec<TurnWrite> = turns
+            .iter()
+            .map(|(_, answer)| so_far(answer, &format!("{} so far", answer.content)))
+            .collect();
+        saves.push(so_far(&turns[0].1, "answer 0 further"));
+        let written = store.write_turns(&saves).await.expect("checkpoints");
+        assert_eq!(written.len(), 101, "{backend:?}");
+        let conversations: Vec<Uuid> = turns.iter().map(|(q, _)| q.conversation_id).collect();
+        let ours = |saved: Vec<Checkpoint>| -> Vec<Checkpoint> {
+            saved
+                .into_iter()
+                .filter(|c| conversations.contains(&c.conversation_id))
+                .collect()
+        };
+        let saved = ours(store.checkpoints().await.expect("read"));
+        assert_eq!(saved.len(), 100, "{backend:?}");
+        for (_, answer) in &turns {
+            let checkpoint = saved
+                .iter()
+                .find(|c| c.message_id == answer.id)
+                .expect("each answer's checkpoint");
+            let expected = if answer.id == turns[0].1.id {
+                "answer 0 further".to_owned()
+            } else {
+                format!("{} so far", answer.content)
+            };
+            assert_eq!(checkpoint.content, expected, "{backend:?}");
+            assert_eq!(checkpoint.started_at, answer.created_at, "{backend:?}");
+        }
+
+        // Half the answers end, in a batch with the others' next checkpoints.
+        let ends: Vec<TurnWrite> = turns
+            .iter()
+            .enumerate()
+            .map(|(n, (_, answer))| match n % 2 {
+                0 => TurnWrite::Answer {
+                    answer: answer.clone(),
+                    replaces: None,
+                },
+                _ => so_far(answer, "still going"),
+            })
+            .collect();
+        store.write_turns(&ends).await.expect("answers");
+        let saved = ours(store.checkpoints().await.expect("read"));
+        assert_eq!(saved.len(), 50, "{backend:?}");
+        assert!(
+            saved.iter().all(|c| c.content == "still going"),
+            "{backend:?}"
+        );
+        for (n, (question, answer)) in turns.iter().enumerate() {
+            let stored = store
+                .messages(question.conversation_id)
+                .await
+                .expect("read");
+            let expected = match n % 2 {
+                0 => vec![question.clone(), answer.clone()],
+                _ => vec![question.clone()],
+            };
+            assert_eq!(stored, expected, "{backend:?}");
+        }
+
+        // The rest end too: no checkpoint is left for another test's server to recover.
+        let rest: Vec<TurnWrite> = turns
+            .iter()
+            .skip(1)
+            .step_by(2)
+            .map(|(_, answer)| TurnWrite::Answer {
+                answer: answer.clone(),
+                replaces: None,
+            })
+            .collect();
+        store.write_turns(&rest).await.expect("answers");
+        assert!(
+            checkpointed(&store, &conversations).await.is_empty(),
+            "{backend:?}"
+        );
     }
 }
 
