@@ -4,10 +4,9 @@
 //! sockets stop counting against anyone's limit by themselves.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use fred::interfaces::LuaInterface;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
@@ -62,21 +61,25 @@ end
 
 /// KEYS: the client's sockets, instances. ARGV: oldest live, instance, max. Takes a
 /// place for one more socket unless the client has `max` on live instances.
-fn take_slot_script() -> String {
-    format!(
-        "{LIVE_SUM}
+fn take_slot_script() -> &'static str {
+    static SCRIPT: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "{LIVE_SUM}
 if live_sum(KEYS[1], KEYS[2], ARGV[1], ARGV[2]) >= tonumber(ARGV[3]) then return 0 end
 redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
 redis.call('PEXPIRE', KEYS[1], 86400000)
 return 1"
-    )
+        )
+    });
+    &SCRIPT
 }
 
 /// KEYS: a room's members by instance, instances. ARGV: oldest live, instance, local
 /// members. Records this instance's members and returns everyone's.
-fn presence_script() -> String {
-    format!(
-        "{LIVE_SUM}
+fn presence_script() -> &'static str {
+    static SCRIPT: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "{LIVE_SUM}
 if tonumber(ARGV[3]) > 0 then
   redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
   redis.call('PEXPIRE', KEYS[1], 86400000)
@@ -84,7 +87,9 @@ else
   redis.call('HDEL', KEYS[1], ARGV[2])
 end
 return live_sum(KEYS[1], KEYS[2], ARGV[1], ARGV[2])"
-    )
+        )
+    });
+    &SCRIPT
 }
 
 /// KEYS: the client's sockets. ARGV: instance.
@@ -148,8 +153,7 @@ impl Cluster {
         let key = format!("{}{}", counts_prefix(), self.instance);
         let expiry = u64::try_from(STALE.as_millis()).unwrap_or(u64::MAX);
         let reported: Result<i64, _> = self
-            .commands
-            .eval(
+            .run_script(
                 REPORT,
                 vec![INSTANCES.to_owned(), key],
                 vec![
@@ -167,7 +171,7 @@ impl Cluster {
 
     /// Sockets and room members over every live instance.
     pub async fn counts(&self) -> Result<Counts, ClusterError> {
-        let reports = self.commands.eval::<Vec<String>, _, _, _>(
+        let reports = self.run_script::<Vec<String>>(
             LIVE_COUNTS,
             vec![INSTANCES.to_owned()],
             vec![oldest_live(), counts_prefix().to_owned()],
@@ -192,7 +196,7 @@ impl Cluster {
     /// Takes a place for one more socket of `client`, unless it already has `max` open
     /// on live instances.
     pub async fn take_client_slot(&self, client: &str, max: usize) -> Result<bool, ClusterError> {
-        let taken = self.commands.eval::<i64, _, _, _>(
+        let taken = self.run_script::<i64>(
             take_slot_script(),
             vec![client_key(client), INSTANCES.to_owned()],
             vec![oldest_live(), self.instance.to_string(), max.to_string()],
@@ -209,8 +213,7 @@ impl Cluster {
         let key = client_key(client);
         tokio::spawn(async move {
             let given: Result<i64, _> = cluster
-                .commands
-                .eval(
+                .run_script(
                     GIVE_BACK_SLOT,
                     vec![key],
                     vec![cluster.instance.to_string()],
@@ -225,7 +228,7 @@ impl Cluster {
     /// Records that this instance has `local` members in the room; returns how many all
     /// live instances have.
     pub async fn room_presence(&self, room: &str, local: usize) -> Result<usize, ClusterError> {
-        let total = self.commands.eval::<i64, _, _, _>(
+        let total = self.run_script::<i64>(
             presence_script(),
             vec![presence_key(room), INSTANCES.to_owned()],
             vec![oldest_live(), self.instance.to_string(), local.to_string()],

@@ -4,9 +4,10 @@
 //! taken by another instance is never renewed or deleted by the old one.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use fred::interfaces::{KeysInterface, LuaInterface};
+use fred::interfaces::KeysInterface;
 use fred::types::{Expiration, SetOptions, Value};
 use tokio_util::sync::{CancellationToken, DropGuard};
 use uuid::Uuid;
@@ -34,6 +35,9 @@ pub struct Lease {
     key: String,
     owner: String,
     renewal: Option<DropGuard>,
+    /// Set by [`Lease::release`], which gives the lease back itself: the renewal task
+    /// then only stops (it released it a second time before, a round trip for nothing).
+    released: Arc<AtomicBool>,
 }
 
 fn lease_key(name: &str) -> String {
@@ -61,17 +65,20 @@ impl Cluster {
             return Ok(None);
         }
         let stop = CancellationToken::new();
+        let released = Arc::new(AtomicBool::new(false));
         tokio::spawn(renew(
             Arc::clone(self),
             key.clone(),
             owner.clone(),
             stop.clone(),
+            Arc::clone(&released),
         ));
         Ok(Some(Lease {
             cluster: Arc::clone(self),
             key,
             owner,
             renewal: Some(stop.drop_guard()),
+            released,
         }))
     }
 
@@ -86,8 +93,7 @@ impl Cluster {
 
     async fn release_lease(&self, key: &str, owner: &str) {
         let released: Result<i64, _> = self
-            .commands
-            .eval(RELEASE, vec![key.to_owned()], vec![owner.to_owned()])
+            .run_script(RELEASE, vec![key.to_owned()], vec![owner.to_owned()])
             .await;
         if let Err(e) = released {
             tracing::warn!(error = %e, key, "could not release a lease; it expires by itself");
@@ -98,6 +104,7 @@ impl Cluster {
 impl Lease {
     /// Releases the lease now, so the next holder need not wait for it to expire.
     pub async fn release(mut self) {
+        self.released.store(true, Ordering::Release);
         self.renewal.take();
         self.cluster.release_lease(&self.key, &self.owner).await;
     }
@@ -110,20 +117,27 @@ impl Drop for Lease {
     }
 }
 
-async fn renew(cluster: Arc<Cluster>, key: String, owner: String, stop: CancellationToken) {
+async fn renew(
+    cluster: Arc<Cluster>,
+    key: String,
+    owner: String,
+    stop: CancellationToken,
+    released: Arc<AtomicBool>,
+) {
     let lease_ms = millis(cluster.settings.lease);
     let every = cluster.settings.lease / 3;
     loop {
         tokio::select! {
             _ = stop.cancelled() => {
-                cluster.release_lease(&key, &owner).await;
+                if !released.load(Ordering::Acquire) {
+                    cluster.release_lease(&key, &owner).await;
+                }
                 return;
             }
             _ = tokio::time::sleep(every) => {}
         }
         let renewed: Result<i64, _> = cluster
-            .commands
-            .eval(
+            .run_script(
                 RENEW,
                 vec![key.clone()],
                 vec![owner.clone(), lease_ms.to_string()],

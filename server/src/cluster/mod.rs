@@ -7,6 +7,7 @@
 mod census;
 mod leases;
 mod rooms;
+mod scripts;
 mod signals;
 
 use std::sync::{Arc, Weak};

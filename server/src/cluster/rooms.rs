@@ -13,12 +13,13 @@ use std::sync::{Arc, Weak};
 
 use fred::interfaces::{ClientLike, KeysInterface, PubsubInterface, StreamsInterface};
 use fred::prelude::Server;
-use fred::types::{ClusterHash, CustomCommand, Message, Value};
+use fred::types::{Message, Value};
 use futures::StreamExt;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use super::scripts::pipelined_eval;
 use super::{Cluster, ClusterError, LEASE_TIMEOUT, signals, within};
 
 /// A room's channel; the room name follows the prefix.
@@ -261,14 +262,6 @@ pub(super) async fn write_events(
             }
         }
     }
-}
-
-/// `EVAL` that may share the connection with the commands around it. fred's own `eval`
-/// waits for each script's reply before sending the next command (a long script must not
-/// hold others up); ours are short, and waiting made every token pay a whole round trip
-/// queued behind the others. The room's counter key (argument 2) picks the cluster node.
-fn pipelined_eval() -> CustomCommand {
-    CustomCommand::new_static("EVAL", ClusterHash::Offset(2), false)
 }
 
 /// The next events to publish, up to [`BATCH`]; None once no publisher is left.
