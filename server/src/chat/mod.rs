@@ -260,8 +260,15 @@ impl ChatService {
         let model = question
             .model
             .unwrap_or_else(|| provider.default_model().to_owned());
-        let (stored, existence, started_at) = {
+        let (stored, history, started_at) = {
             let _conversation = self.locks.lock(id).await;
+            // Read before the question is stored: a read that fails then leaves nothing
+            // behind (once stored, the question's answer has a checkpoint, which would
+            // come back as an interrupted answer).
+            let mut history = match &existing {
+                Some(_) if question.include_history => self.store.messages(id).await?,
+                _ => Vec::new(),
+            };
             let now = now_ms();
             let message = ChatMessage {
                 id: Uuid::new_v4(),
@@ -291,8 +298,14 @@ impl ChatService {
                     Box::new(answer),
                 )
                 .await?;
-            if existence == Existence::Deleted {
-                return Err(ChatError::Deleted);
+            match existence {
+                Existence::Deleted => return Err(ChatError::Deleted),
+                // Created meanwhile by another request: its history is read now.
+                Existence::Existing if existing.is_none() && question.include_history => {
+                    history = self.store.messages(id).await?;
+                    history.retain(|m| m.id != message.id);
+                }
+                _ => {}
             }
             self.hub.publish(
                 &room,
@@ -301,16 +314,12 @@ impl ChatService {
                     message: message.clone(),
                 },
             );
-            (message, existence, now)
+            history.push(message.clone());
+            (message, history, now)
         };
 
         let mut prompt = question.prior;
-        // A conversation created by this question has no history but the question.
-        if question.include_history && existence != Existence::Created {
-            prompt.extend(turn::prompt_from(&self.store.messages(id).await?));
-        } else {
-            prompt.extend(turn::prompt_from(std::slice::from_ref(&stored)));
-        }
+        prompt.extend(turn::prompt_from(&history));
         self.spawn_turn(
             turn::TurnSpec {
                 conversation_id: id,

@@ -465,3 +465,53 @@ async fn stopping_deep_research_keeps_what_was_produced() {
     let stored = server.store().await.messages(id).await.expect("read");
     assert_eq!(&stored[1].content, content);
 }
+
+#[tokio::test]
+async fn a_question_whose_history_cannot_be_read_leaves_nothing_behind() {
+    use sqlx::Connection;
+
+    let server = TestServer::start().await;
+    let mut client = server.connect().await;
+    let id = Uuid::new_v4();
+    client.send(&ask(id, "What does this repository do?")).await;
+    client.recv_until(is_turn_end).await;
+
+    // The stored answer made unreadable, as a damaged database would have it.
+    sqlx::any::install_default_drivers();
+    let mut db = sqlx::AnyConnection::connect(&server.config.database_url())
+        .await
+        .expect("open the database");
+    sqlx::query("UPDATE messages SET sources = 'not json' WHERE conversation_id = $1 AND role = 'assistant'")
+        .bind(id.to_string())
+        .execute(&mut db)
+        .await
+        .expect("damage the answer");
+
+    client.send(&ask(id, "And then?")).await;
+    let frames = client
+        .recv_until(|m| {
+            matches!(
+                m,
+                ServerMsg::Error { .. } | ServerMsg::MessageReceived { .. }
+            )
+        })
+        .await;
+    assert!(
+        matches!(frames.last().map(|f| &f.msg), Some(ServerMsg::Error { .. })),
+        "the question is refused before it is stored: {frames:?}"
+    );
+    // Neither the question nor its answer's checkpoint, which the next start would
+    // have turned into an interrupted answer.
+    let (messages,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM messages WHERE conversation_id = $1")
+            .bind(id.to_string())
+            .fetch_one(&mut db)
+            .await
+            .expect("count messages");
+    assert_eq!(messages, 2);
+    let (checkpoints,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM answer_checkpoints")
+        .fetch_one(&mut db)
+        .await
+        .expect("count checkpoints");
+    assert_eq!(checkpoints, 0);
+}
