@@ -4,9 +4,8 @@
 //!
 //! - Warm turns, one after another, on each path (`/ws`, seed `/ws/chat`, SSE): the
 //!   server's overhead from the question to the first token, minus the provider's own
-//!   first-token time (p50/p99), and the server's CPU time per turn. Socket.IO too, with
-//!   python-socketio as the client (from `.tools/socketio`, which `scripts/setup.sh`
-//!   installs), so its overhead also holds the client's own time.
+//!   first-token time (p50/p99), and the server's CPU time per turn; Socket.IO too
+//!   (`socket_io_client.rs`).
 //! - 1,000 concurrent turns on `/ws`, each answer streamed at 50 tokens/s: first-token
 //!   latency p50/p99, tokens lost, and the server's CPU and peak RSS meanwhile.
 //!
@@ -15,6 +14,7 @@
 
 use crate::in_process::send_message;
 use crate::realtime::{Server, TOKENS_PER_SEC};
+use crate::socket_io_client::SocketIo;
 use crate::{scripted_provider, support};
 
 use std::time::{Duration, Instant};
@@ -231,65 +231,73 @@ struct PathFigures {
     cpu_per_turn_ms: f64,
 }
 
-/// Warm turns over Socket.IO, asked and timed by python-socketio (there is no maintained
-/// Rust client light enough to build here). Its figures include the provider's own
-/// first-token time and the Python client's handling of each event, so they are an upper
-/// bound on the server's overhead; the CPU per turn is the server's alone.
-fn socket_io_turns(
+/// Warm turns over Socket.IO, one after another on one session, as the seed client asks
+/// them: joined to the project, each question a new chat id.
+async fn socket_io_turns(
     server: &Server,
     addr: &str,
     project_id: &str,
     turns: usize,
+    provider_own_time: impl Fn() -> Duration,
 ) -> Result<PathFigures, String> {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let python = root.join(".tools/socketio/bin/python");
-    if !python.exists() {
-        return Err(format!(
-            "{} is missing (scripts/setup.sh installs it)",
-            python.display()
-        ));
+    let mut client = SocketIo::connect(addr).await?;
+    wait_for_event(&mut client, "connection_status").await?;
+    client
+        .emit(
+            "join_project",
+            serde_json::json!({"project_id": project_id}),
+        )
+        .await?;
+    wait_for_event(&mut client, "project_joined").await?;
+    for n in 0..20 {
+        socket_io_turn(&mut client, n).await?;
     }
-    let mut child = Command::new(python)
-        .arg(root.join("end2end/python/socketio_turns.py"))
-        .args([
-            &format!("http://{addr}"),
-            project_id,
-            "openrouter",
-            &turns.to_string(),
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("python-socketio client: {e}"))?;
-    let stdout = child.stdout.take().ok_or("no stdout from the client")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let mut next_line = || -> Result<String, String> {
-        lines
-            .next()
-            .ok_or("the client ended early")?
-            .map_err(|e| format!("client output: {e}"))
-    };
-    if next_line()? != "warm" {
-        return Err("the client did not warm up".into());
-    }
+    let mut overheads = Vec::with_capacity(turns);
     let cpu = server.cpu_time();
-    let timed: serde_json::Value =
-        serde_json::from_str(&next_line()?).map_err(|e| format!("client output: {e}"))?;
-    let cpu = server.cpu_time() - cpu;
-    let status = child.wait().map_err(|e| format!("client: {e}"))?;
-    if !status.success() {
-        return Err(format!("the client failed: {status}"));
+    for n in 0..turns {
+        let (sent, first) = socket_io_turn(&mut client, 20 + n).await?;
+        overheads.push((first - sent).saturating_sub(provider_own_time()));
     }
-    let overheads: Vec<Duration> = timed["first_token_ms"]
-        .as_array()
-        .ok_or("no timings from the client")?
-        .iter()
-        .filter_map(serde_json::Value::as_f64)
-        .map(|ms| Duration::from_secs_f64(ms / 1000.0))
-        .collect();
-    Ok(figures(overheads, cpu, turns))
+    Ok(figures(overheads, server.cpu_time() - cpu, turns))
+}
+
+/// Asks question `n` and reads to its answer's end: (sent, first token).
+async fn socket_io_turn(client: &mut SocketIo, n: usize) -> Result<(Instant, Instant), String> {
+    let sent = Instant::now();
+    client
+        .emit(
+            "send_message",
+            serde_json::json!({
+                "chat_id": 500_000 + n,
+                "message": QUESTIONS[n % QUESTIONS.len()],
+                "provider": "openrouter",
+            }),
+        )
+        .await?;
+    let mut first = None;
+    loop {
+        let (name, data) = client.next_event().await?;
+        match name.as_str() {
+            "message_token" => {
+                first.get_or_insert_with(Instant::now);
+            }
+            "message_complete" => return Ok((sent, first.ok_or("Socket.IO sent no token")?)),
+            "error" => return Err(format!("Socket.IO turn failed: {data}")),
+            _ => {}
+        }
+    }
+}
+
+async fn wait_for_event(client: &mut SocketIo, wanted: &str) -> Result<(), String> {
+    loop {
+        let (name, data) = client.next_event().await?;
+        if name == wanted {
+            return Ok(());
+        }
+        if name == "error" {
+            return Err(format!("Socket.IO: {data}"));
+        }
+    }
 }
 
 fn figures(mut overheads: Vec<Duration>, cpu: Duration, turns: usize) -> PathFigures {
@@ -386,12 +394,11 @@ async fn measure() -> Result<(), String> {
         report_path("SSE", &figures(overheads, server.cpu_time() - cpu, turns)),
     );
 
-    match socket_io_turns(&server, &addr, &project_id, turns) {
-        Ok(figures) => {
-            report.insert("socket_io".into(), report_path("Socket.IO", &figures));
-        }
-        Err(e) => println!("Socket.IO skipped: {e}"),
-    }
+    let figures = socket_io_turns(&server, &addr, &project_id, turns, || {
+        immediate.last_own_time()
+    })
+    .await?;
+    report.insert("socket_io".into(), report_path("Socket.IO", &figures));
 
     report.insert(
         "concurrent".into(),

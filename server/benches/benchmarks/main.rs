@@ -7,6 +7,7 @@
 
 mod in_process;
 mod scripted_provider;
+mod socket_io_client;
 mod support;
 
 mod chat_overhead;
