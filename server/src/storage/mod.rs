@@ -11,9 +11,11 @@ pub mod projects;
 pub mod status_sets;
 mod turn_writes;
 mod vectors;
+mod wal_checkpoints;
 pub mod wiki_jobs;
 pub mod wiki_pages;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::AnyPool;
@@ -66,6 +68,8 @@ pub struct Store {
     /// Statements that write (one connection with SQLite; the same pool with PostgreSQL).
     writer: AnyPool,
     backend: Backend,
+    /// SQLite's log checkpoints, off the connections that commit (see the module).
+    wal_checkpoints: Option<Arc<wal_checkpoints::WalCheckpoints>>,
 }
 
 /// Reading connections beside SQLite's one writing connection.
@@ -100,6 +104,11 @@ fn pool_options(backend: Backend, size: u32) -> AnyPoolOptions {
                     // fsync per commit: a question is two commits before its first token
                     // (chat_overhead p50 5.98 -> 4.84 ms).
                     sqlx::query("PRAGMA synchronous = NORMAL")
+                        .execute(&mut *conn)
+                        .await?;
+                    // A task of the store's checkpoints the log instead, off the commit
+                    // path (`wal_checkpoints.rs`).
+                    sqlx::query("PRAGMA wal_autocheckpoint = 0")
                         .execute(conn)
                         .await?;
                 }
@@ -121,7 +130,7 @@ impl Store {
             ensure_sqlite_folder(url)?;
         }
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let (pool, writer) = if backend == Backend::Sqlite && !in_memory {
+        let (pool, writer, wal_checkpoints) = if backend == Backend::Sqlite && !in_memory {
             // SQLite has one writer at a time; connections that write at once wait for
             // each other in SQLite's busy handler, which sleeps in steps of milliseconds
             // (100 questions at once: first tokens 260 ms apart). Writes queue here for
@@ -134,7 +143,8 @@ impl Store {
                 .await?;
             MIGRATOR.run(&writer).await?;
             let readers = pool_options(backend, SQLITE_READERS).connect(url).await?;
-            (readers, writer)
+            let checkpoints = wal_checkpoints::WalCheckpoints::start(url).await?;
+            (readers, writer, Some(Arc::new(checkpoints)))
         } else {
             // An in-memory SQLite database exists once per connection: one connection.
             let size = if backend == Backend::Sqlite {
@@ -148,12 +158,13 @@ impl Store {
                 .await?;
             MIGRATOR.run(&pool).await?;
             open_all(&pool, size).await?;
-            (pool.clone(), pool)
+            (pool.clone(), pool, None)
         };
         Ok(Self {
             pool,
             writer,
             backend,
+            wal_checkpoints,
         })
     }
 
@@ -173,6 +184,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(checkpoints) = &self.wal_checkpoints {
+            checkpoints.stop();
+        }
         self.pool.close().await;
         self.writer.close().await;
     }

@@ -548,3 +548,43 @@ async fn conversations_list_filter_page_rename_delete_and_trim() {
         );
     }
 }
+
+#[tokio::test]
+async fn sqlites_log_reaches_the_database_file_without_a_commit_waiting_for_it() {
+    use sqlx::Connection;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("t.db");
+    let store = Store::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+        .await
+        .expect("sqlite");
+    let id = Uuid::new_v4();
+    let question = message(id, Role::User, "Where is main?", 60);
+    let answer = message(id, Role::Assistant, "", 61);
+    write(&store, ask(&question, None, started(&answer))).await;
+
+    // The file alone, as if the log were gone: the question is there once the store's
+    // background checkpoint has copied it (about a second).
+    let file_alone = format!("sqlite://{}?immutable=true", path.display());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let mut file = sqlx::AnyConnection::connect(&file_alone)
+            .await
+            .expect("open the file alone");
+        // Before the first checkpoint the file holds not even the tables.
+        let found: Result<(i64,), _> =
+            sqlx::query_as("SELECT COUNT(*) FROM messages WHERE id = $1")
+                .bind(question.id.to_string())
+                .fetch_one(&mut file)
+                .await;
+        if matches!(found, Ok((1,))) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the log was never checkpointed: {found:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    store.close().await;
+}
