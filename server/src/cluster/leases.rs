@@ -4,11 +4,11 @@
 //! taken by another instance is never renewed or deleted by the old one.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use fred::interfaces::KeysInterface;
 use fred::types::{Expiration, SetOptions, Value};
+use tokio::sync::oneshot;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use uuid::Uuid;
 
@@ -31,13 +31,11 @@ return 0
 /// A held lease. Dropping it stops the renewal and releases it in the background;
 /// [`Lease::release`] releases it before returning.
 pub struct Lease {
-    cluster: Arc<Cluster>,
-    key: String,
-    owner: String,
+    /// Stops the renewal task, which then releases the lease: the one place that does,
+    /// so a [`Lease::release`] whose caller goes away half-way still releases it.
     renewal: Option<DropGuard>,
-    /// Set by [`Lease::release`], which gives the lease back itself: the renewal task
-    /// then only stops (it released it a second time before, a round trip for nothing).
-    released: Arc<AtomicBool>,
+    /// Resolves once the renewal task has released the lease.
+    released: Option<oneshot::Receiver<()>>,
 }
 
 fn lease_key(name: &str) -> String {
@@ -65,20 +63,11 @@ impl Cluster {
             return Ok(None);
         }
         let stop = CancellationToken::new();
-        let released = Arc::new(AtomicBool::new(false));
-        tokio::spawn(renew(
-            Arc::clone(self),
-            key.clone(),
-            owner.clone(),
-            stop.clone(),
-            Arc::clone(&released),
-        ));
+        let (done, released) = oneshot::channel();
+        tokio::spawn(renew(Arc::clone(self), key, owner, stop.clone(), done));
         Ok(Some(Lease {
-            cluster: Arc::clone(self),
-            key,
-            owner,
             renewal: Some(stop.drop_guard()),
-            released,
+            released: Some(released),
         }))
     }
 
@@ -104,16 +93,11 @@ impl Cluster {
 impl Lease {
     /// Releases the lease now, so the next holder need not wait for it to expire.
     pub async fn release(mut self) {
-        self.released.store(true, Ordering::Release);
-        self.renewal.take();
-        self.cluster.release_lease(&self.key, &self.owner).await;
-    }
-}
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        // Not released explicitly (an error path): the renewal task releases it.
         drop(self.renewal.take());
+        if let Some(released) = self.released.take() {
+            // An error means the task ended without releasing: the lease had expired.
+            let _ = released.await;
+        }
     }
 }
 
@@ -122,16 +106,15 @@ async fn renew(
     key: String,
     owner: String,
     stop: CancellationToken,
-    released: Arc<AtomicBool>,
+    released: oneshot::Sender<()>,
 ) {
     let lease_ms = millis(cluster.settings.lease);
     let every = cluster.settings.lease / 3;
     loop {
         tokio::select! {
             _ = stop.cancelled() => {
-                if !released.load(Ordering::Acquire) {
-                    cluster.release_lease(&key, &owner).await;
-                }
+                cluster.release_lease(&key, &owner).await;
+                let _ = released.send(());
                 return;
             }
             _ = tokio::time::sleep(every) => {}
