@@ -1,7 +1,5 @@
 //! Answers in progress, saved while they stream (see the `answer_checkpoints` migration).
 
-use std::fmt::Write;
-
 use app::protocol::Source;
 use sqlx::AnyConnection;
 use uuid::Uuid;
@@ -126,22 +124,15 @@ pub(super) async fn upsert_checkpoints(
     checkpoints: &[&Checkpoint],
 ) -> Result<()> {
     for rows in checkpoints.chunks(ROWS_PER_STATEMENT) {
-        let mut sql = String::from(
+        let values: Vec<String> = (0..rows.len())
+            .map(|row| format!("({})", placeholders(row * 10 + 1, 10)))
+            .collect();
+        let sql = format!(
             "INSERT INTO answer_checkpoints \
              (message_id, conversation_id, owner, content, sources, provider, model, replaces, started_at, updated_at) \
-             VALUES ",
-        );
-        for row in 0..rows.len() {
-            sql.push_str(if row == 0 { "(" } else { ", (" });
-            for column in 1..=10 {
-                let separator = if column == 1 { "" } else { ", " };
-                let _ = write!(sql, "{separator}${}", row * 10 + column);
-            }
-            sql.push(')');
-        }
-        sql.push_str(
-            " ON CONFLICT (message_id) DO UPDATE SET \
+             VALUES {} ON CONFLICT (message_id) DO UPDATE SET \
              content = excluded.content, sources = excluded.sources, updated_at = excluded.updated_at",
+            values.join(", ")
         );
         let mut query = sqlx::query(&sql);
         for checkpoint in rows {
@@ -171,12 +162,10 @@ pub(super) async fn delete_checkpoints(
     message_ids: &[Uuid],
 ) -> Result<()> {
     for ids in message_ids.chunks(ROWS_PER_STATEMENT) {
-        let mut sql = String::from("DELETE FROM answer_checkpoints WHERE message_id IN (");
-        for n in 1..=ids.len() {
-            let separator = if n == 1 { "" } else { ", " };
-            let _ = write!(sql, "{separator}${n}");
-        }
-        sql.push(')');
+        let sql = format!(
+            "DELETE FROM answer_checkpoints WHERE message_id IN ({})",
+            placeholders(1, ids.len())
+        );
         let mut query = sqlx::query(&sql);
         for id in ids {
             query = query.bind(id.to_string());
@@ -184,6 +173,12 @@ pub(super) async fn delete_checkpoints(
         query.execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// `$first, $first+1, …`, `count` of them.
+fn placeholders(first: usize, count: usize) -> String {
+    let numbered: Vec<String> = (first..first + count).map(|n| format!("${n}")).collect();
+    numbered.join(", ")
 }
 
 /// Removes the checkpoint on a given connection, so it can share a transaction; true
