@@ -35,7 +35,7 @@ impl ChatService {
         let claim = self.share_claim(claim).await?;
         let ticket = self.enqueue(&edit.client)?;
         let room = rooms::conversation(id);
-        let hold = self.hub.hold(&room);
+        let hold = self.hub.own(&room).await;
         let (question, shown, project_id) = {
             let _conversation = self.locks.lock(id).await;
             let Some(conversation) = self.store.conversation(id).await? else {

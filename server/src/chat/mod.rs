@@ -255,7 +255,7 @@ impl ChatService {
         let claim = self.turns.claim(id)?;
         let claim = self.share_claim(claim).await?;
         let ticket = self.enqueue(&question.client)?;
-        let hold = self.hub.hold(&room);
+        let hold = self.hub.own(&room).await;
 
         let model = question
             .model
@@ -384,7 +384,7 @@ impl ChatService {
         let claim = self.share_claim(claim).await?;
         let ticket = self.enqueue(client)?;
         let room = rooms::conversation(conversation_id);
-        let hold = self.hub.hold(&room);
+        let hold = self.hub.own(&room).await;
         let (history, project_id) = {
             let _conversation = self.locks.lock(conversation_id).await;
             let Some(conversation) = self.store.conversation(conversation_id).await? else {

@@ -93,6 +93,7 @@ impl ChatService {
 
     async fn interrupt(&self, checkpoint: Checkpoint) -> Result<bool, ChatError> {
         let id = checkpoint.conversation_id;
+        let checkpoint_owner = checkpoint.owner.clone();
         let _conversation = self.locks.lock(id).await;
         // Of several instances recovering the same answer, the one that removes the
         // checkpoint stores it.
@@ -125,8 +126,13 @@ impl ChatService {
             self.store.supersede_message(old, answer.id).await?;
         }
         tracing::warn!(conversation = %id, message = %answer.id, "stored an interrupted answer");
+        let room = rooms::conversation(id);
+        if let Some(cluster) = &self.cluster {
+            // Its instance may have numbered the room's events; Redis does from now on.
+            cluster.release_dead_owner(&room, &checkpoint_owner);
+        }
         self.hub.publish(
-            &rooms::conversation(id),
+            &room,
             ServerMsg::MessageError {
                 conversation_id: id,
                 message_id: answer.id,

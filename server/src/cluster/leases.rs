@@ -62,13 +62,19 @@ impl Cluster {
         if taken.is_null() {
             return Ok(None);
         }
+        Ok(Some(self.keep(key, owner)))
+    }
+
+    /// Renews `key`, already written with `owner` and this cluster's lease duration,
+    /// until the returned lease is released.
+    pub(super) fn keep(self: &Arc<Self>, key: String, owner: String) -> Lease {
         let stop = CancellationToken::new();
         let (done, released) = oneshot::channel();
         tokio::spawn(renew(Arc::clone(self), key, owner, stop.clone(), done));
-        Ok(Some(Lease {
+        Lease {
             renewal: Some(stop.drop_guard()),
             released: Some(released),
-        }))
+        }
     }
 
     /// Whether some instance holds the lease `name`.
@@ -140,6 +146,6 @@ async fn renew(
     }
 }
 
-fn millis(duration: Duration) -> i64 {
+pub(super) fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }

@@ -6,6 +6,7 @@
 
 mod census;
 mod leases;
+mod room_scripts;
 mod rooms;
 mod scripts;
 mod signals;
@@ -113,7 +114,11 @@ impl Cluster {
             subscriptions,
             signals,
         });
-        tokio::spawn(rooms::write_events(Arc::clone(&cluster), outgoing));
+        tokio::spawn(rooms::write_events(
+            Arc::clone(&cluster),
+            outgoing,
+            sink.clone(),
+        ));
         tokio::spawn(rooms::manage_subscriptions(
             Arc::clone(&cluster),
             changes,

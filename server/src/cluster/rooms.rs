@@ -1,8 +1,10 @@
-//! Room events across instances. Publishing runs one Lua script that takes the room's
-//! next sequence number (`INCR`), appends the event to the room's bounded log (a Redis
-//! stream whose entry ids are the sequence numbers, `XADD … MAXLEN ~`) and publishes it
-//! on the room's channel, atomically: every instance sees a room's events in sequence
-//! order, with the same numbers. Each instance subscribes to a room's channel while it
+//! Room events across instances. Publishing runs one Lua script (`room_scripts`) that
+//! takes the room's next sequence number, appends the event to the room's bounded log (a
+//! Redis stream whose entry ids are the sequence numbers, `XADD … MAXLEN ~`) and
+//! publishes it on the room's channel, atomically: every instance sees a room's events in
+//! sequence order, with the same numbers. While an instance answers in a room it numbers
+//! the room's events itself and delivers them to its own members first (`realtime::
+//! shared_rooms`); its scripts then only log and publish them. Each instance subscribes to a room's channel while it
 //! has members there and hands what arrives to its [`RoomSink`] (the `Hub`), which
 //! delivers to its own connections. A gap in the numbers (a reconnect, a subscriber that
 //! fell behind) is filled from the log before delivery goes on, so each member gets every
@@ -20,7 +22,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::scripts::pipelined_eval;
-use super::{Cluster, ClusterError, LEASE_TIMEOUT, signals, within};
+use super::{Cluster, ClusterError, LEASE_TIMEOUT, Lease, room_scripts, signals, within};
 
 /// A room's channel; the room name follows the prefix.
 const ROOM_CHANNEL: &str = "repowiki:room:";
@@ -34,31 +36,6 @@ const BATCH: usize = 512;
 /// Batches on the wire at once.
 const BATCHES_IN_FLIGHT: usize = 4;
 
-/// KEYS: the room's counter, its log. ARGV: channel, frame without `seq`, the first
-/// number of a room without a counter, log length, idle expiry in seconds. Returns the
-/// event's number. A new room starts from a time-based number, above any an earlier
-/// incarnation handed out, so a client holding an old number sees a gap, not old events.
-/// The expiry is renewed on a room's first event and every 64th after it, not on each:
-/// two of the script's six calls per streamed token went to it. A room that then expires
-/// early (fewer than 64 events in a day) starts a new, higher count, as above.
-const PUBLISH: &str = r"
-local seq = redis.call('INCR', KEYS[1])
-local id
-if seq == 1 then
-  id = ARGV[3]
-  redis.call('SET', KEYS[1], id)
-else
-  id = string.format('%d', seq)
-end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], id .. '-0', 'e', ARGV[2])
-if id == ARGV[3] or seq % 64 == 0 then
-  redis.call('EXPIRE', KEYS[1], ARGV[5])
-  redis.call('EXPIRE', KEYS[2], ARGV[5])
-end
-redis.call('PUBLISH', ARGV[1], id .. ' ' .. ARGV[2])
-return id
-";
-
 /// What receives a process's share of room events: the `Hub`.
 pub trait RoomSink: Send + Sync {
     /// Delivers event `seq` of `room` (a frame without its `seq` field). `fill` accepts
@@ -70,6 +47,14 @@ pub trait RoomSink: Send + Sync {
     fn in_use(&self, room: &str) -> bool;
     /// Each local room and the last number delivered in it, to catch up after a gap.
     fn positions(&self) -> Vec<(String, u64)>;
+    /// Redis refused an event this instance numbered in `room` (the ownership lapsed and
+    /// another instance numbered events meanwhile, or Redis failed): its members here may
+    /// hold numbers the others do not know.
+    fn numbering_lost(&self, room: &str);
+    /// Events other instances published in `room` while `owner` numbered its events,
+    /// oldest first, for it to number (or to publish again, should it own the room no
+    /// longer).
+    fn number_waiting(&self, room: &str, owner: &str, frames: Vec<String>);
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,8 +72,44 @@ pub enum Accepted {
 
 pub(super) struct Outgoing {
     room: String,
-    frame: String,
-    sequenced: Option<oneshot::Sender<u64>>,
+    action: Action,
+}
+
+/// What the writer does with a room: one of the `room_scripts`.
+enum Action {
+    /// Numbered by Redis, or left waiting for the room's owner.
+    Publish {
+        frame: String,
+        sequenced: Option<oneshot::Sender<u64>>,
+    },
+    /// Numbered by this instance, the room's owner.
+    Numbered {
+        frame: String,
+        seq: u64,
+        owner: Arc<str>,
+    },
+    Claim {
+        owner: Arc<str>,
+        claimed: oneshot::Sender<Option<u64>>,
+    },
+    /// Ends the ownership of `owner` (a token, or a dead instance's prefix).
+    Release {
+        owner: Arc<str>,
+        last: u64,
+        /// Renews the owner key until the release has run.
+        lease: Option<Lease>,
+    },
+}
+
+impl Action {
+    fn script(&self) -> &'static str {
+        match self {
+            Self::Publish { .. } => room_scripts::PUBLISH,
+            Self::Numbered { .. } => room_scripts::PUBLISH_NUMBERED,
+            Self::Claim { .. } => room_scripts::CLAIM,
+            Self::Release { .. } => room_scripts::RELEASE,
+        }
+    }
 }
 
 pub(super) enum SubscriptionChange {
@@ -106,6 +127,23 @@ fn log_key(room: &str) -> String {
     format!("repowiki:{{{room}}}:log")
 }
 
+fn owner_key(room: &str) -> String {
+    format!("repowiki:{{{room}}}:owner")
+}
+
+fn waiting_key(room: &str) -> String {
+    format!("repowiki:{{{room}}}:waiting")
+}
+
+fn room_keys(room: &str) -> [String; 4] {
+    [
+        counter_key(room),
+        log_key(room),
+        owner_key(room),
+        waiting_key(room),
+    ]
+}
+
 fn channel(room: &str) -> String {
     format!("{ROOM_CHANNEL}{room}")
 }
@@ -121,11 +159,58 @@ pub fn with_seq(frame: &str, seq: u64) -> String {
 impl Cluster {
     /// Publishes `frame` (serialised without `seq`) to the room on every instance.
     /// Events are written in the order of these calls; `sequenced` learns the number.
+    /// `sequenced` learns the number, unless the room's owner is to number the event.
     pub fn publish(&self, room: &str, frame: String, sequenced: Option<oneshot::Sender<u64>>) {
+        self.send(room, Action::Publish { frame, sequenced });
+    }
+
+    /// Publishes `frame` as event `seq` of a room this instance owns (see [`Cluster::claim`]).
+    pub fn publish_numbered(&self, room: &str, frame: String, seq: u64, owner: Arc<str>) {
+        self.send(room, Action::Numbered { frame, seq, owner });
+    }
+
+    /// Asks to number the room's events here from now on, as `owner`, a token from
+    /// [`Cluster::owner_token`]. `claimed` gets the room's newest number once this
+    /// instance owns the room; None if another instance owns it or Redis failed. Written
+    /// after every event published before it.
+    pub fn claim(&self, room: &str, owner: Arc<str>, claimed: oneshot::Sender<Option<u64>>) {
+        self.send(room, Action::Claim { owner, claimed });
+    }
+
+    /// Keeps the claimed ownership alive while its instance is: renewed like a lease.
+    pub fn keep_owner(self: &Arc<Self>, room: &str, owner: &str) -> Lease {
+        self.keep(owner_key(room), owner.to_owned())
+    }
+
+    /// Ends the ownership of `owner` after the events published before; `last` is the
+    /// newest number it gave. The lease is let go once the release has run.
+    pub fn release_owner(&self, room: &str, owner: Arc<str>, last: u64, lease: Option<Lease>) {
+        self.send(room, Action::Release { owner, last, lease });
+    }
+
+    /// Ends the ownership of the room by a dead instance, if it still has it: the events
+    /// waiting for that instance are numbered, and Redis numbers the room again.
+    pub fn release_dead_owner(&self, room: &str, instance: &str) {
+        let prefix: Arc<str> = format!("{instance}/").into();
+        self.release_owner(room, prefix, 0, None);
+    }
+
+    /// A new owner token of this instance.
+    pub fn owner_token(&self) -> Arc<str> {
+        format!("{}/{}", self.instance, uuid::Uuid::new_v4()).into()
+    }
+
+    /// The events other instances published in a room `owner` owns, for it to number.
+    pub async fn take_waiting(&self, room: &str, owner: &str) -> Result<Vec<String>, ClusterError> {
+        let mut args = vec![String::new(); 8];
+        args[5] = owner.to_owned();
+        within(self.run_script(room_scripts::TAKE_WAITING, room_keys(room).into(), args)).await
+    }
+
+    fn send(&self, room: &str, action: Action) {
         let outgoing = Outgoing {
             room: room.to_owned(),
-            frame,
-            sequenced,
+            action,
         };
         if self.outbox.send(outgoing).is_err() {
             tracing::error!(room, "an event was published after the cluster stopped");
@@ -202,12 +287,14 @@ impl Cluster {
 pub(super) async fn write_events(
     cluster: Arc<Cluster>,
     mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
+    sink: Weak<dyn RoomSink>,
 ) {
-    // Arguments shared by every event are reference-counted, not copied per event: the
+    // Arguments shared by every event are reference-counted, not copied per event: a
     // script alone is half a kilobyte, and a streaming answer publishes one per token.
-    let script = Value::from_static_str(PUBLISH);
     let log_len = Value::from(cluster.settings.room_log_len.max(1).to_string());
     let expiry = Value::from(IDLE_EXPIRY_SECS.to_string());
+    let lease_ms = Value::from(super::leases::millis(cluster.settings.lease).to_string());
+    let taking = Taking::default();
     let mut in_flight = futures::stream::FuturesOrdered::new();
     let mut open = true;
     while open || !in_flight.is_empty() {
@@ -222,19 +309,36 @@ pub(super) async fn write_events(
                 let mut sends: Vec<_> = batch
                     .iter_mut()
                     .map(|event| {
+                        let script = Value::from_static_str(event.action.script());
+                        let (frame, owner, seq) = match &mut event.action {
+                            // Only its room and its waiter are needed once it is sent.
+                            Action::Publish { frame, .. } => (std::mem::take(frame), None, 0),
+                            Action::Numbered { frame, seq, owner } => {
+                                (std::mem::take(frame), Some(owner.clone()), *seq)
+                            }
+                            Action::Claim { owner, .. } => (String::new(), Some(owner.clone()), 0),
+                            Action::Release { owner, last, .. } => {
+                                (String::new(), Some(owner.clone()), *last)
+                            }
+                        };
+                        let [counter, log, owner_key, waiting] = room_keys(&event.room);
                         Box::pin(cluster.commands.custom::<String, Value>(
                             pipelined_eval(),
                             vec![
-                                script.clone(),
-                                Value::from_static_str("2"),
-                                counter_key(&event.room).into(),
-                                log_key(&event.room).into(),
+                                script,
+                                Value::from_static_str("4"),
+                                counter.into(),
+                                log.into(),
+                                owner_key.into(),
+                                waiting.into(),
                                 channel(&event.room).into(),
-                                // Only its room and its waiter are needed once it is sent.
-                                std::mem::take(&mut event.frame).into(),
+                                frame.into(),
                                 first_seq.clone(),
                                 log_len.clone(),
                                 expiry.clone(),
+                                owner.map_or_else(|| Value::from_static_str(""), |o| Value::from(&*o)),
+                                lease_ms.clone(),
+                                Value::from(seq.to_string()),
                             ],
                         ))
                     })
@@ -258,7 +362,7 @@ pub(super) async fn write_events(
                 });
             }
             Some((batch, results)) = in_flight.next(), if !in_flight.is_empty() => {
-                report(batch, results);
+                report(&cluster, &sink, &taking, batch, results);
             }
         }
     }
@@ -287,24 +391,89 @@ async fn top_up(batch: &mut Vec<Outgoing>, outgoing: &mut mpsc::UnboundedReceive
     }
 }
 
-/// Tells each publisher that asked its event's number; logs what Redis refused.
-fn report(batch: Vec<Outgoing>, results: Vec<Result<String, fred::error::Error>>) {
+/// Tells each publisher that asked its event's number, each claimer whether it owns its
+/// room, the sink what it must act on; logs what Redis refused.
+fn report(
+    cluster: &Arc<Cluster>,
+    sink: &Weak<dyn RoomSink>,
+    taking: &Taking,
+    batch: Vec<Outgoing>,
+    results: Vec<Result<String, fred::error::Error>>,
+) {
     for (event, result) in batch.into_iter().zip(results) {
-        match result.map(|id| id.parse::<u64>()) {
-            Ok(Ok(seq)) => {
-                if let Some(sequenced) = event.sequenced {
+        let room = event.room;
+        let result = result.inspect_err(|e| {
+            metrics::counter!(crate::telemetry::BUS_ERRORS).increment(1);
+            tracing::error!(error = %e, room, "Redis failed a room's event");
+        });
+        match event.action {
+            Action::Publish { sequenced, .. } => {
+                // '0': the room's owner numbers it.
+                if let (Ok(Ok(seq @ 1..)), Some(sequenced)) =
+                    (result.map(|id| id.parse::<u64>()), sequenced)
+                {
                     let _ = sequenced.send(seq);
                 }
             }
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, room = event.room, "unreadable sequence number")
+            Action::Numbered { owner, .. } => match result.as_deref().map(str::parse::<i64>) {
+                Ok(Ok(0)) => {}
+                Ok(Ok(1..)) => take_waiting(cluster, sink, taking, room, owner),
+                _ => {
+                    tracing::warn!(
+                        room,
+                        "Redis refused an event numbered here; numbering goes back to Redis"
+                    );
+                    if let Some(sink) = sink.upgrade() {
+                        sink.numbering_lost(&room);
+                    }
+                }
+            },
+            Action::Claim { claimed, .. } => {
+                let _ = claimed.send(result.ok().and_then(|newest| newest.parse().ok()));
             }
-            Err(e) => {
-                metrics::counter!(crate::telemetry::BUS_ERRORS).increment(1);
-                tracing::error!(error = %e, room = event.room, "an event could not be published through Redis");
-            }
+            Action::Release { lease, .. } => drop(lease),
         }
     }
+}
+
+/// Rooms whose waiting events are being taken by their owner here.
+type Taking = Arc<std::sync::Mutex<HashSet<String>>>;
+
+/// Hands the events waiting for `owner` in `room` to the sink, one take per room at a
+/// time so they keep their order. One that arrives during a take is seen in the reply to
+/// the owner's next event, or numbered when its ownership ends.
+fn take_waiting(
+    cluster: &Arc<Cluster>,
+    sink: &Weak<dyn RoomSink>,
+    taking: &Taking,
+    room: String,
+    owner: Arc<str>,
+) {
+    if !taking
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .insert(room.clone())
+    {
+        return;
+    }
+    let (cluster, sink, taking) = (Arc::clone(cluster), sink.clone(), Arc::clone(taking));
+    tokio::spawn(async move {
+        match cluster.take_waiting(&room, &owner).await {
+            Ok(frames) if !frames.is_empty() => {
+                if let Some(sink) = sink.upgrade() {
+                    sink.number_waiting(&room, &owner, frames);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, room, "could not take the events waiting for this instance")
+            }
+        }
+        taking
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(&room);
+    });
 }
 
 /// Subscribes and unsubscribes one change at a time, so a room that empties and fills

@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use app::protocol::{ServerFrame, ServerMsg};
 
+use super::owned_rooms::Numbering;
 use super::peer::{ConnectionId, Peer, WireFrame};
 use crate::cluster::Cluster;
 
@@ -52,6 +53,8 @@ pub(super) struct Room {
     pub(super) joining: usize,
     /// A `presence` announcement is scheduled and will carry the count as it is then.
     presence_pending: bool,
+    /// Who numbers a shared room's events (see `owned_rooms`).
+    pub(super) numbering: Numbering,
 }
 
 pub(super) struct Member {
@@ -79,11 +82,18 @@ impl Room {
             holds: 0,
             joining: 0,
             presence_pending: false,
+            numbering: Numbering::Redis,
         }
     }
 
     pub(super) fn is_unused(&self) -> bool {
         self.members.is_empty() && self.holds == 0 && self.joining == 0
+    }
+
+    /// Forgets the events kept for replay.
+    pub(super) fn clear_replay(&mut self) {
+        self.replay.clear();
+        self.replay_bytes = 0;
     }
 
     /// Whether the replay buffer holds every event after `since`.
@@ -261,14 +271,13 @@ impl Hub {
     /// Publishes an event to every member with the room's next sequence number and keeps
     /// it for replay. Returns the sequence number, or None if the room does not exist
     /// (nobody is in it and nobody holds it, so nobody could ever ask for the event).
-    /// A shared hub returns None too: Redis numbers the event (see `publish_sequenced`).
+    /// A shared hub returns None too unless it numbers the room's events itself (see
+    /// `owned_rooms`); otherwise Redis numbers the event (see `publish_sequenced`).
     pub fn publish(&self, room: &str, msg: ServerMsg) -> Option<u64> {
         metrics::counter!(crate::telemetry::EVENTS_PUBLISHED).increment(1);
         if let Some(cluster) = self.cluster.get() {
-            if let Some(frame) = serialise(&frame_in(room, msg, None)) {
-                cluster.publish(room, frame, None);
-            }
-            return None;
+            let frame = serialise(&frame_in(room, msg, None))?;
+            return self.publish_shared(cluster, room, frame, None);
         }
         let mut rooms = self.rooms();
         let entry = rooms.get_mut(room)?;
@@ -289,7 +298,9 @@ impl Hub {
         metrics::counter!(crate::telemetry::EVENTS_PUBLISHED).increment(1);
         let frame = serialise(&frame_in(room, msg, None))?;
         let (sequenced, seq) = tokio::sync::oneshot::channel();
-        cluster.publish(room, frame, Some(sequenced));
+        if let Some(here) = self.publish_shared(cluster, room, frame, Some(sequenced)) {
+            return Some(here);
+        }
         seq.await.ok()
     }
 
@@ -401,6 +412,7 @@ impl Hub {
         RoomHold {
             hub: Arc::clone(self),
             room: room.to_owned(),
+            owner: None,
         }
     }
 
@@ -432,16 +444,21 @@ fn serialise(frame: &ServerFrame) -> Option<String> {
     }
 }
 
-/// Dropping it releases the room; see [`Hub::hold`].
+/// Dropping it releases the room; see [`Hub::hold`] and [`Hub::own`].
 pub struct RoomHold {
-    hub: Arc<Hub>,
-    room: String,
+    pub(super) hub: Arc<Hub>,
+    pub(super) room: String,
+    /// The token under which this hold numbers the room's events, if it does.
+    pub(super) owner: Option<Arc<str>>,
 }
 
 impl Drop for RoomHold {
     fn drop(&mut self) {
         let mut rooms = self.hub.rooms();
         if let Some(entry) = rooms.get_mut(&self.room) {
+            if let Some(owner) = self.owner.take() {
+                self.hub.disown(&self.room, entry, &owner);
+            }
             entry.holds = entry.holds.saturating_sub(1);
             if entry.is_unused() {
                 rooms.remove(&self.room);

@@ -6,6 +6,7 @@
 mod follower;
 mod hub;
 mod limits;
+mod owned_rooms;
 mod peer;
 mod room_name;
 mod shared_rooms;

@@ -27,10 +27,7 @@ impl Hub {
             // Subscriptions are restored when Redis is back; events flow from then on.
             tracing::warn!(error = %e, room, "could not subscribe to a shared room");
         }
-        let head = cluster.head(room).await.unwrap_or_else(|e| {
-            tracing::warn!(error = %e, room, "could not read a shared room's sequence number");
-            0
-        });
+        let head = head_reaching(cluster, room, since_seq).await;
         let replayable_here = |since: u64| {
             self.rooms()
                 .get(room)
@@ -61,7 +58,7 @@ impl Hub {
         ));
         let (after, catch_up) = match since_seq {
             None => (newest, CatchUp::LiveOnly),
-            Some(since) if since >= newest => (newest, CatchUp::Replayed),
+            Some(since) if since == newest => (newest, CatchUp::Replayed),
             Some(since) if entry.replays_from(since) => {
                 let mut after = since;
                 for (seq, frame) in entry.replay.iter().filter(|(seq, _)| *seq > since) {
@@ -77,7 +74,9 @@ impl Hub {
             {
                 (replay_log(peer, entry, &logged, since), CatchUp::Replayed)
             }
-            // The log no longer reaches back to `since`: the stored state, then all the
+            // The log no longer reaches back to `since`, or `since` is past the newest
+            // number the instances know (a member of an instance that numbered events
+            // itself and died before they reached Redis): the stored state, then all the
             // log holds (the answer running now from its first token, as long as the log
             // reaches back that far). Events of messages the snapshot already holds
             // repeat what it says; clients take stored messages as they are.
@@ -103,6 +102,29 @@ impl Hub {
             catch_up,
             members: entry.members.len(),
         }
+    }
+}
+
+/// The room's newest number. A member resuming from a number above it comes from an
+/// instance that numbers the room's events itself: its last ones may still be on their
+/// way to Redis, so they get a moment to arrive (else the member gets a snapshot).
+async fn head_reaching(cluster: &Cluster, room: &str, since_seq: Option<u64>) -> u64 {
+    const ATTEMPTS: u32 = 5;
+    const APART: std::time::Duration = std::time::Duration::from_millis(10);
+    let mut attempt = 0;
+    loop {
+        let head = match cluster.head(room).await {
+            Ok(head) => head,
+            Err(e) => {
+                tracing::warn!(error = %e, room, "could not read a shared room's sequence number");
+                return 0;
+            }
+        };
+        attempt += 1;
+        if since_seq.is_none_or(|since| since <= head) || attempt == ATTEMPTS {
+            return head;
+        }
+        tokio::time::sleep(APART).await;
     }
 }
 
@@ -178,6 +200,14 @@ impl RoomSink for Hub {
         self.rooms()
             .get(room)
             .is_some_and(|entry| !entry.members.is_empty() || entry.joining > 0)
+    }
+
+    fn numbering_lost(&self, room: &str) {
+        self.lose_numbering(room);
+    }
+
+    fn number_waiting(&self, room: &str, owner: &str, frames: Vec<String>) {
+        self.number_taken(room, owner, frames);
     }
 
     fn positions(&self) -> Vec<(String, u64)> {

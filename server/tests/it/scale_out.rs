@@ -74,6 +74,26 @@ async fn two_instances(tokens_per_sec: f64) -> Option<(TestServer, TestServer, t
     Some((a, b, shared))
 }
 
+/// Two instances and a client of each in one conversation's room.
+async fn a_room_on_two_instances(
+    tokens_per_sec: f64,
+) -> Option<(
+    TestServer,
+    TestServer,
+    tempfile::TempDir,
+    Uuid,
+    Client,
+    Client,
+)> {
+    let (a, b, shared) = two_instances(tokens_per_sec).await?;
+    let id = Uuid::new_v4();
+    let mut on_a = a.connect().await;
+    let mut on_b = b.connect().await;
+    join(&mut on_a, id, None).await;
+    join(&mut on_b, id, None).await;
+    Some((a, b, shared, id, on_a, on_b))
+}
+
 async fn join(client: &mut Client, id: Uuid, since_seq: Option<u64>) -> u64 {
     client
         .send(&ClientMsg::Join {
@@ -100,14 +120,10 @@ fn sequenced(frames: &[ServerFrame]) -> Vec<(u64, ServerMsg)> {
 
 #[tokio::test]
 async fn a_client_on_each_instance_receives_the_identical_stream() {
-    let Some((a, b, _shared)) = two_instances(200.0).await else {
+    let Some((_a, b, _shared, id, mut on_a, mut on_b)) = a_room_on_two_instances(200.0).await
+    else {
         return;
     };
-    let id = Uuid::new_v4();
-    let mut on_a = a.connect().await;
-    let mut on_b = b.connect().await;
-    join(&mut on_a, id, None).await;
-    join(&mut on_b, id, None).await;
 
     on_a.send(&ask(id, "How is the server put together?")).await;
     let seen_on_a = sequenced(&on_a.recv_until(is_turn_end).await);
@@ -131,6 +147,52 @@ async fn a_client_on_each_instance_receives_the_identical_stream() {
     let stored = b.store().await.messages(id).await.expect("read");
     assert_eq!(stored.len(), 2);
     assert_eq!(&stored[1].content, content);
+}
+
+#[tokio::test]
+async fn an_event_from_the_other_instance_during_an_answer_keeps_one_order() {
+    let Some((_a, b, _shared, id, mut on_a, mut on_b)) = a_room_on_two_instances(40.0).await else {
+        return;
+    };
+
+    // A answers (and numbers the room's events); B publishes into the room meanwhile.
+    on_a.send(&ask(id, "How is the server put together?")).await;
+    on_b.recv_until(|m| matches!(m, ServerMsg::MessageToken { .. }))
+        .await;
+    let published = reqwest::Client::new()
+        .post(b.url("/api/v1/websocket/status"))
+        .json(&serde_json::json!({"room": rooms::conversation(id), "status": "reindexing"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(published.status(), 202);
+    let seen_on_a = sequenced(&on_a.recv_until(is_turn_end).await);
+    let seen_on_b = sequenced(&on_b.recv_until(is_turn_end).await);
+
+    let status_at = |seen: &[(u64, ServerMsg)]| {
+        seen.iter()
+            .find(|(_, m)| matches!(m, ServerMsg::ProcessingStatus { .. }))
+            .map(|(seq, _)| *seq)
+    };
+    let on_a_at = status_at(&seen_on_a).expect("A's client gets B's event");
+    assert_eq!(status_at(&seen_on_b), Some(on_a_at), "one number for it");
+    let tail = |seen: &[(u64, ServerMsg)]| -> Vec<(u64, ServerMsg)> {
+        seen.iter()
+            .filter(|(seq, _)| *seq >= on_a_at)
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        tail(&seen_on_a),
+        tail(&seen_on_b),
+        "the same order from it on"
+    );
+    for seen in [&seen_on_a, &seen_on_b] {
+        assert!(
+            seen.windows(2).all(|w| w[1].0 == w[0].0 + 1),
+            "consecutive numbers"
+        );
+    }
 }
 
 #[tokio::test]
@@ -464,11 +526,36 @@ impl PrivateRedis {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
+    /// Sends `kill -<signal>` to the server: STOP pauses it, CONT resumes it.
+    fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("running").to_string();
+        let sent = std::process::Command::new("kill")
+            .args([format!("-{signal}"), pid])
+            .status()
+            .expect("kill");
+        assert!(sent.success(), "kill -{signal}");
+    }
+
     async fn kill(mut self) -> u16 {
         self.child.start_kill().expect("SIGKILL");
         let _ = self.child.wait().await;
         self.port
     }
+}
+
+/// An instance on a Redis of its own (and a SQLite file), and a client of it.
+async fn an_instance_on_a_private_redis(
+    tokens_per_sec: f64,
+) -> Option<(PrivateRedis, tempfile::TempDir, TestServer, Client)> {
+    let redis = PrivateRedis::start(None).await?;
+    let data = tempfile::tempdir().expect("temp dir");
+    let database = format!(
+        "sqlite://{}?mode=rwc",
+        data.path().join("db.sqlite").display()
+    );
+    let server = instance(&redis.url(), &database, tokens_per_sec).await;
+    let client = server.connect().await;
+    Some((redis, data, server, client))
 }
 
 async fn readiness(server: &TestServer) -> (u16, serde_json::Value) {
@@ -487,17 +574,52 @@ async fn answer_completes(client: &mut Client, id: Uuid) {
 }
 
 #[tokio::test]
-async fn losing_redis_is_reported_and_survived_without_a_restart() {
-    let Some(redis) = PrivateRedis::start(None).await else {
+async fn an_answer_reaches_its_asker_on_the_answering_instance_without_waiting_for_redis() {
+    let Some((redis, _data, server, mut client)) = an_instance_on_a_private_redis(100.0).await
+    else {
         return;
     };
-    let data = tempfile::tempdir().expect("temp dir");
-    let database = format!(
-        "sqlite://{}?mode=rwc",
-        data.path().join("db.sqlite").display()
+    let id = Uuid::new_v4();
+    join(&mut client, id, None).await;
+    client.send(&ask(id, "Explain the architecture")).await;
+    let first = client
+        .recv_until(|m| matches!(m, ServerMsg::MessageToken { .. }))
+        .await;
+
+    // Redis answers nothing while paused; this instance numbers the room's events itself.
+    redis.signal("STOP");
+    let mut later = Vec::new();
+    while later.len() < 10 {
+        let frames = client
+            .recv_until(|m| matches!(m, ServerMsg::MessageToken { .. }))
+            .await;
+        later.extend(frames.into_iter().filter(|f| f.seq.is_some()));
+    }
+    redis.signal("CONT");
+    let rest = client.recv_until(is_turn_end).await;
+
+    let numbers: Vec<u64> = first
+        .iter()
+        .chain(&later)
+        .chain(&rest)
+        .filter_map(|f| f.seq)
+        .collect();
+    assert!(
+        numbers.windows(2).all(|w| w[1] == w[0] + 1),
+        "consecutive numbers: {numbers:?}"
     );
-    let server = instance(&redis.url(), &database, 400.0).await;
-    let mut client = server.connect().await;
+    assert!(matches!(
+        rest.last().map(|f| &f.msg),
+        Some(ServerMsg::MessageComplete { .. })
+    ));
+}
+
+#[tokio::test]
+async fn losing_redis_is_reported_and_survived_without_a_restart() {
+    let Some((redis, _data, server, mut client)) = an_instance_on_a_private_redis(400.0).await
+    else {
+        return;
+    };
     let id = Uuid::new_v4();
     answer_completes(&mut client, id).await;
 
