@@ -575,7 +575,7 @@ async fn answer_completes(client: &mut Client, id: Uuid) {
 
 #[tokio::test]
 async fn an_answer_reaches_its_asker_on_the_answering_instance_without_waiting_for_redis() {
-    let Some((redis, _data, server, mut client)) = an_instance_on_a_private_redis(100.0).await
+    let Some((redis, _data, _server, mut client)) = an_instance_on_a_private_redis(100.0).await
     else {
         return;
     };
