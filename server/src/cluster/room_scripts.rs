@@ -9,8 +9,8 @@
 //! ownership ends (released, or expired with its instance): the next script to run then
 //! numbers them first.
 //!
-//! Every script has the same keys: the room's counter, its log, its owner and its waiting
-//! list; and the same arguments: ARGV[1] the room's channel, ARGV[2] a frame without its
+//! Every script but [`PUBLISH_NUMBERED`] has the same keys: the room's counter, its log,
+//! its owner and its waiting list; and the same arguments: ARGV[1] the room's channel, ARGV[2] a frame without its
 //! `seq` field, ARGV[3] the number a room without a counter starts from, ARGV[4] the
 //! log's length, ARGV[5] the idle expiry in seconds, ARGV[6] an owner token, ARGV[7] the
 //! ownership's lease in milliseconds, ARGV[8] a sequence number.
@@ -68,25 +68,44 @@ return number(ARGV[2])
 "
 );
 
-/// The owner ARGV[6] publishes ARGV[2] as number ARGV[8]. Refused ('-1') when another
-/// owner holds the room, or when the ownership lapsed and Redis numbered events past it
-/// meanwhile; otherwise returns how many events wait for the owner.
+/// Publishes events numbered by their rooms' owners, many in one call: per event, its
+/// room's four keys, and four arguments after the three shared ones (ARGV[1] the log's
+/// length, ARGV[2] the idle expiry, ARGV[3] the ownership's lease in milliseconds): its
+/// room's channel, the frame without `seq`, the owner's token and the event's number. An
+/// answer's tokens are one such event each, many rooms' at every timer tick; one call
+/// for all of a tick's costs Redis (and the instance) one script call instead of one
+/// per token. Per event, '-1' when refused (another owner holds the room, or the
+/// ownership lapsed and Redis numbered events past it meanwhile), else how many events
+/// wait for the owner. Its keys span rooms, so it cannot run on Redis Cluster.
 pub(super) const PUBLISH_NUMBERED: &str = r"
-local owner = redis.call('GET', KEYS[3])
-if owner ~= ARGV[6] then
-  if owner or tonumber(redis.call('GET', KEYS[1]) or '0') >= tonumber(ARGV[8]) then
-    return '-1'
+local replies = {}
+for i = 1, #KEYS / 4 do
+  local k, a = (i - 1) * 4, 3 + (i - 1) * 4
+  local counter, log, owner_key, waiting = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
+  local channel, frame, me, seq = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+  local owner = redis.call('GET', owner_key)
+  local refused = false
+  if owner ~= me then
+    if owner or tonumber(redis.call('GET', counter) or '0') >= tonumber(seq) then
+      refused = true
+    else
+      redis.call('SET', owner_key, me, 'PX', ARGV[3])
+    end
   end
-  redis.call('SET', KEYS[3], ARGV[6], 'PX', ARGV[7])
+  if refused then
+    replies[i] = '-1'
+  else
+    redis.call('SET', counter, seq)
+    redis.call('XADD', log, 'MAXLEN', '~', ARGV[1], seq .. '-0', 'e', frame)
+    if tonumber(seq) % 64 == 0 then
+      redis.call('EXPIRE', counter, ARGV[2])
+      redis.call('EXPIRE', log, ARGV[2])
+    end
+    redis.call('PUBLISH', channel, seq .. ' ' .. frame)
+    replies[i] = tostring(redis.call('LLEN', waiting))
+  end
 end
-redis.call('SET', KEYS[1], ARGV[8])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], ARGV[8] .. '-0', 'e', ARGV[2])
-if tonumber(ARGV[8]) % 64 == 0 then
-  redis.call('EXPIRE', KEYS[1], ARGV[5])
-  redis.call('EXPIRE', KEYS[2], ARGV[5])
-end
-redis.call('PUBLISH', ARGV[1], ARGV[8] .. ' ' .. ARGV[2])
-return tostring(redis.call('LLEN', KEYS[4]))
+return replies
 ";
 
 /// Makes ARGV[6] the room's owner unless it has one. Events left waiting by an earlier

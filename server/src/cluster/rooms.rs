@@ -11,12 +11,14 @@
 //! event once, in order.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Weak};
 
 use fred::interfaces::{ClientLike, KeysInterface, PubsubInterface, StreamsInterface};
 use fred::prelude::Server;
 use fred::types::{Message, Value};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -99,17 +101,6 @@ enum Action {
         /// Renews the owner key until the release has run.
         lease: Option<Lease>,
     },
-}
-
-impl Action {
-    fn script(&self) -> &'static str {
-        match self {
-            Self::Publish { .. } => room_scripts::PUBLISH,
-            Self::Numbered { .. } => room_scripts::PUBLISH_NUMBERED,
-            Self::Claim { .. } => room_scripts::CLAIM,
-            Self::Release { .. } => room_scripts::RELEASE,
-        }
-    }
 }
 
 pub(super) enum SubscriptionChange {
@@ -305,58 +296,28 @@ pub(super) async fn write_events(
                     continue;
                 };
                 top_up(&mut batch, &mut outgoing).await;
-                let first_seq = Value::from(crate::clock::now_ms().saturating_mul(1000).to_string());
-                let mut sends: Vec<_> = batch
-                    .iter_mut()
-                    .map(|event| {
-                        let script = Value::from_static_str(event.action.script());
-                        let (frame, owner, seq) = match &mut event.action {
-                            // Only its room and its waiter are needed once it is sent.
-                            Action::Publish { frame, .. } => (std::mem::take(frame), None, 0),
-                            Action::Numbered { frame, seq, owner } => {
-                                (std::mem::take(frame), Some(owner.clone()), *seq)
-                            }
-                            Action::Claim { owner, .. } => (String::new(), Some(owner.clone()), 0),
-                            Action::Release { owner, last, .. } => {
-                                (String::new(), Some(owner.clone()), *last)
-                            }
-                        };
-                        let [counter, log, owner_key, waiting] = room_keys(&event.room);
-                        Box::pin(cluster.commands.custom::<String, Value>(
-                            pipelined_eval(),
-                            vec![
-                                script,
-                                Value::from_static_str("4"),
-                                counter.into(),
-                                log.into(),
-                                owner_key.into(),
-                                waiting.into(),
-                                channel(&event.room).into(),
-                                frame.into(),
-                                first_seq.clone(),
-                                log_len.clone(),
-                                expiry.clone(),
-                                owner.map_or_else(|| Value::from_static_str(""), |o| Value::from(&*o)),
-                                lease_ms.clone(),
-                                Value::from(seq.to_string()),
-                            ],
-                        ))
-                    })
-                    .collect();
+                let shared = SharedArgs {
+                    first_seq: Value::from(crate::clock::now_ms().saturating_mul(1000).to_string()),
+                    log_len: log_len.clone(),
+                    expiry: expiry.clone(),
+                    lease_ms: lease_ms.clone(),
+                };
+                let mut sends = commands(&cluster, &mut batch, &shared);
                 // Each polled once here, in order: a command is handed to the connection
                 // on its first poll, so Redis runs them in publishing order, this batch
                 // before any later one.
                 let mut early = Vec::with_capacity(sends.len());
-                for send in &mut sends {
+                for (_, send) in &mut sends {
                     early.push(futures::poll!(send.as_mut()));
                 }
                 in_flight.push_back(async move {
-                    let mut results = Vec::with_capacity(sends.len());
-                    for (send, early) in sends.into_iter().zip(early) {
-                        results.push(match early {
-                            std::task::Poll::Ready(result) => result,
+                    let mut results = Vec::with_capacity(batch.len());
+                    for ((events, send), early) in sends.into_iter().zip(early) {
+                        let replies = match early {
+                            std::task::Poll::Ready(replies) => replies,
                             std::task::Poll::Pending => send.await,
-                        });
+                        };
+                        spread(replies, events, &mut results);
                     }
                     (batch, results)
                 });
@@ -365,6 +326,139 @@ pub(super) async fn write_events(
                 report(&cluster, &sink, &taking, batch, results);
             }
         }
+    }
+}
+
+/// Arguments every script of a batch shares, reference-counted.
+struct SharedArgs {
+    first_seq: Value,
+    log_len: Value,
+    expiry: Value,
+    lease_ms: Value,
+}
+
+/// A command's replies, one per event it carries.
+type Replies<'a> =
+    Pin<Box<dyn Future<Output = Result<Vec<String>, fred::error::Error>> + Send + 'a>>;
+
+/// Numbered events one script call carries at most: a call holds Redis for all of them.
+const NUMBERED_PER_CALL: usize = 64;
+
+/// The batch's commands, in order, each with how many events it carries: runs of
+/// numbered events (an answer's tokens) go many to a call, anything else alone.
+fn commands<'a>(
+    cluster: &'a Cluster,
+    batch: &mut [Outgoing],
+    shared: &SharedArgs,
+) -> Vec<(usize, Replies<'a>)> {
+    let mut commands = Vec::new();
+    let mut rest = batch;
+    while !rest.is_empty() {
+        let numbered = rest
+            .iter()
+            .take(NUMBERED_PER_CALL)
+            .take_while(|event| matches!(event.action, Action::Numbered { .. }))
+            .count();
+        let taken = numbered.max(1);
+        let (now, later) = rest.split_at_mut(taken);
+        let replies: Replies<'a> = match single_args(&mut now[0], shared) {
+            None => Box::pin(
+                cluster
+                    .commands
+                    .custom::<Vec<String>, Value>(pipelined_eval(), numbered_args(now, shared)),
+            ),
+            Some(args) => Box::pin(
+                cluster
+                    .commands
+                    .custom::<String, Value>(pipelined_eval(), args)
+                    .map(|reply| reply.map(|reply| vec![reply])),
+            ),
+        };
+        commands.push((taken, replies));
+        rest = later;
+    }
+    commands
+}
+
+/// `EVAL` arguments of an action sent alone (see `room_scripts`); None for a numbered
+/// event, which goes with the others next to it ([`numbered_args`]).
+fn single_args(event: &mut Outgoing, shared: &SharedArgs) -> Option<Vec<Value>> {
+    let (script, frame, owner, seq) = match &mut event.action {
+        // Only its room and its waiter are needed once it is sent.
+        Action::Publish { frame, .. } => (room_scripts::PUBLISH, std::mem::take(frame), None, 0),
+        Action::Numbered { .. } => return None,
+        Action::Claim { owner, .. } => (room_scripts::CLAIM, String::new(), Some(owner.clone()), 0),
+        Action::Release { owner, last, .. } => (
+            room_scripts::RELEASE,
+            String::new(),
+            Some(owner.clone()),
+            *last,
+        ),
+    };
+    let [counter, log, owner_key, waiting] = room_keys(&event.room);
+    Some(vec![
+        Value::from_static_str(script),
+        Value::from_static_str("4"),
+        counter.into(),
+        log.into(),
+        owner_key.into(),
+        waiting.into(),
+        channel(&event.room).into(),
+        frame.into(),
+        shared.first_seq.clone(),
+        shared.log_len.clone(),
+        shared.expiry.clone(),
+        owner.map_or_else(|| Value::from_static_str(""), |o| Value::from(&*o)),
+        shared.lease_ms.clone(),
+        Value::from(seq.to_string()),
+    ])
+}
+
+/// `EVAL` arguments of [`room_scripts::PUBLISH_NUMBERED`] for numbered events.
+fn numbered_args(events: &mut [Outgoing], shared: &SharedArgs) -> Vec<Value> {
+    let mut keys = Vec::with_capacity(events.len() * 4);
+    let mut args = Vec::with_capacity(3 + events.len() * 4);
+    args.extend([
+        shared.log_len.clone(),
+        shared.expiry.clone(),
+        shared.lease_ms.clone(),
+    ]);
+    for event in events {
+        keys.extend(room_keys(&event.room).map(Value::from));
+        if let Action::Numbered { frame, seq, owner } = &mut event.action {
+            args.extend([
+                channel(&event.room).into(),
+                std::mem::take(frame).into(),
+                Value::from(&**owner),
+                Value::from(seq.to_string()),
+            ]);
+        }
+    }
+    let mut all = Vec::with_capacity(2 + keys.len() + args.len());
+    all.push(Value::from_static_str(room_scripts::PUBLISH_NUMBERED));
+    all.push(Value::from(keys.len() as i64));
+    all.extend(keys);
+    all.extend(args);
+    all
+}
+
+/// One result per event from a command's replies; a failed command (or a reply of the
+/// wrong length) fails each of its events.
+fn spread(
+    replies: Result<Vec<String>, fred::error::Error>,
+    events: usize,
+    results: &mut Vec<Result<String, fred::error::Error>>,
+) {
+    match replies {
+        Ok(replies) if replies.len() == events => results.extend(replies.into_iter().map(Ok)),
+        Ok(replies) => {
+            let e = fred::error::Error::new(
+                fred::error::ErrorKind::Parse,
+                format!("{} replies for {events} events", replies.len()),
+            );
+            results.extend(std::iter::repeat_n(Err(e), events));
+        }
+        Err(e) => results.extend(std::iter::repeat_n(Err(e), events)),
     }
 }
 
