@@ -7,6 +7,7 @@
 mod census;
 mod leases;
 mod room_scripts;
+mod room_writer;
 mod rooms;
 mod scripts;
 mod signals;
@@ -56,7 +57,7 @@ pub struct Cluster {
     /// This process among the instances: the owner written into its leases.
     instance: Uuid,
     settings: ClusterSettings,
-    outbox: mpsc::UnboundedSender<rooms::Outgoing>,
+    outbox: mpsc::UnboundedSender<room_writer::Outgoing>,
     subscriptions: mpsc::UnboundedSender<rooms::SubscriptionChange>,
     signals: broadcast::Sender<Signal>,
 }
@@ -114,7 +115,7 @@ impl Cluster {
             subscriptions,
             signals,
         });
-        tokio::spawn(rooms::write_events(
+        tokio::spawn(room_writer::write_events(
             Arc::clone(&cluster),
             outgoing,
             sink.clone(),
