@@ -36,6 +36,8 @@ pub struct Lease {
     renewal: Option<DropGuard>,
     /// Resolves once the renewal task has released the lease.
     released: Option<oneshot::Receiver<()>>,
+    /// Set before the renewal stops when the key is gone already: no release then.
+    forgotten: CancellationToken,
 }
 
 fn lease_key(name: &str) -> String {
@@ -69,11 +71,20 @@ impl Cluster {
     /// until the returned lease is released.
     pub(super) fn keep(self: &Arc<Self>, key: String, owner: String) -> Lease {
         let stop = CancellationToken::new();
+        let forgotten = CancellationToken::new();
         let (done, released) = oneshot::channel();
-        tokio::spawn(renew(Arc::clone(self), key, owner, stop.clone(), done));
+        tokio::spawn(renew(
+            Arc::clone(self),
+            key,
+            owner,
+            stop.clone(),
+            forgotten.clone(),
+            done,
+        ));
         Lease {
             renewal: Some(stop.drop_guard()),
             released: Some(released),
+            forgotten,
         }
     }
 
@@ -105,6 +116,12 @@ impl Lease {
             let _ = released.await;
         }
     }
+
+    /// Stops renewing a lease whose key something else has deleted (a script that ended
+    /// the ownership it stood for), without a release of its own.
+    pub fn forget(self) {
+        self.forgotten.cancel();
+    }
 }
 
 async fn renew(
@@ -112,6 +129,7 @@ async fn renew(
     key: String,
     owner: String,
     stop: CancellationToken,
+    forgotten: CancellationToken,
     released: oneshot::Sender<()>,
 ) {
     let lease_ms = millis(cluster.settings.lease);
@@ -119,7 +137,9 @@ async fn renew(
     loop {
         tokio::select! {
             _ = stop.cancelled() => {
-                cluster.release_lease(&key, &owner).await;
+                if !forgotten.is_cancelled() {
+                    cluster.release_lease(&key, &owner).await;
+                }
                 let _ = released.send(());
                 return;
             }

@@ -9,7 +9,7 @@
 //! ownership ends (released, or expired with its instance): the next script to run then
 //! numbers them first.
 //!
-//! Every script but [`PUBLISH_NUMBERED`] has the same keys: the room's counter, its log,
+//! Every script but [`PUBLISH_NUMBERED`] and [`TAKE_WAITING`] has the same keys: the room's counter, its log,
 //! its owner and its waiting list; and the same arguments: ARGV[1] the room's channel, ARGV[2] a frame without its
 //! `seq` field, ARGV[3] the number a room without a counter starts from, ARGV[4] the
 //! log's length, ARGV[5] the idle expiry in seconds, ARGV[6] an owner token, ARGV[7] the
@@ -149,13 +149,13 @@ return '1'
 "
 );
 
-/// The owner ARGV[6] takes the events waiting for it, oldest first (none if it no longer
-/// owns the room).
+/// KEYS: the room's owner key and waiting list; ARGV[1]: an owner token. The owner takes
+/// the events waiting for it, oldest first (none if it no longer owns the room).
 pub(super) const TAKE_WAITING: &str = r"
-if redis.call('GET', KEYS[3]) ~= ARGV[6] then
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return {}
 end
-local waiting = redis.call('LRANGE', KEYS[4], 0, -1)
-redis.call('DEL', KEYS[4])
+local waiting = redis.call('LRANGE', KEYS[2], 0, -1)
+redis.call('DEL', KEYS[2])
 return waiting
 ";

@@ -319,7 +319,12 @@ fn report(
             Action::Claim { claimed, .. } => {
                 let _ = claimed.send(result.ok().and_then(|newest| newest.parse().ok()));
             }
-            Action::Release { lease, .. } => drop(lease),
+            // The script deleted the owner key: its lease need not release it again.
+            Action::Release { lease, .. } => match (result, lease) {
+                (Ok(_), Some(lease)) => lease.forget(),
+                (Err(_), lease) => drop(lease),
+                (Ok(_), None) => {}
+            },
         }
     }
 }

@@ -108,8 +108,8 @@ pub fn with_seq(frame: &str, seq: u64) -> String {
 
 impl Cluster {
     /// Publishes `frame` (serialised without `seq`) to the room on every instance.
-    /// Events are written in the order of these calls; `sequenced` learns the number.
-    /// `sequenced` learns the number, unless the room's owner is to number the event.
+    /// Events are written in the order of these calls; `sequenced` learns the number,
+    /// unless the room's owner is to number the event.
     pub fn publish(&self, room: &str, frame: String, sequenced: Option<oneshot::Sender<u64>>) {
         self.send(room, Action::Publish { frame, sequenced });
     }
@@ -152,9 +152,8 @@ impl Cluster {
 
     /// The events other instances published in a room `owner` owns, for it to number.
     pub async fn take_waiting(&self, room: &str, owner: &str) -> Result<Vec<String>, ClusterError> {
-        let mut args = vec![String::new(); 8];
-        args[5] = owner.to_owned();
-        within(self.run_script(room_scripts::TAKE_WAITING, room_keys(room).into(), args)).await
+        let keys = vec![owner_key(room), waiting_key(room)];
+        within(self.run_script(room_scripts::TAKE_WAITING, keys, vec![owner.to_owned()])).await
     }
 
     /// Sends an event without a number (typing, presence) to the room's members on the

@@ -446,8 +446,8 @@ fn serialise(frame: &ServerFrame) -> Option<String> {
 
 /// Dropping it releases the room; see [`Hub::hold`] and [`Hub::own`].
 pub struct RoomHold {
-    pub(super) hub: Arc<Hub>,
-    pub(super) room: String,
+    hub: Arc<Hub>,
+    room: String,
     /// The token under which this hold numbers the room's events, if it does.
     pub(super) owner: Option<Arc<str>>,
 }

@@ -109,16 +109,13 @@ impl Hub {
         }
         let lease = cluster.keep_owner(room, &owner);
         let mut rooms = self.rooms();
-        let Some(entry) = rooms.get_mut(room).filter(
-            |entry| matches!(&entry.numbering, Numbering::Claiming { owner: o, .. } if *o == owner),
-        ) else {
+        let Some((entry, waiting)) = rooms
+            .get_mut(room)
+            .and_then(|entry| take_claim(entry, &owner).map(|waiting| (entry, waiting)))
+        else {
             // The hold is gone already.
             cluster.release_owner(room, owner, newest, Some(lease));
             return;
-        };
-        let waiting = match &mut entry.numbering {
-            Numbering::Claiming { waiting, .. } => std::mem::take(waiting),
-            _ => Vec::new(),
         };
         entry.last_seq = entry.last_seq.max(newest);
         entry.numbering = Numbering::Here {
@@ -133,12 +130,9 @@ impl Hub {
     /// The claim did not succeed: the events that waited for it go to Redis.
     fn end_claim(&self, cluster: &Cluster, room: &str, owner: &Arc<str>) {
         let mut rooms = self.rooms();
-        let Some(entry) = rooms.get_mut(room) else {
-            return;
-        };
-        if matches!(&entry.numbering, Numbering::Claiming { owner: o, .. } if o == owner)
-            && let Numbering::Claiming { waiting, .. } =
-                std::mem::replace(&mut entry.numbering, Numbering::Redis)
+        if let Some(waiting) = rooms
+            .get_mut(room)
+            .and_then(|entry| take_claim(entry, owner))
         {
             for frame in waiting {
                 cluster.publish(room, frame, None);
@@ -195,16 +189,17 @@ impl Hub {
         let Some(cluster) = self.cluster.get() else {
             return;
         };
+        // The claim may still be on its way; it ends the ownership when it is back, and
+        // these events wait in Redis until then.
+        if let Some(waiting) = take_claim(entry, owner) {
+            for frame in waiting {
+                cluster.publish(room, frame, None);
+            }
+            return;
+        }
         match std::mem::replace(&mut entry.numbering, Numbering::Redis) {
             Numbering::Here { owner: o, lease } if o == *owner => {
                 cluster.release_owner(room, o, entry.last_seq, lease);
-            }
-            // The claim is still on its way; it ends the ownership when it is back, and
-            // these events wait in Redis until then.
-            Numbering::Claiming { owner: o, waiting } if o == *owner => {
-                for frame in waiting {
-                    cluster.publish(room, frame, None);
-                }
             }
             other => entry.numbering = other,
         }
@@ -255,6 +250,21 @@ impl Hub {
         }
         for frame in frames {
             cluster.publish(room, frame, None);
+        }
+    }
+}
+
+/// Ends `owner`'s claim of the room (Redis numbers it again) and returns the events that
+/// waited for it; None, and nothing changed, unless `owner` is claiming the room.
+fn take_claim(entry: &mut Room, owner: &Arc<str>) -> Option<Vec<String>> {
+    if !matches!(&entry.numbering, Numbering::Claiming { owner: o, .. } if o == owner) {
+        return None;
+    }
+    match std::mem::replace(&mut entry.numbering, Numbering::Redis) {
+        Numbering::Claiming { waiting, .. } => Some(waiting),
+        other => {
+            entry.numbering = other;
+            None
         }
     }
 }
